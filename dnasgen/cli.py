@@ -1,0 +1,80 @@
+"""Thin typer CLI: each command parses its arguments, calls ONE library function, formats.
+
+Heavy libraries (torch, tensorflow) are imported only inside the stages that need
+them, so validate/plan/estimate start fast. Any DnasgenError becomes a clean
+message on stderr and its exit code; never a traceback.
+"""
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from dnasgen.errors import DnasgenError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="dnasgen: data-aware NAS for TinyML, from a YAML spec to int8 firmware.")
+
+
+def clean_errors(func):
+    """Turn library errors into a message + exit code (fastapi-cli style)."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except DnasgenError as exc:
+            typer.echo(f"error: {exc}" if "\n" not in str(exc) else f"error:\n{exc}", err=True)
+            raise typer.Exit(exc.exit_code)
+        except KeyboardInterrupt:
+            typer.echo("interrupted: finished stages are kept; run the same command to resume", err=True)
+            raise typer.Exit(130)
+    return wrapper
+
+
+SpecArg = typer.Argument(..., exists=False, help="Path to the product spec (YAML).")
+
+
+@app.command()
+@clean_errors
+def validate(spec: Path = SpecArg) -> None:
+    """Check a spec; report every problem as file:line:col: path: message."""
+    from dnasgen.spec import load_spec
+    loaded = load_spec(spec)
+    typer.echo(f"{spec}: ok ({loaded.name}, board {loaded.board.id})")
+
+
+@app.command()
+@clean_errors
+def schema() -> None:
+    """Print the spec's JSON Schema (for editor integration)."""
+    from dnasgen.spec import schema_text
+    typer.echo(schema_text())
+
+
+@app.command()
+@clean_errors
+def init(path: Path = typer.Argument(Path("spec.yaml"), help="Where to write the starter spec."),
+         force: bool = typer.Option(False, help="Overwrite an existing file.")) -> None:
+    """Write a commented starter spec that validates as written."""
+    from dnasgen.spec import write_starter
+    write_starter(path, force=force)
+    typer.echo(f"wrote {path}")
+
+
+@app.command()
+@clean_errors
+def boards() -> None:
+    """List the board catalogue with budgets."""
+    from dnasgen.boards import format_boards
+    typer.echo(format_boards())
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

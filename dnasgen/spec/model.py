@@ -1,0 +1,93 @@
+"""Typed spec model: what every stage reads. Built from a validated, defaults-filled dict.
+
+Field names mirror the YAML keys one to one. Defaults live in the JSON Schema
+(`default` keywords) and are applied by the loader before `Spec.from_dict`; the
+dataclass defaults below repeat them so tests can build specs programmatically.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from dnasgen.boards import Board
+from dnasgen.candidate import SearchSpace
+
+
+@dataclass(frozen=True)
+class Sensor:
+    width: int = 160
+    height: int = 120
+    pixel_format: str = "rgb565"   # rgb565 | rgb888 | grayscale | yuyv
+
+
+@dataclass(frozen=True)
+class Dataset:
+    source: str                     # synthetic | image_folder | wake_vision
+    path: str | None = None
+    options: dict = field(default_factory=dict)   # the source's own options (seed, sizes, ratios...)
+
+
+@dataclass(frozen=True)
+class Train:
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 0.05
+    weight_decay: float = 4e-5
+    label_smoothing: float = 0.1
+    random_subnets: int = 2         # N in the sandwich rule
+    distill: bool = True
+    bn_recal_samples: int = 500
+    seed: int = 0
+    workers: int = 0
+
+
+@dataclass(frozen=True)
+class Search:
+    strategy: str = "evolution"     # evolution | random | hardware_aware
+    population: int = 20
+    generations: int = 5
+    mutation_prob: float = 0.1
+    mutation_ratio: float = 0.5
+    parent_ratio: float = 0.25
+    time_budget_s: float | None = None
+    seed: int = 0
+    fixed_data: dict | None = None  # {"resolution": r, "color": c} for hardware_aware
+    finetune_epochs: int = 3
+    calibration_samples: int = 200
+    eval_samples: int = 1000
+
+
+@dataclass(frozen=True)
+class Constraints:
+    max_latency_ms: float | None = None
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    classes: tuple[str, ...]
+    dataset: Dataset
+    sensor: Sensor
+    space: SearchSpace
+    board: Board
+    constraints: Constraints = Constraints()
+    train: Train = Train()
+    search: Search = Search()
+    output_dir: str = "generated"
+    raw: dict = field(default_factory=dict, compare=False)   # the validated dict (defaults filled)
+    source_path: str | None = field(default=None, compare=False)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def section_hash(self, *sections: str) -> str:
+        """Content hash of the named top-level sections (stage cache keys)."""
+        picked = {k: self.raw.get(k) for k in sorted(sections)}
+        blob = json.dumps(picked, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    @property
+    def hash(self) -> str:
+        return self.section_hash(*self.raw.keys())
