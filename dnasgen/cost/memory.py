@@ -1,0 +1,152 @@
+"""THE memory planner: one tensor arena, offsets for every activation tensor.
+
+Used by the cost model (so the search's RAM figure is the firmware's arena) and by
+codegen (with the tensors/ops it lowers from the .tflite).
+
+Lifetimes over the op schedule (step i = the i-th op):
+  * a tensor is live from the op that produces it to the last op that reads it;
+  * a tensor no op produces (the graph input) is live from step 0;
+  * a tensor no op reads (the graph output), or named in `keep`, is live to the end;
+  * a tensor in `tensor_bytes` that the schedule never mentions is live for the whole run.
+An op's inputs and its output are live together (no in-place reuse).
+
+Placement is greedy like TFLM's GreedyMemoryPlanner: take the tensors in a fixed order,
+put each at the lowest aligned offset where it overlaps no already-placed tensor whose
+lifetime intersects its own. Two orderings are tried (largest first; then by first use,
+largest first within a step) and the smaller arena is kept; ties keep the first. The
+result is deterministic: ties in either order are broken by tensor name.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+Schedule = list[tuple[tuple[str, ...], str]]
+
+
+def _align(value: int, alignment: int) -> int:
+    return -(-value // alignment) * alignment
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    offsets: dict[str, int]
+    arena_bytes: int
+    alignment: int = 16
+    sizes: dict[str, int] = field(default_factory=dict)          # bytes as given
+    lifetimes: dict[str, tuple[int, int]] = field(default_factory=dict)  # first, last step
+    strategy: str = "size"
+
+    @property
+    def steps(self) -> int:
+        return 1 + max((last for _, last in self.lifetimes.values()), default=-1)
+
+    def live_at(self, step: int) -> list[str]:
+        """Tensors live during op `step`."""
+        return sorted(n for n, (a, b) in self.lifetimes.items() if a <= step <= b)
+
+    @property
+    def peak_live_bytes(self) -> int:
+        """Largest sum of (aligned) live tensor sizes over all steps: a lower bound of the arena."""
+        return max((sum(_align(self.sizes[n], self.alignment) for n in self.live_at(s))
+                    for s in range(self.steps)), default=0)
+
+    def to_dict(self) -> dict:
+        return {"arena_bytes": self.arena_bytes, "alignment": self.alignment, "strategy": self.strategy,
+                "tensors": {n: {"offset": self.offsets[n], "bytes": self.sizes[n],
+                                "first": self.lifetimes[n][0], "last": self.lifetimes[n][1]}
+                            for n in sorted(self.offsets)}}
+
+
+def lifetimes(tensor_bytes: dict[str, int], schedule: Schedule,
+              keep: tuple[str, ...] = ()) -> dict[str, tuple[int, int]]:
+    """(first, last) step of every tensor, following the rules in the module docstring."""
+    end = max(len(schedule) - 1, 0)
+    first: dict[str, int] = {}
+    last: dict[str, int] = {}
+    for step, (inputs, output) in enumerate(schedule):
+        for name in inputs:
+            first.setdefault(name, 0)
+            last[name] = step
+        if output in first:
+            raise ValueError(f"tensor {output!r} is written by op {step} after being used or written")
+        first[output] = step
+    unknown = (set(first) - set(tensor_bytes))
+    if unknown:
+        raise ValueError(f"schedule uses tensors without a size: {sorted(unknown)}")
+    spans = {}
+    for name in tensor_bytes:
+        if name not in first:
+            spans[name] = (0, end)
+        elif name in keep or name not in last or last[name] < first[name]:
+            spans[name] = (first[name], end)
+        else:
+            spans[name] = (first[name], last[name])
+    return spans
+
+
+def _place(order: list[str], sizes: dict[str, int], spans: dict[str, tuple[int, int]]) -> dict[str, int]:
+    """Greedy first-fit of `order` (sizes already aligned): lowest offset free over the lifetime."""
+    placed: list[tuple[int, int, int, int]] = []     # offset, end, first, last
+    offsets = {}
+    for name in order:
+        size, (a, b) = sizes[name], spans[name]
+        busy = sorted((o, e) for o, e, f, l in placed if f <= b and a <= l)
+        offset = 0
+        for o, e in busy:
+            if o >= offset + size:
+                break
+            offset = max(offset, e)
+        offsets[name] = offset
+        placed.append((offset, offset + size, a, b))
+    return offsets
+
+
+def _orders(sizes: dict[str, int], spans: dict[str, tuple[int, int]]) -> list[tuple[str, list[str]]]:
+    names = sorted(sizes)
+    return [("size", sorted(names, key=lambda n: (-sizes[n], spans[n][0], n))),
+            ("first_use", sorted(names, key=lambda n: (spans[n][0], -sizes[n], n)))]
+
+
+def plan_arena(tensor_bytes: dict[str, int], schedule: Schedule, alignment: int = 16,
+               keep: tuple[str, ...] = ()) -> MemoryPlan:
+    """Offsets for all tensors in one arena; no two simultaneously-live tensors overlap.
+
+    tensor_bytes: name -> bytes. schedule: ops in execution order as (input names, output name).
+    keep: tensors that must stay live to the end even if read earlier (extra graph outputs).
+    """
+    if alignment < 1:
+        raise ValueError("alignment must be >= 1")
+    spans = lifetimes(tensor_bytes, schedule, tuple(keep))
+    aligned = {n: _align(int(b), alignment) for n, b in tensor_bytes.items()}
+    best = None
+    for strategy, order in _orders(aligned, spans):
+        offsets = _place(order, aligned, spans)
+        arena = max((offsets[n] + aligned[n] for n in offsets), default=0)
+        if best is None or arena < best[1]:
+            best = (offsets, arena, strategy)
+    offsets, arena, strategy = best
+    return MemoryPlan(offsets, arena, alignment, {n: int(b) for n, b in tensor_bytes.items()},
+                      spans, strategy)
+
+
+def graph_schedule(graph) -> tuple[dict[str, int], Schedule]:
+    """The activation tensors (int8: 1 byte per element) and op schedule of a graph."""
+    sizes = {name: graph.tensor_bytes(name) for name in graph.tensors}
+    return sizes, [(op.inputs, op.output) for op in graph.ops]
+
+
+def plan_graph(graph, alignment: int = 16) -> MemoryPlan:
+    """The arena plan of a dnasgen.graph.Graph (input live from the start, output to the end)."""
+    sizes, schedule = graph_schedule(graph)
+    return plan_arena(sizes, schedule, alignment, keep=(graph.output,))
+
+
+def mcunet_peak(graph) -> int:
+    """The MCUNet analytic peak: max over ops of (main-path) input + output bytes, unaligned.
+
+    The rule ignores the skip tensor of a residual block, which must stay live from the
+    block input to its add while the expand/dw/project tensors come and go, so it
+    under-estimates what a real arena needs (compare with plan_graph(graph).arena_bytes).
+    """
+    return max(graph.tensor_bytes(op.inputs[-1]) + graph.tensor_bytes(op.output)
+               for op in graph.ops)
