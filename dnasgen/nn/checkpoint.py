@@ -1,0 +1,86 @@
+"""Self-describing checkpoints: constructor arguments travel with the weights (nanoGPT style)."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from dnasgen.candidate import Candidate, SearchSpace
+from dnasgen.errors import DnasgenError
+
+CHECKPOINT_VERSION = 1
+
+
+def space_to_dict(space: SearchSpace) -> dict:
+    return {"resolutions": list(space.resolutions), "colors": list(space.colors),
+            "widths": list(space.widths), "depths": [list(d) for d in space.depths],
+            "kernels": list(space.kernels), "expands": list(space.expands),
+            "head_channels": space.head_channels, "num_classes": space.num_classes}
+
+
+def space_from_dict(obj: dict) -> SearchSpace:
+    return SearchSpace(resolutions=tuple(obj["resolutions"]), colors=tuple(obj["colors"]),
+                       widths=tuple(obj["widths"]), depths=tuple(tuple(d) for d in obj["depths"]),
+                       kernels=tuple(obj["kernels"]), expands=tuple(obj["expands"]),
+                       head_channels=int(obj["head_channels"]), num_classes=int(obj["num_classes"]))
+
+
+def atomic_torch_save(obj: dict, path: Path) -> Path:
+    """torch.save to a temp file in the same directory, then os.replace."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def _load(path: Path, kind: str) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise DnasgenError(f"{path}: no such checkpoint")
+    obj = torch.load(path, map_location="cpu", weights_only=False)
+    if not isinstance(obj, dict) or obj.get("kind") != kind:
+        raise DnasgenError(f"{path}: not a {kind} checkpoint")
+    return obj
+
+
+def supernet_payload(model) -> dict:
+    """The self-describing part of a supernet checkpoint (training adds its own state)."""
+    return {"kind": "supernet", "version": CHECKPOINT_VERSION, "space": space_to_dict(model.space),
+            "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
+
+
+def save_supernet(model, path: Path) -> Path:
+    return atomic_torch_save(supernet_payload(model), path)
+
+
+def load_supernet(path: Path):
+    from dnasgen.nn.supernet import Supernet
+    obj = _load(path, "supernet")
+    model = Supernet(space_from_dict(obj["space"]))
+    model.load_state_dict(obj["state_dict"])
+    return model.eval()
+
+
+def save_static(net, path: Path, **extra) -> Path:
+    payload = {"kind": "static", "version": CHECKPOINT_VERSION, **net.init_kwargs(),
+               "state_dict": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()},
+               "extra": extra}
+    return atomic_torch_save(payload, path)
+
+
+def load_static(path: Path):
+    from dnasgen.nn.static import StaticNet
+    obj = _load(path, "static")
+    net = StaticNet(Candidate.from_dict(obj["candidate"]), int(obj["num_classes"]),
+                    int(obj["head_channels"]))
+    net.load_state_dict(obj["state_dict"])
+    return net.eval()
