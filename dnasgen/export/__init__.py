@@ -1,0 +1,29 @@
+"""Export: static subnet -> Keras -> full-int8 TFLite, the LiteRT reference, parity checks.
+
+Names are resolved lazily so `import dnasgen.export` does not load TensorFlow.
+"""
+from __future__ import annotations
+
+import importlib
+
+_NAMES = {
+    "build_keras": "dnasgen.export.keras_model",
+    "keras_weights": "dnasgen.export.keras_model",
+    "to_int8_tflite": "dnasgen.export.convert",
+    "check_ops": "dnasgen.export.convert",
+    "EXPECTED_OPS": "dnasgen.export.convert",
+    "ReferenceInterpreter": "dnasgen.export.reference",
+    "random_static_weights": "dnasgen.export.testmodels",
+    "structured_images": "dnasgen.export.testmodels",
+    "make_test_model": "dnasgen.export.testmodels",
+    "export_model": "dnasgen.export.export",
+    "ExportResult": "dnasgen.export.export",
+}
+
+__all__ = sorted(_NAMES)
+
+
+def __getattr__(name: str):
+    if name in _NAMES:
+        return getattr(importlib.import_module(_NAMES[name]), name)
+    raise AttributeError(f"module 'dnasgen.export' has no attribute {name!r}")
