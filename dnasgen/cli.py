@@ -72,6 +72,34 @@ def boards() -> None:
     typer.echo(format_boards())
 
 
+@app.command()
+@clean_errors
+def plan(spec: Path = SpecArg,
+         out: Optional[Path] = typer.Option(None, help="Where to write plan.json "
+                                             "(default <output_dir>/<name>/.dnasgen/plan.json)."),
+         json_out: bool = typer.Option(False, "--json", help="Print the plan as JSON.")) -> None:
+    """Compile the spec into a SearchPlan: space size, floors per data config, what fits."""
+    from dnasgen.plan import format_plan, plan_spec
+    result, path = plan_spec(spec, out)
+    typer.echo(result.to_json() if json_out else f"{format_plan(result)}\nwrote {path}")
+
+
+@app.command()
+@clean_errors
+def estimate(spec: Path = SpecArg,
+             candidate: Path = typer.Option(..., "--candidate", help="Candidate JSON file."),
+             json_out: bool = typer.Option(False, "--json", help="Print the costs as JSON."),
+             per_op: bool = typer.Option(False, "--per-op", help="Add the per-op breakdown."),
+             check: bool = typer.Option(False, help="Exit with code 3 when a budget is exceeded.")) -> None:
+    """Price one candidate on the spec's board and list the violated budgets."""
+    import json
+    from dnasgen.cost import estimate_file, format_report
+    report = estimate_file(spec, candidate)
+    typer.echo(json.dumps(report.to_dict(), indent=2) if json_out else format_report(report, per_op))
+    if check and not report.fits:
+        raise typer.Exit(3)
+
+
 def main() -> None:
     app()
 

@@ -1,0 +1,37 @@
+"""Human-readable summary of a SearchPlan (what `dnasgen plan` prints)."""
+from __future__ import annotations
+
+from dnasgen.plan.model import SearchPlan
+
+
+def _kb(nbytes: float) -> str:
+    return f"{nbytes / 1024:,.1f} KB"
+
+
+def _pick_line(label: str, pick) -> str:
+    c, cost = pick.candidate, pick.cost
+    return (f"  {label:<17} {c.data.label}, width {c.arch.width:g}, depths "
+            f"{[s.depth for s in c.arch.stages]}: {cost['macs']:,} MACs, RAM {_kb(cost['ram_bytes'])}, "
+            f"flash {_kb(cost['flash_bytes'])}, {cost['latency_ms']:,.1f} ms")
+
+
+def format_plan(plan: SearchPlan) -> str:
+    b = plan.board
+    lat = f"{plan.max_latency_ms:,.1f} ms" if plan.max_latency_ms is not None else "none"
+    lines = [f"plan for {plan.spec_name} on {b['id']} ({b['core']} @ {b['clock_mhz']:g} MHz)",
+             f"  budgets: RAM {_kb(b['ram_budget_bytes'])}, flash {_kb(b['flash_budget_bytes'])}, "
+             f"latency {lat}",
+             f"  search space: {plan.space_size:,} candidates over {len(plan.data_configs)} data configs",
+             "",
+             f"  {'data config':<16}{'input':>11}{'min RAM':>12}{'min flash':>12}{'min ms':>10}  fits"]
+    for d in plan.data_configs:
+        lines.append(f"  {d.data.label:<16}{_kb(d.input_bytes):>11}{_kb(d.min_ram_bytes):>12}"
+                     f"{_kb(d.min_flash_bytes):>12}{d.min_latency_ms:>10,.1f}  "
+                     + ("yes" if d.fits else "no: " + "; ".join(v.split(" >")[0] for v in d.violations)))
+    frac = plan.fit_fraction
+    lines += ["", f"  of {plan.samples} sampled candidates (seed {plan.seed}) fit: "
+              + ", ".join(f"{k} {100 * frac[k]:.1f} %" for k in ("ram", "flash", "latency", "all")),
+              _pick_line("cheapest:", plan.cheapest),
+              _pick_line("largest feasible:", plan.largest_feasible),
+              "  (latency is an estimate until calibrated on the emulator)"]
+    return "\n".join(lines)
