@@ -1,0 +1,106 @@
+"""`dnasgen build`: validate -> plan -> train -> search -> finetune -> export -> generate -> verify.
+
+Stages are cached under <project>/.dnasgen/ (see cache.py); the generated project is
+<out>/<name>/ and nothing is written outside <out>.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+
+from dnasgen.errors import BuildError
+from dnasgen.pipeline.cache import atomic_write_bytes
+from dnasgen.pipeline.display import BuildDisplay
+from dnasgen.pipeline.guard import BuildLock, check_hand_edits, project_dir
+from dnasgen.pipeline.runner import RunLog, StageRecord, run_stages
+from dnasgen.pipeline.stages import Context, Stage, stage_list
+
+
+@dataclass
+class BuildResult:
+    """What a build did and where its project is."""
+    project: Path
+    stages: list[StageRecord]
+    summary: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def status(self) -> dict[str, str]:
+        return {r.name: r.status for r in self.stages}
+
+    @property
+    def lock(self) -> Path:
+        return self.project / "dnasgen.lock.json"
+
+
+def _read_candidate(path: Path | None) -> Path | None:
+    """Check a --candidate file up front (before anything is written)."""
+    if path is None:
+        return None
+    from dnasgen.candidate import Candidate
+    path = Path(path)
+    try:
+        Candidate.from_json(path.read_text())
+    except OSError as exc:
+        raise BuildError(f"--candidate {path}: {exc.strerror or exc}") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BuildError(f"--candidate {path}: not a candidate JSON ({exc})") from None
+    return path.resolve()
+
+
+def _until(until: str | None, stages: list[Stage]) -> str | None:
+    names = [s.name for s in stages]
+    if until in (None, "validate") or until in names:
+        return until
+    if until == "search" and "candidate" in names:
+        return "candidate"
+    raise BuildError(f"--until {until}: no such stage (stages: validate, {', '.join(names)})")
+
+
+def prepare(spec_path: Path, out: Path | None, candidate: Path | None, force: bool):
+    """Load + validate the spec (nothing written on error), then the guarded project context."""
+    from dnasgen.spec import load_spec
+    spec = load_spec(Path(spec_path))
+    candidate_file = _read_candidate(candidate)
+    root = Path(out if out is not None else spec.output_dir)
+    project = project_dir(root, spec.name)      # guard before creating anything
+    root.mkdir(parents=True, exist_ok=True)
+    return Context(spec=spec, root=root.resolve(), project=project, candidate_file=candidate_file,
+                   force=force)
+
+
+def _mark_work(ctx: Context) -> None:
+    """The stage cache is build state, not part of the project: keep it out of git."""
+    ignore = ctx.work_path(".gitignore")
+    if not ignore.exists():
+        atomic_write_bytes(ignore, b"# dnasgen build cache (safe to delete; rebuilt on demand)\n*\n")
+
+
+def build(spec_path: Path, out: Path | None = None, until: str | None = None, force: bool = False,
+          candidate: Path | None = None, console: Console | None = None,
+          quiet: bool = False, stages: list[Stage] | None = None) -> BuildResult:
+    """Build (or bring up to date) the firmware project of a spec; returns what ran."""
+    t0 = time.monotonic()
+    ctx = prepare(spec_path, out, candidate, force)
+    stages = stages if stages is not None else stage_list(ctx.candidate_file is not None)
+    stop = _until(until, stages)
+    display = BuildDisplay(["validate"] + [s.name for s in stages], console=console, quiet=quiet)
+    with BuildLock(ctx.work), display:
+        _mark_work(ctx)
+        display.done("validate", 0.0, {"spec": ctx.spec.name})
+        check_hand_edits(ctx.project, force)
+        log = RunLog("validate") if stop == "validate" else run_stages(ctx, stages, display, stop)
+    result = BuildResult(ctx.project, log.records, seconds=round(time.monotonic() - t0, 3))
+    result.summary = _summary(ctx, result)
+    return result
+
+
+def _summary(ctx: Context, result: BuildResult) -> dict:
+    from dnasgen.pipeline.summary import collect
+    summary = collect(ctx, result)
+    atomic_write_bytes(ctx.work_path("summary.json"),
+                       (json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n").encode())
+    return summary

@@ -1,0 +1,127 @@
+"""Content hashes, atomic writes and per-stage manifests: the build's cache.
+
+A stage's cache key is the hash of what it depends on: the spec sections it reads
+(Spec.section_hash), the hashes of its input artifacts and the tool version. Its
+manifest (.dnasgen/<stage>.manifest.json) stores that key and the sha256 of every
+file it produced. A stage is reused only when the key matches AND every output file
+still hashes to what the manifest recorded: a truncated or edited artifact is rebuilt,
+never used. The manifest is written last (atomically), so it is the commit point of a
+stage: a build killed mid-stage leaves no manifest and the stage simply runs again.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+MANIFEST_VERSION = 1
+_CHUNK = 1 << 20
+
+
+def file_hash(path: Path) -> str:
+    """sha256 hex digest of a file's bytes (streamed)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def text_hash(*parts: object) -> str:
+    """sha256 hex digest of a JSON rendering of the parts (stable key order)."""
+    blob = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> Path:
+    """Write to a temp file in the same directory, fsync, then rename over `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_json(path: Path, obj: object) -> Path:
+    text = json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n"
+    return atomic_write_bytes(path, text.encode())
+
+
+def read_json(path: Path) -> dict | None:
+    """The JSON object in `path`, or None when missing, unreadable or not an object."""
+    try:
+        obj = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+@dataclass
+class Manifest:
+    """What one stage produced under which key (JSON on disk)."""
+    stage: str
+    key: str
+    outputs: dict[str, dict]           # artifact name -> {"path": rel to project, "sha256": hex}
+    inputs: dict[str, str] = field(default_factory=dict)   # artifact name -> sha256
+    sections: list[str] = field(default_factory=list)
+    info: dict = field(default_factory=dict)   # stage figures for the summary
+    seconds: float = 0.0
+    finished: float = 0.0
+    tool_version: str = ""
+    version: int = MANIFEST_VERSION
+
+    def output_hash(self, name: str) -> str:
+        return self.outputs[name]["sha256"]
+
+    @classmethod
+    def from_dict(cls, obj: dict) -> "Manifest | None":
+        if obj.get("version") != MANIFEST_VERSION:
+            return None
+        try:
+            return cls(**{k: obj[k] for k in cls.__dataclass_fields__ if k in obj})
+        except TypeError:
+            return None
+
+
+def manifest_path(work: Path, stage: str) -> Path:
+    return Path(work) / f"{stage}.manifest.json"
+
+
+def load_manifest(work: Path, stage: str) -> Manifest | None:
+    obj = read_json(manifest_path(work, stage))
+    return Manifest.from_dict(obj) if obj is not None else None
+
+
+def write_manifest(work: Path, manifest: Manifest) -> Path:
+    manifest.finished = time.time()
+    return atomic_write_json(manifest_path(work, manifest.stage), asdict(manifest))
+
+
+def stale_outputs(project: Path, manifest: Manifest) -> list[str]:
+    """Output files of a manifest that are missing or whose bytes changed."""
+    bad = []
+    for name, rec in manifest.outputs.items():
+        path = Path(project) / rec["path"]
+        if not path.is_file() or file_hash(path) != rec["sha256"]:
+            bad.append(rec["path"])
+    return bad
+
+
+def append_log(work: Path, event: dict) -> None:
+    """One JSON line per stage event in .dnasgen/build.log.jsonl (append-only history)."""
+    Path(work).mkdir(parents=True, exist_ok=True)
+    line = json.dumps({"time": round(time.time(), 3), **event}, sort_keys=True, default=str)
+    with open(Path(work) / "build.log.jsonl", "a") as fh:
+        fh.write(line + "\n")

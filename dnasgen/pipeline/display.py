@@ -1,0 +1,87 @@
+"""One progress display across all stages.
+
+On a terminal: a live table of the stages (pending / running / cached / done, elapsed) with
+the overall position; the stage packages' own rich progress bars (training epochs, search
+generations, with their step counts and ETAs) render nested underneath it in the same live
+display (rich nests Live displays on one console). Elsewhere (CI logs, pipes): one plain line
+per stage event.
+"""
+from __future__ import annotations
+
+import contextlib
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+_STYLE = {"pending": "dim", "running": "bold yellow", "cached": "cyan", "done": "green",
+          "failed": "bold red"}
+
+
+def _brief(info: dict) -> str:
+    """A short human note from a stage's figures (first two scalar entries)."""
+    items = [(k, v) for k, v in (info or {}).items() if isinstance(v, (int, float, str))][:2]
+    return ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in items)
+
+
+class BuildDisplay:
+    """Stage-level progress; use as a context manager around the build."""
+
+    def __init__(self, stage_names: list[str], console: Console | None = None, quiet: bool = False):
+        self.console = console or Console(stderr=False)
+        self.names = list(stage_names)
+        self.quiet = quiet
+        self.live = self.console.is_terminal and not quiet
+        self._progress: Progress | None = None
+        self._tasks: dict[str, int] = {}
+        self._overall = None
+        self._done = 0
+
+    def __enter__(self) -> "BuildDisplay":
+        if self.live:
+            self._progress = Progress(
+                SpinnerColumn(), TextColumn("{task.description:<10}"), BarColumn(bar_width=20),
+                TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=self.console)
+            self._overall = self._progress.add_task("build", total=len(self.names), status="")
+            for name in self.names:
+                self._tasks[name] = self._progress.add_task(name, total=1, status="[dim]pending",
+                                                            start=False)
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def _set(self, name: str, state: str, note: str = "", complete: bool = False) -> None:
+        if self._progress is None:
+            if not self.quiet:
+                self.console.print(f"[{_STYLE[state]}]{state:>8}[/] {name:<10} {note}", highlight=False)
+            return
+        task = self._tasks.get(name)
+        if task is None:
+            return
+        if state == "running":
+            self._progress.start_task(task)
+        self._progress.update(task, status=f"[{_STYLE[state]}]{state}[/] {note}",
+                              completed=1 if complete else 0)
+        if complete:
+            self._progress.stop_task(task)
+            self._done += 1
+            self._progress.update(self._overall, completed=self._done,
+                                  status=f"stage {min(self._done + 1, len(self.names))}/{len(self.names)}")
+
+    @contextlib.contextmanager
+    def running(self, name: str, title: str = "", reason: str = ""):
+        self._set(name, "running", f"{title} ({reason})" if reason else title)
+        try:
+            yield
+        except BaseException:
+            self._set(name, "failed")
+            raise
+
+    def done(self, name: str, seconds: float, info: dict | None = None) -> None:
+        self._set(name, "done", f"{seconds:.1f} s  {_brief(info)}".rstrip(), complete=True)
+
+    def cached(self, name: str, info: dict | None = None) -> None:
+        self._set(name, "cached", _brief(info), complete=True)
+

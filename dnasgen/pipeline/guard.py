@@ -1,0 +1,99 @@
+"""Safety around the output tree: path guard, hand-edit detection, one build at a time.
+
+- Every path the pipeline writes must resolve inside the output root (`--out`), whatever
+  the spec's `name` says and whatever symlinks sit in the tree.
+- The generated project is owned by dnasgen: its lock (dnasgen.lock.json, written by the
+  code generator) records each file's sha256. A file whose bytes differ was edited by
+  hand; the build refuses to overwrite it unless forced and names the files.
+- An exclusive lock on .dnasgen/build.lock stops two builds of the same project racing.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+from dnasgen.errors import BuildError
+from dnasgen.pipeline.cache import file_hash, read_json
+
+LOCK_NAME = "dnasgen.lock.json"
+WORK_NAME = ".dnasgen"
+
+
+def inside(root: Path, path: Path) -> Path:
+    """`path` resolved; BuildError unless it lies inside `root` (resolved, symlinks followed)."""
+    root_r = Path(root).resolve()
+    path_r = Path(path).resolve()
+    if path_r != root_r and not path_r.is_relative_to(root_r):
+        raise BuildError(f"refusing to write {path}: it resolves to {path_r}, outside the output "
+                         f"root {root_r}")
+    return path_r
+
+
+def project_dir(out_root: Path, name: str) -> Path:
+    """The generated project folder `<out_root>/<name>`, guarded to stay inside out_root."""
+    if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
+        raise BuildError(f"spec name {name!r} is not a plain folder name")
+    project = inside(out_root, Path(out_root) / name)
+    if project == Path(out_root).resolve():
+        raise BuildError(f"spec name {name!r} would make the output root itself the project")
+    return project
+
+
+def lock_file_hashes(lock: dict) -> dict[str, str]:
+    """{relative path: sha256} of the generated files recorded in a lock."""
+    files = lock.get("files") or {}
+    if isinstance(files, list):     # [{"path": .., "sha256": ..}, ...]
+        return {f["path"]: f["sha256"] for f in files}
+    return {path: (rec["sha256"] if isinstance(rec, dict) else rec) for path, rec in files.items()}
+
+
+def edited_files(project: Path) -> list[str]:
+    """Generated files whose bytes no longer match the lock (hand edits or deletions)."""
+    lock = read_json(Path(project) / LOCK_NAME)
+    if lock is None:
+        return []
+    edited = []
+    for rel, digest in sorted(lock_file_hashes(lock).items()):
+        path = Path(project) / rel
+        if not path.is_file():
+            continue     # a deleted generated file is simply regenerated
+        if file_hash(path) != digest:
+            edited.append(rel)
+    return edited
+
+
+def check_hand_edits(project: Path, force: bool) -> list[str]:
+    """Refuse (BuildError) when generated files were edited, unless `force`; returns them."""
+    edited = edited_files(project)
+    if edited and not force:
+        names = "\n".join(f"  {project / rel}" for rel in edited)
+        raise BuildError(f"these generated files were edited by hand:\n{names}\n"
+                         "dnasgen owns them and would overwrite them; move your changes out of the "
+                         "generated project (or re-run with --force to discard them)")
+    return edited
+
+
+class BuildLock:
+    """Exclusive advisory lock on <work>/build.lock for the duration of a build."""
+
+    def __init__(self, work: Path):
+        self.path = Path(work) / "build.lock"
+        self._fd: int | None = None
+
+    def __enter__(self) -> "BuildLock":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._fd)
+            self._fd = None
+            raise BuildError(f"another dnasgen build is running on {self.path.parent.parent}")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None

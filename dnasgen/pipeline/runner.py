@@ -1,0 +1,120 @@
+"""Run stages in order, reusing each one whose cache key and artifacts are unchanged."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dnasgen import __version__ as TOOL_VERSION
+from dnasgen.errors import BuildError
+from dnasgen.pipeline.guard import inside
+from dnasgen.pipeline.cache import (Manifest, append_log, file_hash, load_manifest, stale_outputs,
+                                    text_hash, write_manifest)
+from dnasgen.pipeline.stages import Context, Stage
+
+
+@dataclass
+class StageRecord:
+    """What happened to one stage in this build."""
+    name: str
+    status: str            # "ran" | "cached"
+    seconds: float = 0.0
+    reason: str = ""       # why it ran: "new", "inputs changed", "artifact changed: ..."
+    key: str = ""
+
+
+@dataclass
+class RunLog:
+    run_id: str
+    records: list[StageRecord] = field(default_factory=list)
+
+    def status(self) -> dict[str, str]:
+        return {r.name: r.status for r in self.records}
+
+
+def stage_key(ctx: Context, stage: Stage) -> tuple[str, dict[str, str]]:
+    """Cache key of a stage: its spec sections, input artifact hashes, tool version."""
+    missing = [name for name in stage.inputs if name not in ctx.artifacts]
+    if missing:
+        raise BuildError(f"stage {stage.name} needs {', '.join(missing)}, which no earlier stage made")
+    inputs = {name: ctx.artifacts[name]["sha256"] for name in stage.inputs}
+    extra = stage.extra_key(ctx) if stage.extra_key else None
+    key = text_hash(stage.name, TOOL_VERSION, ctx.spec.section_hash(*stage.sections), inputs, extra)
+    return key[:32], inputs
+
+
+def _reuse_reason(ctx: Context, manifest: Manifest | None, key: str) -> str:
+    """'' when the cached result is valid, else why the stage must run."""
+    if manifest is None:
+        return "new"
+    if manifest.key != key:
+        return "inputs changed"
+    stale = stale_outputs(ctx.project, manifest)
+    if stale:
+        return "artifact changed or corrupt: " + ", ".join(stale)
+    return ""
+
+
+def _record_outputs(ctx: Context, result) -> dict[str, dict]:
+    outputs = {}
+    for name, path in result.outputs.items():
+        path = inside(ctx.project, path)
+        outputs[name] = {"path": str(path.relative_to(ctx.project)), "sha256": file_hash(path)}
+    return outputs
+
+
+def run_stage(ctx: Context, stage: Stage, display, log: RunLog) -> StageRecord:
+    """Reuse or run one stage; its manifest is written only after it succeeded."""
+    key, inputs = stage_key(ctx, stage)
+    manifest = load_manifest(ctx.work, stage.name)
+    reason = _reuse_reason(ctx, manifest, key)
+    if not reason:
+        record = StageRecord(stage.name, "cached", manifest.seconds, "", key)
+    else:
+        record = _execute(ctx, stage, display, log, key, inputs, reason)
+        manifest = load_manifest(ctx.work, stage.name)
+    ctx.artifacts.update(manifest.outputs)
+    ctx.infos[stage.name] = manifest.info
+    if record.status == "cached":
+        display.cached(stage.name, manifest.info)
+        append_log(ctx.work, {"run": log.run_id, "stage": stage.name, "status": "cached", "key": key})
+    log.records.append(record)
+    return record
+
+
+def _execute(ctx: Context, stage: Stage, display, log: RunLog, key: str, inputs: dict,
+             reason: str) -> StageRecord:
+    append_log(ctx.work, {"run": log.run_id, "stage": stage.name, "status": "started", "key": key,
+                          "reason": reason})
+    t0 = time.monotonic()
+    try:
+        with display.running(stage.name, stage.title, reason):
+            result = stage.run(ctx)
+    except BaseException as exc:
+        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        append_log(ctx.work, {"run": log.run_id, "stage": stage.name, "status": status,
+                              "error": str(exc)[:500]})
+        raise
+    seconds = round(time.monotonic() - t0, 3)
+    manifest = Manifest(stage=stage.name, key=key, outputs=_record_outputs(ctx, result),
+                        inputs=inputs, sections=list(stage.sections), info=result.info,
+                        seconds=seconds, tool_version=TOOL_VERSION)
+    write_manifest(ctx.work, manifest)
+    append_log(ctx.work, {"run": log.run_id, "stage": stage.name, "status": "ran", "key": key,
+                          "seconds": seconds})
+    display.done(stage.name, seconds, result.info)
+    return StageRecord(stage.name, "ran", seconds, reason, key)
+
+
+def run_stages(ctx: Context, stages: list[Stage], display, until: str | None = None,
+               run_id: str | None = None) -> RunLog:
+    """Run `stages` in order (stopping after `until`), reusing cached ones."""
+    names = [s.name for s in stages]
+    if until is not None and until not in names:
+        raise BuildError(f"--until {until}: no such stage (stages: {', '.join(names)})")
+    log = RunLog(run_id or f"{time.time():.3f}")
+    for stage in stages:
+        run_stage(ctx, stage, display, log)
+        if stage.name == until:
+            break
+    return log

@@ -1,0 +1,102 @@
+"""The stage registry: name, spec sections read, input artifacts, and ONE library call each.
+
+Each stage function receives the build Context and returns a StageResult: the artifact
+files it produced (name -> path inside the project) and a few figures for the summary.
+The sections listed are the ONLY spec sections the stage's cache key covers, so they must
+be complete: if a stage reads `board`, `board` is listed. Training does not read `board`,
+`constraints` or `search`, which is why editing them never retrains the supernet.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from dnasgen.pipeline.guard import WORK_NAME, inside
+
+
+@dataclass
+class StageResult:
+    outputs: dict[str, Path]                      # artifact name -> file written
+    info: dict = field(default_factory=dict)      # figures for the summary (JSON-able)
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    sections: tuple[str, ...]                     # top-level spec sections it reads
+    inputs: tuple[str, ...]                       # artifact names from earlier stages
+    run: Callable[["Context"], StageResult]
+    title: str = ""
+    extra_key: Callable[["Context"], object] | None = None   # more key material (e.g. --candidate file)
+
+
+@dataclass
+class Context:
+    """What a stage sees: the spec, where things go, upstream artifacts and figures."""
+    spec: object                                  # dnasgen.spec.model.Spec
+    root: Path                                    # output root (--out): nothing is written outside it
+    project: Path                                 # <root>/<name>: the generated project
+    candidate_file: Path | None = None            # --candidate: skip search
+    force: bool = False
+    artifacts: dict[str, dict] = field(default_factory=dict)   # name -> {"path", "sha256"}
+    infos: dict[str, dict] = field(default_factory=dict)       # stage -> info
+    _bundle: object = None
+
+    @property
+    def work(self) -> Path:
+        return self.project / WORK_NAME
+
+    def path(self, *parts: str) -> Path:
+        """A path inside the project (guarded: never outside the output root)."""
+        return inside(self.root, self.project.joinpath(*parts))
+
+    def work_path(self, *parts: str) -> Path:
+        return self.path(WORK_NAME, *parts)
+
+    def artifact(self, name: str) -> Path:
+        """The file of an artifact produced by an earlier stage (this build or cached)."""
+        return self.path(self.artifacts[name]["path"])
+
+    @property
+    def bundle(self):
+        """The spec's dataset, opened once per build (cached arrays under .dnasgen/data)."""
+        if self._bundle is None:
+            from dnasgen.data import open_dataset
+            self._bundle = open_dataset(self.spec, cache_dir=self.work_path("data"))
+        return self._bundle
+
+
+def _sections(*names: str) -> tuple[str, ...]:
+    return tuple(sorted(names))
+
+
+def stage_list(use_candidate: bool) -> list[Stage]:
+    """Stages in order; with --candidate the search stage is replaced by reading the file."""
+    from dnasgen.pipeline import steps
+    search = Stage("candidate", _sections("task", "data_options", "search_space", "board",
+                                          "constraints"),
+                   (), steps.run_candidate, "read --candidate", steps.candidate_file_key) \
+        if use_candidate else \
+        Stage("search", _sections("task", "dataset", "sensor", "data_options", "search_space",
+                                  "board", "constraints", "search"),
+              ("supernet",), steps.run_search, "evolutionary search")
+    return [
+        Stage("plan", _sections("task", "sensor", "data_options", "search_space", "board",
+                                "constraints"), (), steps.run_plan, "search plan"),
+        Stage("train", _sections("task", "dataset", "sensor", "data_options", "search_space",
+                                 "train"), (), steps.run_train, "supernet training"),
+        search,
+        Stage("finetune", _sections("task", "dataset", "sensor", "search_space", "train", "search"),
+              ("supernet", "candidate"), steps.run_finetune, "fine-tune chosen subnet"),
+        Stage("export", _sections("task", "dataset", "sensor", "search"),
+              ("finetuned",), steps.run_export, "int8 TFLite export"),
+        Stage("generate", _sections("name", "task", "dataset", "sensor", "board", "constraints"),
+              ("tflite", "candidate", "finetune", "export"), steps.run_generate,
+              "generate firmware project"),
+        Stage("verify", _sections("board", "constraints"), ("lock",), steps.run_verify,
+              "build + run firmware"),
+    ]
+
+
+STAGE_NAMES = ("validate", "plan", "train", "search", "finetune", "export", "generate", "verify")
