@@ -77,6 +77,15 @@ class Spec:
     output_dir: str = "generated"
     raw: dict = field(default_factory=dict, compare=False)   # the validated dict (defaults filled)
     source_path: str | None = field(default=None, compare=False)
+    # JSON path -> 1-based (line, col) of each value written in the spec file (loader-filled),
+    # so later stages can raise located SpecErrors (see dnasgen.spec.spec_issue).
+    positions: dict = field(default_factory=dict, compare=False, repr=False)
+    warnings: tuple = field(default=(), compare=False, repr=False)   # SpecIssue tuple (non-fatal)
+
+    def locate(self, json_path: str) -> tuple[int, int]:
+        """(line, col) of json_path in the spec file, or of its nearest ancestor written there."""
+        from dnasgen.spec.yamlio import locate_in
+        return locate_in(self.positions, json_path)
 
     @property
     def num_classes(self) -> int:

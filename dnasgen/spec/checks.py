@@ -1,0 +1,121 @@
+"""Cross-field checks: rules the JSON Schema cannot express.
+
+Each check reads the defaults-filled data defensively (a section with schema errors
+is simply skipped) and returns (json path, message) pairs; the loader locates them.
+Path rule for the dataset (see README "Spec reference"): a dataset `path` that does
+not exist is an error for `image_folder` (the images can only come from there) and,
+with `check_paths=True` (the default; what training uses), for `wake_vision` too.
+With `check_paths=False` (validate / plan never read data) a missing Wake Vision
+directory is only a warning, because TFDS can provide the data on the training host.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from dnasgen.boards import catalogue
+
+Found = list[tuple[str, str]]
+
+
+def _get(data, *keys, kind=None):
+    for key in keys:
+        if not isinstance(data, dict) or key not in data:
+            return None
+        data = data[key]
+    return data if kind is None or isinstance(data, kind) else None
+
+
+def _ints(values) -> list[tuple[int, int]]:
+    if not isinstance(values, list):
+        return []
+    return [(i, v) for i, v in enumerate(values) if isinstance(v, int) and not isinstance(v, bool)]
+
+
+def check_sensor_data(data: dict) -> Found:
+    """Resolutions the sensor can deliver (centre crop of min(w, h)); colours it can deliver."""
+    out: Found = []
+    width, height = _get(data, "sensor", "width", kind=int), _get(data, "sensor", "height", kind=int)
+    if width and height:
+        side = min(width, height)
+        for i, res in _ints(_get(data, "data_options", "resolutions")):
+            if res > side:
+                out.append((f"$.data_options.resolutions[{i}]",
+                            f"resolution {res} is larger than the {width}x{height} sensor can provide "
+                            f"(centre crop is {side}x{side}); use at most {side}"))
+    if _get(data, "sensor", "pixel_format") == "grayscale":
+        colors = _get(data, "data_options", "colors", kind=list) or []
+        for i, color in enumerate(colors):
+            if color == "rgb":
+                out.append((f"$.data_options.colors[{i}]",
+                            "a grayscale sensor cannot provide rgb; use colors: [grayscale]"))
+    return out
+
+
+def check_search(data: dict) -> Found:
+    """hardware_aware's fixed data configuration must be one of the data options."""
+    fixed = _get(data, "search", "fixed_data", kind=dict)
+    if not fixed:
+        return []
+    out: Found = []
+    resolutions = _get(data, "data_options", "resolutions", kind=list) or []
+    colors = _get(data, "data_options", "colors", kind=list) or []
+    if "resolution" in fixed and fixed["resolution"] not in resolutions:
+        out.append(("$.search.fixed_data.resolution",
+                    f"{fixed['resolution']!r} is not among data_options.resolutions {resolutions}"))
+    if "color" in fixed and fixed["color"] not in colors:
+        out.append(("$.search.fixed_data.color",
+                    f"{fixed['color']!r} is not among data_options.colors {colors}"))
+    return out
+
+
+def check_board(data: dict) -> Found:
+    """Reserves must leave room for the model."""
+    board = _get(data, "board")
+    if isinstance(board, str):
+        return []
+    entry = dict(catalogue().get(_get(board, "id", kind=str) or "", {}))
+    entry.update(board if isinstance(board, dict) else {})
+    out: Found = []
+    for kind in ("ram", "flash"):
+        total, reserve = entry.get(f"{kind}_kb"), entry.get(f"reserve_{kind}_kb")
+        numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (total, reserve))
+        if numbers and reserve >= total:
+            out.append((f"$.board.reserve_{kind}_kb",
+                        f"reserve_{kind}_kb {reserve:g} leaves no {kind.upper() if kind == 'ram' else kind} "
+                        f"for the model (the board has {total:g} KB)"))
+    return out
+
+
+def check_task(data: dict) -> Found:
+    classes = _get(data, "task", "classes", kind=list)
+    if _get(data, "dataset", "source") == "wake_vision" and classes is not None and len(classes) != 2:
+        return [("$.task.classes",
+                 f"wake_vision has two classes (no person, person); got {len(classes)}")]
+    return []
+
+
+def check_dataset(data: dict, base_dir: Path, check_paths: bool) -> tuple[Found, Found]:
+    """(errors, warnings) about the dataset path; see the module docstring for the rule."""
+    source = _get(data, "dataset", "source")
+    path = _get(data, "dataset", "path", kind=str)
+    fmt = _get(data, "dataset", "format")
+    if source == "wake_vision" and fmt == "parquet" and path is None:
+        return [("$.dataset.path", "wake_vision with format: parquet needs `path` "
+                 "(the directory of the parquet shards)")], []
+    if source not in ("image_folder", "wake_vision") or path is None:
+        return [], []
+    resolved = (base_dir / path).resolve()
+    if resolved.is_dir():
+        return [], []
+    what = "does not exist" if not resolved.exists() else "is not a directory"
+    msg = f"dataset directory {str(resolved)!r} {what}"
+    if source == "image_folder" or check_paths:
+        return [("$.dataset.path", msg)], []
+    return [], [("$.dataset.path", msg + " (TFDS may provide it when training)")]
+
+
+def cross_checks(data: dict, base_dir: Path, check_paths: bool) -> tuple[Found, Found]:
+    """All cross-field (errors, warnings)."""
+    errors = check_sensor_data(data) + check_search(data) + check_board(data) + check_task(data)
+    ds_errors, warnings = check_dataset(data, base_dir, check_paths)
+    return errors + ds_errors, warnings

@@ -1,0 +1,148 @@
+"""YAML layer of the spec loader: ruamel round-trip parse, positions, duplicate keys.
+
+Turns spec text into plain Python data (dict/list/str/int/float/bool/None) plus the
+1-based (line, col) of every value and every mapping key, keyed by JSON path
+(`$.search_space.depths[2]`). Problems found at this level (malformed YAML,
+duplicate or non-string keys) come back as located raw issues, never exceptions.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from dataclasses import dataclass, field
+
+Pos = tuple[int, int]
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+_LAST_SEGMENT = re.compile(r"""(\.[A-Za-z_][A-Za-z0-9_-]*|\[\d+\]|\['(?:[^'\\]|\\.)*'\]|\["(?:[^"\\]|\\.)*"\])$""")
+
+
+def join(path: str, key: str | int) -> str:
+    """Child JSON path: `$.a` + 'b' -> `$.a.b`; + 3 -> `$.a[3]`; odd keys are quoted."""
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    if _IDENT.match(key):
+        return f"{path}.{key}"
+    return f"{path}[{key!r}]"
+
+
+def parent(path: str) -> str | None:
+    """The JSON path one level up (None for the root `$`)."""
+    if path == "$":
+        return None
+    stripped = _LAST_SEGMENT.sub("", path)
+    return stripped if stripped != path else "$"
+
+
+def locate_in(positions: dict[str, Pos], path: str) -> Pos:
+    """Position of `path`, or of its nearest ancestor that is in the file (1, 1 at worst)."""
+    cur: str | None = path
+    while cur is not None:
+        if cur in positions:
+            return positions[cur]
+        cur = parent(cur)
+    return (1, 1)
+
+
+@dataclass
+class Parsed:
+    """Plain data plus where each value / key sits in the file."""
+    data: object = None
+    values: dict[str, Pos] = field(default_factory=dict)
+    keys: dict[str, Pos] = field(default_factory=dict)
+    issues: list[tuple[str, Pos, str]] = field(default_factory=list)   # (json path, pos, message)
+
+
+def _yaml():
+    from ruamel.yaml import YAML
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = True   # reported below, with both locations, instead of aborting
+    return yaml
+
+
+def parse_yaml(text: str) -> Parsed:
+    """Parse spec text; YAML syntax errors become one located issue at `$`."""
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+    out = Parsed()
+    yaml = _yaml()
+    try:
+        node = yaml.compose(text)
+        raw = _yaml().load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        pos = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        what = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+        out.issues.append(("$", pos, f"malformed YAML: {what}"))
+        return out
+    except YAMLError as exc:   # e.g. a reader error (non-printable characters)
+        out.issues.append(("$", (1, 1), f"malformed YAML: {exc}"))
+        return out
+    if node is not None:
+        _find_duplicates(node, "$", out)
+    out.data = _plain(raw, "$", (1, 1), out)
+    return out
+
+
+def _find_duplicates(node, path: str, out: Parsed) -> None:
+    """Walk the composed node tree; report every repeated mapping key at its later position."""
+    from ruamel.yaml.nodes import MappingNode, SequenceNode
+    if isinstance(node, MappingNode):
+        seen: dict[str, Pos] = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            pos = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            if key in seen:
+                first = seen[key]
+                out.issues.append((join(path, key), pos,
+                                   f"duplicate key {key!r} (first defined at line {first[0]}); "
+                                   "the first value would be used"))
+            else:
+                seen[key] = pos
+            _find_duplicates(value_node, join(path, key), out)
+    elif isinstance(node, SequenceNode):
+        for i, item in enumerate(node.value):
+            _find_duplicates(item, join(path, i), out)
+
+
+def _lc(container, kind: str, key) -> Pos | None:
+    try:
+        line, col = getattr(container.lc, kind)(key)
+    except (AttributeError, KeyError, IndexError, TypeError):
+        return None
+    return (line + 1, col + 1)
+
+
+def _plain(value, path: str, pos: Pos, out: Parsed):
+    """Round-trip objects -> plain JSON-like data, recording positions on the way."""
+    out.values[path] = pos
+    if isinstance(value, dict):
+        result = {}
+        for key, item in value.items():
+            kpos = _lc(value, "key", key) or pos
+            if not isinstance(key, str):
+                out.issues.append((join(path, str(key)), kpos,
+                                   f"keys must be strings, got {type(key).__name__} {key!r}"))
+                continue
+            child = join(path, key)
+            out.keys[child] = kpos
+            result[key] = _plain(item, child, _lc(value, "value", key) or kpos, out)
+        return result
+    if isinstance(value, list):
+        return [_plain(item, join(path, i), _lc(value, "item", i) or pos, out)
+                for i, item in enumerate(value)]
+    return _scalar(value)
+
+
+def _scalar(value):
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, (_dt.date, _dt.datetime)):
+        return value.isoformat()    # timestamps are not a spec type: leave a string for the schema to judge
+    if hasattr(value, "value"):     # TaggedScalar (!!str 5, custom tags)
+        return str(value.value)
+    return str(value)
