@@ -43,5 +43,5 @@ def read_candidate(path: Path, space: SearchSpace | None = None) -> Candidate:
 def estimate_file(spec_path: Path, candidate_path: Path) -> CostReport:
     """Load a spec and a candidate file, price the candidate on the spec's board."""
     from dnasgen.spec import load_spec
-    spec = load_spec(spec_path)
+    spec = load_spec(spec_path, check_paths=False)
     return estimate_spec(spec, read_candidate(candidate_path, spec.space))
