@@ -111,7 +111,9 @@ def check_dataset(data: dict, base_dir: Path, check_paths: bool) -> tuple[Found,
     msg = f"dataset directory {str(resolved)!r} {what}"
     if source == "image_folder" or check_paths:
         return [("$.dataset.path", msg)], []
-    return [], [("$.dataset.path", msg + " (TFDS may provide it when training)")]
+    later = ("TFDS can download into it when training" if fmt == "tfds"
+             else "training will need the parquet shards there")
+    return [], [("$.dataset.path", f"{msg} ({later})")]
 
 
 def cross_checks(data: dict, base_dir: Path, check_paths: bool) -> tuple[Found, Found]:
