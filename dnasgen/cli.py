@@ -102,6 +102,22 @@ def estimate(spec: Path = SpecArg,
         raise typer.Exit(3)
 
 
+@app.command()
+@clean_errors
+def build(spec: Path = SpecArg,
+          out: Optional[Path] = typer.Option(None, "--out", help="Output root; the project goes to "
+                                             "OUT/<name>/ (default: the spec's output.dir)."),
+          until: Optional[str] = typer.Option(None, help="Stop after this stage: validate, plan, "
+                                              "train, search, finetune, export, generate, verify."),
+          force: bool = typer.Option(False, help="Overwrite hand-edited generated files."),
+          candidate: Optional[Path] = typer.Option(None, help="Candidate JSON: skip the search "
+                                                   "and build this architecture.")) -> None:
+    """Spec to verified firmware: every stage cached under OUT/<name>/.dnasgen, resumable."""
+    from dnasgen.pipeline import build as run_build
+    from dnasgen.pipeline.summary import render
+    render(run_build(spec, out=out, until=until, force=force, candidate=candidate).summary)
+
+
 def main() -> None:
     app()
 
