@@ -36,19 +36,13 @@ class BuildResult:
         return self.project / "dnasgen.lock.json"
 
 
-def _read_candidate(path: Path | None) -> Path | None:
-    """Check a --candidate file up front (before anything is written)."""
-    if path is None:
-        return None
+def _read_candidate(candidate, spec):
+    """A --candidate (file path or Candidate), checked up front: before anything is written."""
     from dnasgen.candidate import Candidate
-    path = Path(path)
-    try:
-        Candidate.from_json(path.read_text())
-    except OSError as exc:
-        raise BuildError(f"--candidate {path}: {exc.strerror or exc}") from None
-    except (ValueError, KeyError, TypeError) as exc:
-        raise BuildError(f"--candidate {path}: not a candidate JSON ({exc})") from None
-    return path.resolve()
+    from dnasgen.cost.files import read_candidate
+    if candidate is None or isinstance(candidate, Candidate):
+        return candidate
+    return read_candidate(Path(candidate), spec.space)
 
 
 def _until(until: str | None, stages: list[Stage]) -> str | None:
@@ -60,16 +54,19 @@ def _until(until: str | None, stages: list[Stage]) -> str | None:
     raise BuildError(f"--until {until}: no such stage (stages: validate, {', '.join(names)})")
 
 
-def prepare(spec_path: Path, out: Path | None, candidate: Path | None, force: bool):
+def _load(spec):
+    from dnasgen.spec import Spec, load_spec
+    return spec if isinstance(spec, Spec) else load_spec(Path(spec))
+
+
+def prepare(spec, out: Path | None, candidate, force: bool) -> Context:
     """Load + validate the spec (nothing written on error), then the guarded project context."""
-    from dnasgen.spec import load_spec
-    spec = load_spec(Path(spec_path))
-    candidate_file = _read_candidate(candidate)
+    spec = _load(spec)
+    given = _read_candidate(candidate, spec)
     root = Path(out if out is not None else spec.output_dir)
     project = project_dir(root, spec.name)      # guard before creating anything
     root.mkdir(parents=True, exist_ok=True)
-    return Context(spec=spec, root=root.resolve(), project=project, candidate_file=candidate_file,
-                   force=force)
+    return Context(spec=spec, root=root.resolve(), project=project, candidate=given, force=force)
 
 
 def _mark_work(ctx: Context) -> None:
@@ -79,13 +76,18 @@ def _mark_work(ctx: Context) -> None:
         atomic_write_bytes(ignore, b"# dnasgen build cache (safe to delete; rebuilt on demand)\n*\n")
 
 
-def build(spec_path: Path, out: Path | None = None, until: str | None = None, force: bool = False,
-          candidate: Path | None = None, console: Console | None = None,
-          quiet: bool = False, stages: list[Stage] | None = None) -> BuildResult:
-    """Build (or bring up to date) the firmware project of a spec; returns what ran."""
+def build(spec, out: Path | None = None, until: str | None = None, force: bool = False,
+          candidate=None, console: Console | None = None, quiet: bool = False,
+          stages: list[Stage] | None = None) -> BuildResult:
+    """Build (or bring up to date) the firmware project of a spec; returns what ran.
+
+    spec: a spec file path or a Spec; out: the output root (default: the spec's output.dir);
+    until: last stage to run; force: overwrite hand-edited generated files; candidate: a
+    Candidate (or a JSON file of one) to build instead of searching.
+    """
     t0 = time.monotonic()
-    ctx = prepare(spec_path, out, candidate, force)
-    stages = stages if stages is not None else stage_list(ctx.candidate_file is not None)
+    ctx = prepare(spec, out, candidate, force)
+    stages = stages if stages is not None else stage_list(ctx.candidate is not None)
     stop = _until(until, stages)
     display = BuildDisplay(["validate"] + [s.name for s in stages], console=console, quiet=quiet)
     with BuildLock(ctx.work), display:

@@ -37,7 +37,7 @@ class Context:
     spec: object                                  # dnasgen.spec.model.Spec
     root: Path                                    # output root (--out): nothing is written outside it
     project: Path                                 # <root>/<name>: the generated project
-    candidate_file: Path | None = None            # --candidate: skip search
+    candidate: object = None                      # --candidate (a Candidate): skip search
     force: bool = False
     artifacts: dict[str, dict] = field(default_factory=dict)   # name -> {"path", "sha256"}
     infos: dict[str, dict] = field(default_factory=dict)       # stage -> info
@@ -76,20 +76,19 @@ def stage_list(use_candidate: bool) -> list[Stage]:
     from dnasgen.pipeline import steps
     search = Stage("candidate", _sections("task", "data_options", "search_space", "board",
                                           "constraints"),
-                   (), steps.run_candidate, "read --candidate", steps.candidate_file_key) \
+                   (), steps.run_candidate, "given candidate", steps.candidate_key) \
         if use_candidate else \
         Stage("search", _sections("task", "dataset", "sensor", "data_options", "search_space",
                                   "board", "constraints", "search"),
               ("supernet",), steps.run_search, "evolutionary search")
-    return [
-        Stage("plan", _sections("task", "sensor", "data_options", "search_space", "board",
-                                "constraints"), (), steps.run_plan, "search plan"),
-        Stage("train", _sections("task", "dataset", "sensor", "data_options", "search_space",
-                                 "train"), (), steps.run_train, "supernet training"),
-        search,
+    plan = Stage("plan", _sections("task", "sensor", "data_options", "search_space", "board",
+                                   "constraints"), (), steps.run_plan, "search plan")
+    train = Stage("train", _sections("task", "dataset", "sensor", "data_options", "search_space",
+                                     "train"), (), steps.run_train, "supernet training")
+    rest = [
         Stage("finetune", _sections("task", "dataset", "sensor", "search_space", "train", "search"),
               ("supernet", "candidate"), steps.run_finetune, "fine-tune chosen subnet"),
-        Stage("export", _sections("task", "dataset", "sensor", "search"),
+        Stage("export", _sections("task", "dataset", "sensor", "search_space", "search"),
               ("finetuned",), steps.run_export, "int8 TFLite export"),
         Stage("generate", _sections("name", "task", "dataset", "sensor", "board", "constraints"),
               ("tflite", "candidate", "finetune", "export"), steps.run_generate,
@@ -97,6 +96,8 @@ def stage_list(use_candidate: bool) -> list[Stage]:
         Stage("verify", _sections("board", "constraints"), ("lock",), steps.run_verify,
               "build + run firmware"),
     ]
+    # a given candidate is checked against the budgets before any training
+    return [plan, search, train, *rest] if use_candidate else [plan, train, search, *rest]
 
 
 STAGE_NAMES = ("validate", "plan", "train", "search", "finetune", "export", "generate", "verify")

@@ -1,0 +1,96 @@
+"""The Python API: the same jobs as the CLI, as functions returning objects.
+
+    import dnasgen
+    spec = dnasgen.load_spec("specs/quickstart.yaml")     # SpecError lists every problem
+    plan = dnasgen.search_plan(spec)                      # SearchPlan (no torch)
+    result = dnasgen.build(spec, out="generated")         # BuildResult: project, stages, summary
+    print(result.summary["accuracy"], result.project)
+    dnasgen.generate_from_lock(result.lock)               # CI path: regenerate, byte-identical
+    report = dnasgen.verify_project(result.project)       # host + QEMU, bit-exact, sizes
+
+Each function accepts a spec path or a loaded Spec. Heavy libraries load only in the
+functions that need them (build, generate_from_lock, verify_project), so `import dnasgen` is instant.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+# names chosen not to clash with the subpackages dnasgen.plan / dnasgen.verify
+__all__ = ["load_spec", "validate", "search_plan", "estimate", "build", "summary",
+           "generate_from_lock", "verify_project"]
+
+
+def load_spec(spec):
+    """A validated Spec from a YAML path (a Spec is returned as is)."""
+    from dnasgen.spec import Spec
+    from dnasgen.spec import load_spec as _load
+    return spec if isinstance(spec, Spec) else _load(Path(spec))
+
+
+validate = load_spec
+
+
+def _candidate(candidate, spec):
+    from dnasgen.candidate import Candidate
+    from dnasgen.cost.files import read_candidate
+    if isinstance(candidate, Candidate):
+        return candidate
+    if isinstance(candidate, dict):
+        return Candidate.from_dict(candidate)
+    return read_candidate(Path(candidate), spec.space)
+
+
+def search_plan(spec, samples: int | None = None):
+    """The SearchPlan of a spec (space size, what fits the board); BudgetError if nothing fits."""
+    from dnasgen.plan import DEFAULT_SAMPLES, make_plan
+    return make_plan(load_spec(spec), samples=samples or DEFAULT_SAMPLES)
+
+
+def estimate(spec, candidate):
+    """CostReport (MACs, params, flash, RAM, latency, violations) of a candidate on the spec's board.
+
+    candidate: a Candidate, its dict, or a JSON file."""
+    from dnasgen.cost import estimate_spec
+    spec = load_spec(spec)
+    return estimate_spec(spec, _candidate(candidate, spec))
+
+
+def build(spec, out=None, until: str | None = None, force: bool = False, candidate=None,
+          quiet: bool = False, show_summary: bool = False):
+    """Spec -> verified firmware project (cached, resumable). Returns a BuildResult.
+
+    out: output root (the project goes to <out>/<name>/); until: last stage to run
+    (plan, train, search, finetune, export, generate, verify); force: overwrite hand-edited
+    generated files; candidate: build this Candidate (object, dict or JSON file) instead of
+    searching; quiet: no progress display; show_summary: print the final summary."""
+    from dnasgen.pipeline import build as _build
+    spec = load_spec(spec)
+    given = _candidate(candidate, spec) if candidate is not None else None
+    result = _build(spec, out=None if out is None else Path(out), until=until, force=force,
+                    candidate=given, quiet=quiet)
+    if show_summary:
+        from dnasgen.pipeline.summary import render
+        render(result.summary)
+    return result
+
+
+def summary(project) -> dict:
+    """The summary of the last build of a project (from .dnasgen/summary.json)."""
+    from dnasgen.errors import BuildError
+    from dnasgen.pipeline.cache import read_json
+    data = read_json(Path(project) / ".dnasgen" / "summary.json")
+    if data is None:
+        raise BuildError(f"{project}: no build summary (run dnasgen build first)")
+    return data
+
+
+def generate_from_lock(lock, out=None):
+    """Regenerate a project from its dnasgen.lock.json and stored model.tflite (no training)."""
+    from dnasgen.pipeline.fromlock import generate_from_lock as _regen
+    return _regen(Path(lock), None if out is None else Path(out))
+
+
+def verify_project(project, board: str | None = None):
+    """Build the generated project for host and Cortex-M, run the vectors, check the budgets."""
+    from dnasgen.verify import verify_project
+    return verify_project(Path(project), board=board)

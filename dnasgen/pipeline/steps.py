@@ -1,0 +1,124 @@
+"""Stage functions: each calls its stage package's ONE library function and names the artifacts.
+
+Heavy packages (torch, tensorflow) are imported inside the functions, never at module top.
+"""
+from __future__ import annotations
+
+from dnasgen.pipeline.cache import atomic_write_json, file_hash, read_json
+from dnasgen.pipeline.stages import Context, StageResult
+
+
+def run_plan(ctx: Context) -> StageResult:
+    """SearchPlan: refuses (BudgetError) before any training when nothing fits the board."""
+    from dnasgen.plan import make_plan, write_plan
+    plan = make_plan(ctx.spec)
+    path = write_plan(plan, ctx.work_path("plan.json"))
+    return StageResult({"plan": path}, {
+        "space_size": plan.space_size, "fit_fraction": plan.fit_fraction["all"],
+        "feasible_data_configs": [d.label for d in plan.feasible_data_configs]})
+
+
+def _train_info(ctx: Context) -> dict:
+    """Figures from the last line of the training log (epoch, loss, largest/smallest accuracy)."""
+    from dnasgen.train import LOG_NAME
+    path = ctx.work_path(LOG_NAME)
+    lines = path.read_text().splitlines() if path.is_file() else []
+    last = read_json_line(lines[-1]) if lines else {}
+    keys = ("epoch", "loss", "val_largest", "val_smallest")
+    return {k: last[k] for k in keys if k in last}
+
+
+def read_json_line(line: str) -> dict:
+    import json
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        return {}
+    return obj if isinstance(obj, dict) else {}
+
+
+def run_train(ctx: Context) -> StageResult:
+    """Train (or resume from its epoch checkpoints) the weight-sharing supernet."""
+    from dnasgen.train import train_supernet
+    path = train_supernet(ctx.spec, ctx.work, bundle=ctx.bundle)
+    return StageResult({"supernet": path}, _train_info(ctx))
+
+
+def _write_candidate(ctx: Context, cand) -> object:
+    return atomic_write_json(ctx.work_path("candidate.json"), cand.to_dict())
+
+
+def run_search(ctx: Context) -> StageResult:
+    """Evolutionary, constraint-first search over (data configuration, architecture)."""
+    from dnasgen.nn import load_supernet
+    from dnasgen.search.runner import run_search as search
+    from dnasgen.search.scoring import SupernetScorer
+    path = ctx.artifact("supernet")
+    scorer = SupernetScorer(load_supernet(path).eval(), ctx.bundle, ctx.spec, identity=file_hash(path))
+    result = search(ctx.spec, ctx.project, scorer=scorer)
+    outputs = {"search": ctx.work_path("search.json"), "candidate": _write_candidate(ctx, result.candidate)}
+    outputs.update(_report_files(ctx))
+    return StageResult(outputs, {
+        "supernet_accuracy": result.chosen.accuracy, "evaluations": result.evaluations,
+        "strategy": result.strategy, "data": result.candidate.data.label,
+        "holdout_accuracy": result.holdout.get("chosen")})
+
+
+def _report_files(ctx: Context) -> dict:
+    report = ctx.path("report")
+    files = sorted(p for p in report.iterdir() if p.is_file()) if report.is_dir() else []
+    return {f"report/{p.name}": p for p in files}
+
+
+def candidate_key(ctx: Context) -> str:
+    return ctx.candidate.to_json()
+
+
+def run_candidate(ctx: Context) -> StageResult:
+    """--candidate: a known architecture (for new data); must lie in the space and fit the board."""
+    from dnasgen.cost import estimate_spec
+    from dnasgen.errors import BudgetError, BuildError
+    cand = ctx.candidate
+    problems = ctx.spec.space.violations(cand)
+    if problems:
+        raise BuildError("the given candidate is outside the spec's search space: " + "; ".join(problems))
+    cost = estimate_spec(ctx.spec, cand)
+    if not cost.fits:
+        raise BudgetError(f"the given candidate does not fit {ctx.spec.board.id}: "
+                          + "; ".join(cost.violations))
+    return StageResult({"candidate": _write_candidate(ctx, cand)}, {"data": cand.data.label})
+
+
+def run_finetune(ctx: Context) -> StageResult:
+    """Extract the chosen subnet, fine-tune it (distilled from the supernet), test accuracy."""
+    from dnasgen.search import finetune_candidate
+    from dnasgen.candidate import Candidate
+    cand = Candidate.from_dict(read_json(ctx.artifact("candidate")))
+    result = finetune_candidate(ctx.spec, ctx.artifact("supernet"), cand, ctx.bundle,
+                                ctx.work_path("finetune"))
+    return StageResult({"finetuned": result.checkpoint, "finetune": result.json_path},
+                       {"float_accuracy": result.test_accuracy})
+
+
+def run_export(ctx: Context) -> StageResult:
+    """Static subnet -> Keras (parity-checked) -> full-int8 TFLite."""
+    from dnasgen.export import export_model
+    from dnasgen.nn import load_static
+    result = export_model(load_static(ctx.artifact("finetuned")), ctx.spec, ctx.bundle,
+                          ctx.work_path("export"))
+    return StageResult({"tflite": result.tflite_path, "export": result.json_path}, {
+        "int8_accuracy": result.int8_accuracy, "float_accuracy": result.float_accuracy,
+        "int8_agreement": result.int8_agreement, "parity_max_abs_diff": result.parity_max_abs_diff,
+        "tflite_bytes": result.tflite_bytes})
+
+
+def run_generate(ctx: Context) -> StageResult:
+    """The firmware project from the int8 model (files + dnasgen.lock.json)."""
+    from dnasgen.codegen import generate_project
+    raise NotImplementedError(generate_project)
+
+
+def run_verify(ctx: Context) -> StageResult:
+    """Build host + Cortex-M, run the vectors (bit-exact), measure sizes against the budget."""
+    from dnasgen.verify import verify_project
+    raise NotImplementedError(verify_project)

@@ -1,0 +1,126 @@
+"""The final build summary: what was chosen, how accurate, how big vs the budget, where, how to run.
+
+`collect` gathers the figures the stages recorded in their manifests (plus the cost model's
+estimate of the chosen candidate); `render` prints them with rich.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from dnasgen.pipeline.cache import read_json
+
+
+def describe_arch(cand) -> str:
+    """e.g. 'w0.35  s0 d1 k3 e1 | s1 d2 k3,5 e6,4 | ...' (per stage: depth, kernels, expands)."""
+    stages = []
+    for i, st in enumerate(cand.arch.stages):
+        ks = ",".join(str(k) for k in st.kernel)
+        es = ",".join(str(e) for e in st.expand)
+        stages.append(f"s{i} d{st.depth} k{ks} e{es}")
+    return f"width {cand.arch.width}  " + " | ".join(stages)
+
+
+def _candidate(ctx):
+    from dnasgen.candidate import Candidate
+    if "candidate" not in ctx.artifacts:
+        return None
+    return Candidate.from_dict(read_json(ctx.artifact("candidate")))
+
+
+def _row(estimate, measured, budget) -> dict:
+    return {"estimate": estimate, "measured": measured, "budget": budget}
+
+
+def _budgets(ctx, cand) -> dict:
+    from dnasgen.cost import estimate_spec
+    spec, verify = ctx.spec, ctx.infos.get("verify", {})
+    cost = estimate_spec(spec, cand).to_dict()
+    return {
+        "ram_bytes": _row(cost["ram_bytes"], verify.get("ram_bytes"), spec.board.ram_budget_bytes),
+        "flash_bytes": _row(cost["flash_bytes"], verify.get("flash_bytes"),
+                            spec.board.flash_budget_bytes),
+        "latency_ms": _row(cost["latency_ms"], verify.get("latency_ms"),
+                           spec.constraints.max_latency_ms),
+        "macs": cost["macs"], "params": cost["params"], "fits": cost["fits"],
+    }
+
+
+def commands(project: Path) -> list[str]:
+    return [f"cd {project}", "make host && ./build/host/app --frame FRAME.raw",
+            "make test    # bit-exact check of the embedded vectors",
+            "make qemu    # Cortex-M4 in QEMU (mps2-an386)",
+            "make size    # flash / RAM of the firmware"]
+
+
+def collect(ctx, result) -> dict:
+    """The summary as a JSON-able dict (also written to .dnasgen/summary.json)."""
+    infos, spec = ctx.infos, ctx.spec
+    summary = {
+        "spec": spec.name, "project": str(ctx.project), "seconds": result.seconds,
+        "board": {"id": spec.board.id, "core": spec.board.core, "clock_mhz": spec.board.clock_mhz},
+        "stages": [{"name": r.name, "status": r.status, "seconds": r.seconds} for r in result.stages],
+    }
+    cand = _candidate(ctx)
+    if cand is not None:
+        summary.update(candidate=cand.to_dict(), data=cand.data.label, arch=describe_arch(cand),
+                       budget=_budgets(ctx, cand))
+    summary["accuracy"] = {
+        "supernet": (infos.get("search") or {}).get("supernet_accuracy"),
+        "float": (infos.get("finetune") or {}).get("float_accuracy"),
+        "int8": (infos.get("export") or {}).get("int8_accuracy"),
+    }
+    summary["verify"] = infos.get("verify")
+    if "lock" in ctx.artifacts:
+        summary["commands"] = commands(ctx.project)
+    return summary
+
+
+def _fmt(value, unit: str) -> str:
+    if value is None:
+        return "-"
+    if unit == "B":
+        return f"{value / 1024:,.1f} kB"
+    if unit == "ms":
+        return f"{value:,.1f} ms"
+    return f"{value:.1%}" if unit == "%" else str(value)
+
+
+def _budget_table(budget: dict) -> Table:
+    table = Table(title="resources vs budget", title_justify="left")
+    for col in ("", "estimate", "measured", "budget", "used"):
+        table.add_column(col, justify="right" if col else "left")
+    for key, label, unit in (("ram_bytes", "RAM", "B"), ("flash_bytes", "flash", "B"),
+                             ("latency_ms", "latency", "ms")):
+        row = budget[key]
+        value = row["measured"] if row["measured"] is not None else row["estimate"]
+        used = f"{value / row['budget']:.0%}" if row["budget"] else "-"
+        table.add_row(label, _fmt(row["estimate"], unit), _fmt(row["measured"], unit),
+                      _fmt(row["budget"], unit), used)
+    return table
+
+
+def render(summary: dict, console: Console | None = None) -> None:
+    """Print the summary (rich)."""
+    console = console or Console()
+    ran = [s["name"] for s in summary["stages"] if s["status"] == "ran"]
+    console.rule(f"[bold]dnasgen build: {summary['spec']}[/] ({summary['seconds']:.0f} s; "
+                 f"ran: {', '.join(ran) or 'nothing, all cached'})")
+    if "candidate" in summary:
+        console.print(f"[bold]data[/]          {summary['data']}")
+        console.print(f"[bold]architecture[/]  {summary['arch']}")
+        acc = summary["accuracy"]
+        console.print(f"[bold]accuracy[/]      supernet {_fmt(acc['supernet'], '%')} (val)   "
+                      f"fine-tuned float {_fmt(acc['float'], '%')} (test)   "
+                      f"int8 {_fmt(acc['int8'], '%')} (val)")
+        console.print(_budget_table(summary["budget"]))
+    verify = summary.get("verify") or {}
+    if verify.get("note"):
+        console.print(f"[bold]verify[/]        {verify['note']}")
+    if summary.get("commands"):
+        console.print(f"[bold]project[/]       {summary['project']}")
+        console.print("[bold]build and run[/]")
+        for line in summary["commands"]:
+            console.print(f"  {line}", highlight=False)
