@@ -1,0 +1,177 @@
+"""Constraint-first pricing: every candidate is priced by the cost model before it is scored.
+
+`Pricer` memoises `dnasgen.cost.estimate` per candidate key; `repair` shrinks an infeasible
+candidate one gene at a time (random gene group, seeded) until it fits every budget at once;
+`check_space` raises BudgetError, naming the budget and the closest candidate's cost, when
+not even the smallest candidate of any allowed data configuration fits.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, replace
+from typing import Callable
+
+from dnasgen.candidate import ArchConfig, Candidate, DataConfig, SearchSpace, StageConfig
+from dnasgen.errors import BudgetError
+
+GENE_GROUPS = ("resolution", "color", "width", "depth", "kernel", "expand")
+DATA_GROUPS = ("resolution", "color")
+
+
+@dataclass(frozen=True)
+class Budgets:
+    ram_bytes: int
+    flash_bytes: int
+    latency_ms: float | None
+
+    @classmethod
+    def from_spec(cls, spec) -> "Budgets":
+        return cls(spec.board.ram_budget_bytes, spec.board.flash_budget_bytes,
+                   spec.constraints.max_latency_ms)
+
+    def overshoot(self, cost: dict) -> float:
+        """Sum of relative excess over every budget (0 when the cost fits)."""
+        pairs = [(cost["ram_bytes"], self.ram_bytes), (cost["flash_bytes"], self.flash_bytes)]
+        if self.latency_ms is not None:
+            pairs.append((cost["latency_ms"], self.latency_ms))
+        return sum(max(0.0, value / limit - 1.0) for value, limit in pairs)
+
+    def to_dict(self) -> dict:
+        return {"ram_bytes": self.ram_bytes, "flash_bytes": self.flash_bytes, "latency_ms": self.latency_ms}
+
+
+def _spec_estimator(spec) -> Callable[[Candidate], dict]:
+    from dnasgen.cost import estimate
+
+    def price(cand: Candidate) -> dict:
+        report = estimate(cand, spec.board, spec.num_classes, spec.space.head_channels,
+                          spec.constraints.max_latency_ms)
+        return _summary(report.to_dict())
+    return price
+
+
+def _summary(cost: dict) -> dict:
+    keys = ("macs", "params", "flash_bytes", "ram_bytes", "latency_ms", "fits", "violations")
+    out = {k: cost[k] for k in keys}
+    out["violations"] = list(out["violations"])
+    return out
+
+
+class Pricer:
+    """Memoised cost model for one spec (board, classes, head, latency limit)."""
+
+    def __init__(self, spec, estimator: Callable[[Candidate], dict] | None = None):
+        self.budgets = Budgets.from_spec(spec)
+        self._estimate = estimator or _spec_estimator(spec)
+        self._cache: dict[str, dict] = {}
+        self.priced = 0
+
+    def cost(self, cand: Candidate) -> dict:
+        key = cand.key
+        if key not in self._cache:
+            self._cache[key] = self._estimate(cand)
+            self.priced += 1
+        return self._cache[key]
+
+    def fits(self, cand: Candidate) -> bool:
+        return not self.cost(cand)["violations"]
+
+
+def _smaller(value, choices) -> list:
+    return [c for c in choices if c < value]
+
+
+def _shrink_data(space: SearchSpace, cand: Candidate, group: str) -> list[Candidate]:
+    d = cand.data
+    if group == "resolution":
+        return [replace(cand, data=DataConfig(r, d.color)) for r in _smaller(d.resolution, space.resolutions)]
+    if d.color == "rgb" and "grayscale" in space.colors:
+        return [replace(cand, data=DataConfig(d.resolution, "grayscale"))]
+    return []
+
+
+def _with_stage(cand: Candidate, i: int, stage: StageConfig) -> Candidate:
+    stages = cand.arch.stages[:i] + (stage,) + cand.arch.stages[i + 1:]
+    return replace(cand, arch=ArchConfig(cand.arch.width, stages))
+
+
+def _shrink_arch(space: SearchSpace, cand: Candidate, group: str) -> list[Candidate]:
+    if group == "width":
+        return [replace(cand, arch=ArchConfig(w, cand.arch.stages))
+                for w in _smaller(cand.arch.width, space.widths)]
+    out = []
+    for i, st in enumerate(cand.arch.stages):
+        if group == "depth":
+            out += [_with_stage(cand, i, StageConfig(d, st.kernel[:d], st.expand[:d]))
+                    for d in _smaller(st.depth, space.depths[i])]
+            continue
+        genes, choices = (st.kernel, space.kernels) if group == "kernel" else (st.expand,
+                                                                               space.expand_choices(i))
+        for j, g in enumerate(genes):
+            for s in _smaller(g, choices):
+                new = genes[:j] + (s,) + genes[j + 1:]
+                kern, expd = (new, st.expand) if group == "kernel" else (st.kernel, new)
+                out.append(_with_stage(cand, i, StageConfig(st.depth, kern, expd)))
+    return out
+
+
+def shrink_options(space: SearchSpace, cand: Candidate, group: str) -> list[Candidate]:
+    """Every candidate one step smaller than cand in one gene of the given group."""
+    if group in DATA_GROUPS:
+        return _shrink_data(space, cand, group)
+    return _shrink_arch(space, cand, group)
+
+
+def repair(space: SearchSpace, cand: Candidate, pricer: Pricer, rng: random.Random,
+           fixed_data: bool = False, max_steps: int = 500) -> Candidate | None:
+    """Shrink random genes (group first, then gene) until the candidate fits; None if it cannot."""
+    groups = [g for g in GENE_GROUPS if not (fixed_data and g in DATA_GROUPS)]
+    for _ in range(max_steps):
+        if pricer.fits(cand):
+            return cand
+        order = list(groups)
+        rng.shuffle(order)
+        options = next((opts for g in order if (opts := shrink_options(space, cand, g))), None)
+        if not options:
+            return None
+        cand = options[rng.randrange(len(options))]
+    return cand if pricer.fits(cand) else None
+
+
+def _describe(cand: Candidate, cost: dict) -> str:
+    lat = f", latency {cost['latency_ms']:.2f} ms" if cost.get("latency_ms") is not None else ""
+    return (f"{cand.data.label} width {cand.arch.width:g}: RAM {cost['ram_bytes']:,} B, "
+            f"flash {cost['flash_bytes']:,} B{lat}")
+
+
+def what_of(spec) -> str:
+    return f"spec {spec.name!r} on board {spec.board.id}"
+
+
+def budget_error(what: str, pricer: Pricer, candidates: list[Candidate]) -> BudgetError:
+    """The error for 'nothing fits': the violated budgets of the closest candidate, with its cost."""
+    closest = min(candidates, key=lambda c: (pricer.budgets.overshoot(pricer.cost(c)), c.key))
+    cost = pricer.cost(closest)
+    why = "; ".join(cost["violations"]) or "over budget"
+    return BudgetError(
+        f"no candidate fits {what}: {why}. "
+        f"Closest candidate ({_describe(closest, cost)}) vs budgets RAM {pricer.budgets.ram_bytes:,} B, "
+        f"flash {pricer.budgets.flash_bytes:,} B"
+        + (f", latency {pricer.budgets.latency_ms:g} ms" if pricer.budgets.latency_ms is not None else "")
+        + ". Relax the budget, pick a bigger board or add smaller choices to the search space.")
+
+
+def feasible_data_configs(spec, pricer: Pricer, data_configs: list[DataConfig]) -> list[DataConfig]:
+    """Data configurations whose smallest architecture fits; BudgetError when there is none."""
+    smallest = [spec.space.smallest(d) for d in data_configs]
+    ok = [d for d, c in zip(data_configs, smallest) if pricer.fits(c)]
+    if not ok:
+        raise budget_error(what_of(spec), pricer, smallest)
+    return ok
+
+
+def largest_feasible_data(spec, pricer: Pricer) -> DataConfig:
+    """The hardware-aware baseline's data configuration when the spec does not fix one:
+    the highest resolution (RGB before grayscale) whose smallest network still fits."""
+    ok = feasible_data_configs(spec, pricer, spec.space.data_configs())
+    return max(ok, key=lambda d: (d.resolution, d.channels))

@@ -1,0 +1,218 @@
+"""The search engine: constraint-first evolution (and its random baseline) over Candidates.
+
+Pure Python: the fitness comes from a `Scorer` (the real one wraps the trained supernet,
+dnasgen.search.scoring), prices from a `Pricer` (the cost model). Every candidate is priced
+before it is scored; an infeasible one is repaired (shrunk gene by gene) and never scored.
+Seeded and deterministic; the state is saved after every chunk of scores, so an interrupted
+search resumes and ends with the same result as an uninterrupted one.
+"""
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Protocol, Sequence
+
+from dnasgen.candidate import Candidate, DataConfig, SearchSpace
+from dnasgen.search.constraints import Pricer, budget_error, repair
+from dnasgen.search.pareto import Evaluated
+from dnasgen.search.state import SearchState
+
+STRATEGIES = ("evolution", "random", "hardware_aware")
+
+
+class Scorer(Protocol):
+    """Fitness of candidates (validation accuracy in [0, 1]); must be deterministic."""
+
+    def score_many(self, candidates: Sequence[Candidate]) -> list[float]: ...
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    strategy: str = "evolution"
+    population: int = 20
+    generations: int = 5
+    mutation_prob: float = 0.1
+    mutation_ratio: float = 0.5
+    parent_ratio: float = 0.25
+    time_budget_s: float | None = None
+    seed: int = 0
+    fixed_data: DataConfig | None = None      # set: the data configuration never changes
+    evaluations: int | None = None            # random: how many candidates to score
+    attempts: int = 50                        # tries for a new (unseen) feasible candidate
+    chunk: int = 4                            # scores between state saves
+
+    @property
+    def n_parents(self) -> int:
+        return min(self.population, max(1, round(self.parent_ratio * self.population)))
+
+    @property
+    def n_children(self) -> int:
+        return self.population - self.n_parents
+
+    @property
+    def target_evaluations(self) -> int:
+        """Candidates scored by a complete run (fewer only if the space runs out of new ones)."""
+        if self.evaluations is not None:
+            return self.evaluations
+        return self.population + self.generations * self.n_children
+
+    def identity(self) -> dict:
+        """What makes two runs the same search (the time budget only decides where it stops)."""
+        return {"strategy": self.strategy, "population": self.population, "generations": self.generations,
+                "mutation_prob": self.mutation_prob, "mutation_ratio": self.mutation_ratio,
+                "parent_ratio": self.parent_ratio, "seed": self.seed, "attempts": self.attempts,
+                "fixed_data": self.fixed_data.to_dict() if self.fixed_data else None,
+                "evaluations": self.target_evaluations}
+
+
+@dataclass
+class EngineResult:
+    evaluated: list[Evaluated]      # every scored candidate, in scoring order
+    generations: int                # generations (or random batches) completed
+    elapsed_s: float
+    stop_reason: str                # "complete" | "time budget"
+
+
+class Engine:
+    def __init__(self, space: SearchSpace, pricer: Pricer, scorer: Scorer, config: SearchConfig,
+                 state_path: Path | None = None, fingerprint: str = "",
+                 on_scored: Callable[[int, int], None] | None = None, what: str = "the search space"):
+        self.what = what
+        self.space, self.pricer, self.scorer, self.cfg = space, pricer, scorer, config
+        self.state_path, self.on_scored = state_path, on_scored
+        self.state = SearchState.load(state_path, fingerprint) if state_path else SearchState(fingerprint)
+        self._t0 = time.monotonic()
+        self._elapsed0 = self.state.elapsed_s
+
+    # ---- public -------------------------------------------------------------------------
+    def run(self) -> EngineResult:
+        if self.state.rng is None:
+            self.state.rng = random.Random(self.cfg.seed).getstate()
+        step = self._random_step if self.cfg.strategy == "random" else self._evolution_step
+        while not self.state.done and not self._out_of_time():
+            rng = random.Random()
+            rng.setstate(self.state.rng)
+            population = step(rng)
+            before = self.state.committed
+            if not self._score(population):
+                break
+            exhausted = self.cfg.strategy == "random" and len(self.state.memo) == before
+            self.state.population = [c.key for c in population]
+            self.state.generation += 1
+            self.state.committed = len(self.state.memo)
+            self.state.rng = rng.getstate()
+            self.state.done = self._finished() or exhausted
+            self._save()
+        stop = "complete" if self.state.done else "time budget"
+        self.state.stop_reason = stop
+        self._save()
+        return EngineResult(self._evaluated(), self.state.generation, self.state.elapsed_s, stop)
+
+    # ---- strategies -----------------------------------------------------------------------
+    def _evolution_step(self, rng: random.Random) -> list[Candidate]:
+        if self.state.generation == 0:
+            return self._fresh(self.cfg.population, lambda: self._sample(rng), rng)
+        ranked = sorted(self._population(), key=Evaluated.rank_key)
+        parents = [e.candidate for e in ranked[:self.cfg.n_parents]]
+        n_mut = round(self.cfg.mutation_ratio * self.cfg.n_children)
+        fixed = self.cfg.fixed_data is not None
+
+        def mutant() -> Candidate:
+            return self._mutate(parents[rng.randrange(len(parents))], rng)
+
+        def child() -> Candidate:
+            if len(parents) < 2:
+                return mutant()
+            a, b = rng.sample(parents, 2)
+            return self.space.crossover(a, b, rng, fixed_data=fixed)
+
+        seen = self.state.seen() | {c.key for c in parents}
+        kids = self._fresh(n_mut, mutant, rng, seen)
+        kids += self._fresh(self.cfg.n_children - n_mut, child, rng, seen | {c.key for c in kids})
+        return parents + kids
+
+    def _random_step(self, rng: random.Random) -> list[Candidate]:
+        n = min(self.cfg.population, self.cfg.target_evaluations - self.state.committed)
+        return self._fresh(n, lambda: self._sample(rng), rng)
+
+    def _mutate(self, cand: Candidate, rng: random.Random) -> Candidate:
+        return self.space.mutate(cand, rng, self.cfg.mutation_prob, fixed_data=self.cfg.fixed_data is not None)
+
+    def _sample(self, rng: random.Random) -> Candidate:
+        return self.space.sample(rng, data=self.cfg.fixed_data)
+
+    def _finished(self) -> bool:
+        if self.cfg.strategy == "random":
+            return self.state.committed >= self.cfg.target_evaluations
+        return self.state.generation > self.cfg.generations
+
+    # ---- constraint-first generation ----------------------------------------------------
+    def _feasible(self, make: Callable[[], Candidate], rng: random.Random) -> Candidate | None:
+        cand = make()
+        if self.pricer.fits(cand):
+            return cand
+        return repair(self.space, cand, self.pricer, rng, fixed_data=self.cfg.fixed_data is not None)
+
+    def _fresh(self, n: int, make: Callable[[], Candidate], rng: random.Random,
+               seen: set[str] | None = None) -> list[Candidate]:
+        """n feasible candidates, new ones (not in seen or the memo) whenever attempts allow."""
+        seen = self.state.seen() if seen is None else set(seen)
+        out: list[Candidate] = []
+        tried: list[Candidate] = []
+        for _ in range(n):
+            fallback = None
+            for _ in range(self.cfg.attempts):
+                cand = self._feasible(make, rng)
+                if cand is not None and cand.key in seen:   # a known one: mutate it away
+                    cand = self._feasible(lambda c=cand: self._mutate(c, rng), rng)
+                if cand is None:
+                    continue
+                fallback = fallback or cand
+                if cand.key not in seen:
+                    break
+            else:
+                cand = fallback
+            if cand is None:
+                tried.append(make())
+                continue
+            seen.add(cand.key)
+            out.append(cand)
+        if n and not out:
+            raise budget_error(self.what, self.pricer, tried)
+        return out
+
+    # ---- scoring ------------------------------------------------------------------------
+    def _score(self, population: list[Candidate]) -> bool:
+        """Score the population's new candidates in chunks; False when time ran out."""
+        todo = list({c.key: c for c in population if c.key not in self.state.memo}.values())
+        for i in range(0, len(todo), self.cfg.chunk):
+            if self._out_of_time():
+                return False
+            part = todo[i:i + self.cfg.chunk]
+            for cand, acc in zip(part, self.scorer.score_many(part)):
+                self.state.memo[cand.key] = float(acc)
+            self._save()
+            if self.on_scored:
+                self.on_scored(len(self.state.memo), self.cfg.target_evaluations)
+        return True
+
+    def _out_of_time(self) -> bool:
+        self.state.elapsed_s = self._elapsed0 + time.monotonic() - self._t0
+        return self.cfg.time_budget_s is not None and self.state.elapsed_s >= self.cfg.time_budget_s
+
+    def _save(self) -> None:
+        self._out_of_time()
+        if self.state_path:
+            self.state.save(self.state_path)
+
+    def _record(self, key: str) -> Evaluated:
+        cand = Candidate.from_json(key)
+        return Evaluated(cand, self.state.memo[key], self.pricer.cost(cand))
+
+    def _population(self) -> list[Evaluated]:
+        return [self._record(k) for k in self.state.population]
+
+    def _evaluated(self) -> list[Evaluated]:
+        return [self._record(k) for k in self.state.memo]

@@ -1,0 +1,151 @@
+"""The search report in `<workdir>/report/`: pareto.png, search.md, search.json, comparison.*.
+
+matplotlib (Agg) is imported only here, when a report is written.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from dnasgen.search.pareto import COST_OBJECTIVES, Evaluated, pareto_front
+from dnasgen.search.result import ComparisonTable, SearchResult
+from dnasgen.search.state import atomic_write_text
+
+REPORT = "report"
+_AXES = {"ram_bytes": ("RAM (KiB)", 1 / 1024), "flash_bytes": ("flash (KiB)", 1 / 1024),
+         "latency_ms": ("latency (ms)", 1.0)}
+
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _save_figure(fig, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    tmp.replace(path)
+
+
+def _panel(ax, items: list[Evaluated], objective: str, budget, colours: dict) -> None:
+    label, scale = _AXES[objective]
+    for data_label, colour in colours.items():
+        group = [e for e in items if e.candidate.data.label == data_label]
+        ax.scatter([e.objective(objective) * scale for e in group], [e.accuracy for e in group],
+                   s=14, alpha=0.7, color=colour, label=data_label)
+    front = sorted(pareto_front(items, (objective,)), key=lambda e: e.objective(objective))
+    ax.step([e.objective(objective) * scale for e in front], [e.accuracy for e in front],
+            where="post", color="black", lw=1, label="Pareto front")
+    if budget is not None:
+        ax.axvline(budget * scale, color="red", ls="--", lw=1, label="budget")
+    ax.set_xlabel(label)
+    ax.grid(alpha=0.3)
+
+
+def plot_pareto(result: SearchResult, path: Path, title: str = "") -> Path:
+    """Accuracy vs RAM / flash / latency, one colour per data configuration, budgets as lines."""
+    plt = _pyplot()
+    items = result.evaluated
+    labels = sorted({e.candidate.data.label for e in items},
+                    key=lambda s: (int(s.split("px")[0]), s))
+    cmap = plt.get_cmap("tab10" if len(labels) <= 10 else "tab20")
+    colours = {lbl: cmap(i % cmap.N) for i, lbl in enumerate(labels)}
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5), sharey=True)
+    for ax, objective in zip(axes, COST_OBJECTIVES):
+        _panel(ax, items, objective, result.budgets.get(objective), colours)
+    axes[0].set_ylabel("validation accuracy (supernet)")
+    best = result.chosen
+    for ax, objective in zip(axes, COST_OBJECTIVES):
+        ax.scatter([best.objective(objective) * _AXES[objective][1]], [best.accuracy], marker="*",
+                   s=160, color="gold", edgecolor="black", zorder=5, label="chosen")
+    axes[-1].legend(fontsize=7, loc="lower right")
+    fig.suptitle(title or f"{result.spec_name}: {result.strategy} on {result.board_id} "
+                          f"({result.evaluations} candidates)")
+    _save_figure(fig, path)
+    plt.close(fig)
+    return path
+
+
+def _cost_cells(e: Evaluated) -> str:
+    c = e.cost
+    return (f"{c['ram_bytes']:,} | {c['flash_bytes']:,} | {c['latency_ms']:.2f} | {c['macs']:,} "
+            f"| {c['params']:,}")
+
+
+def _arch(e: Evaluated) -> str:
+    depths = "".join(str(s.depth) for s in e.candidate.arch.stages)
+    return f"w{e.candidate.arch.width:g} d{depths}"
+
+
+def _table(rows: list[tuple[str, Evaluated]]) -> list[str]:
+    out = ["| | data config | arch | val acc | RAM B | flash B | latency ms | MACs | params |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    out += [f"| {name} | {e.candidate.data.label} | {_arch(e)} | {e.accuracy:.3f} | {_cost_cells(e)} |"
+            for name, e in rows]
+    return out
+
+
+def search_markdown(result: SearchResult, top: int = 10) -> str:
+    b = result.budgets
+    lat = "none" if b.get("latency_ms") is None else f"{b['latency_ms']:g} ms"
+    test = result.holdout.get("chosen")
+    lines = [f"# Search report: {result.spec_name}", "",
+             f"- strategy: **{result.strategy}**, board **{result.board_id}**",
+             f"- budgets: RAM {b['ram_bytes']:,} B, flash {b['flash_bytes']:,} B, latency {lat}",
+             f"- evaluations: {result.evaluations} candidates scored (every one fits every budget), "
+             f"{result.generations} generations/batches, {result.elapsed_s:.1f} s ({result.stop_reason})",
+             f"- chosen: `{result.candidate.to_json()}`",
+             f"- chosen accuracy: validation {result.chosen.accuracy:.4f} (supernet subnet, BN recalibrated)"
+             + (f", test {test:.4f}" if test is not None else ""), "",
+             f"## Top {min(top, result.evaluations)} candidates", ""]
+    lines += _table([(str(i + 1), e) for i, e in enumerate(result.top(top))])
+    lines += ["", "## Best per data configuration", ""]
+    lines += _table(list(result.best_per_data().items()))
+    lines += ["", f"## Pareto front (accuracy vs RAM, flash, latency): {len(result.pareto)} candidates", ""]
+    lines += _table([(str(i + 1), e) for i, e in enumerate(result.pareto)])
+    lines += ["", "![Pareto front](pareto.png)", ""]
+    return "\n".join(lines)
+
+
+def write_report(spec, workdir: Path, result: SearchResult) -> Path:
+    out = Path(workdir) / REPORT
+    out.mkdir(parents=True, exist_ok=True)
+    plot_pareto(result, out / "pareto.png")
+    atomic_write_text(out / "search.md", search_markdown(result))
+    atomic_write_text(out / "search.json", json.dumps(result.to_dict(), indent=1) + "\n")
+    return out
+
+
+def plot_comparison(table: ComparisonTable, path: Path) -> Path:
+    """Every evaluated candidate of each strategy: accuracy vs RAM and vs latency, one colour each."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True)
+    for (name, res), colour in zip(table.results.items(), ("tab:blue", "tab:orange", "tab:gray")):
+        for ax, objective in zip(axes, ("ram_bytes", "latency_ms")):
+            scale = _AXES[objective][1]
+            ax.scatter([e.objective(objective) * scale for e in res.evaluated],
+                       [e.accuracy for e in res.evaluated], s=10, alpha=0.5, color=colour, label=name)
+            ax.scatter([res.chosen.objective(objective) * scale], [res.chosen.accuracy], marker="*",
+                       s=200, color=colour, edgecolor="black", zorder=5)
+            ax.set_xlabel(_AXES[objective][0])
+            ax.grid(alpha=0.3)
+    axes[0].set_ylabel("validation accuracy (supernet)")
+    axes[1].legend(fontsize=8, loc="lower right")
+    fig.suptitle("data-aware (evolution) vs hardware-aware vs random, equal evaluations")
+    _save_figure(fig, path)
+    plt.close(fig)
+    return path
+
+
+def write_comparison(spec, workdir: Path, table: ComparisonTable) -> Path:
+    out = Path(workdir) / REPORT
+    out.mkdir(parents=True, exist_ok=True)
+    text = ("# Strategy comparison\n\nSame supernet, same budgets, same number of evaluated candidates; "
+            "val acc selects, test acc (supernet subnet, BN recalibrated) is reported only.\n\n"
+            + table.markdown() + "\n![comparison](comparison.png)\n")
+    atomic_write_text(out / "comparison.md", text)
+    atomic_write_text(out / "comparison.json", json.dumps(table.to_dict(), indent=1) + "\n")
+    plot_comparison(table, out / "comparison.png")
+    return out

@@ -1,0 +1,146 @@
+"""run_search / compare: the search stage over a spec, writing `.dnasgen/` artifacts and the report.
+
+Workdir convention: `workdir` is the generated project `<output_dir>/<name>/`; the search state
+and results live in `workdir/.dnasgen/`, the report in `workdir/report/`.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+from dnasgen.candidate import DataConfig
+from dnasgen.errors import BudgetError, DnasgenError
+from dnasgen.search.constraints import (Pricer, budget_error, feasible_data_configs, largest_feasible_data,
+                                        what_of)
+from dnasgen.search.engine import STRATEGIES, Engine, SearchConfig
+from dnasgen.search.pareto import choose
+from dnasgen.search.result import ComparisonTable, SearchResult
+
+ARTIFACTS = ".dnasgen"
+
+
+def config_from_spec(spec, strategy: str) -> SearchConfig:
+    s = spec.search
+    return SearchConfig(strategy=strategy, population=s.population, generations=s.generations,
+                        mutation_prob=s.mutation_prob, mutation_ratio=s.mutation_ratio,
+                        parent_ratio=s.parent_ratio, time_budget_s=s.time_budget_s, seed=s.seed)
+
+
+def baseline_data(spec, pricer: Pricer) -> DataConfig:
+    """hardware_aware's fixed data configuration: the spec's, or the largest feasible one."""
+    fixed = spec.search.fixed_data
+    if not fixed:
+        return largest_feasible_data(spec, pricer)
+    data = DataConfig(int(fixed["resolution"]), str(fixed["color"]))
+    smallest = spec.space.smallest(data)
+    if not pricer.fits(smallest):
+        raise budget_error(what_of(spec) + f" with fixed data {data.label}", pricer, [smallest])
+    return data
+
+
+def _resolve(spec, strategy: str | None, pricer: Pricer, evaluations: int | None) -> SearchConfig:
+    strategy = strategy or spec.search.strategy
+    if strategy not in STRATEGIES:
+        raise DnasgenError(f"unknown search strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+    cfg = config_from_spec(spec, strategy)
+    if strategy == "hardware_aware":
+        return replace(cfg, fixed_data=baseline_data(spec, pricer))
+    feasible_data_configs(spec, pricer, spec.space.data_configs())
+    return replace(cfg, evaluations=evaluations) if strategy == "random" else cfg
+
+
+def fingerprint(spec, cfg: SearchConfig, scorer) -> str:
+    """Identity of a search: config, space/board/constraints sections, and the scorer's supernet."""
+    parts = [cfg.identity(), spec.section_hash("task", "search_space", "data_options", "board",
+                                               "constraints", "dataset", "sensor", "search"),
+             getattr(scorer, "identity", type(scorer).__name__)]
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+@contextmanager
+def _progress(label: str, total: int, show: bool):
+    if not show:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), transient=False) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda done, tot: bar.update(task, completed=done, total=tot)
+
+
+def _search(spec, workdir: Path, strategy: str | None, scorer, pricer: Pricer,
+            evaluations: int | None = None, show: bool = True) -> SearchResult:
+    cfg = _resolve(spec, strategy, pricer, evaluations)
+    state = Path(workdir) / ARTIFACTS / f"search_state_{cfg.strategy}.json"
+    with _progress(f"search ({cfg.strategy})", cfg.target_evaluations, show) as tick:
+        engine = Engine(spec.space, pricer, scorer, cfg, state_path=state,
+                        fingerprint=fingerprint(spec, cfg, scorer), on_scored=tick, what=what_of(spec))
+        out = engine.run()
+    if not out.evaluated:
+        raise BudgetError(f"search ({cfg.strategy}) scored no candidate within the time budget "
+                          f"of {cfg.time_budget_s} s; raise search.time_budget_s")
+    return SearchResult(cfg.strategy, spec.name, spec.board.id, pricer.budgets.to_dict(), cfg.identity(),
+                        choose(out.evaluated), out.evaluated, out.elapsed_s, out.stop_reason, out.generations,
+                        supernet=str(getattr(scorer, "identity", "")))
+
+
+def _holdout(result: SearchResult, scorer) -> SearchResult:
+    if hasattr(scorer, "holdout") and "chosen" not in result.holdout:
+        result.holdout["chosen"] = scorer.holdout(result.candidate)
+    return result
+
+
+def _default_scorer(spec, workdir: Path, scorer):
+    if scorer is not None:
+        return scorer
+    from dnasgen.search.scoring import load_scorer
+    return load_scorer(spec, workdir)
+
+
+def run_search(spec, workdir: Path, strategy: str | None = None, *, scorer=None,
+               report: bool = True, show: bool = True) -> SearchResult:
+    """Search the spec's joint space; writes .dnasgen/search.json (+ per strategy) and the report."""
+    from dnasgen.search.report import write_report
+    workdir = Path(workdir)
+    scorer = _default_scorer(spec, workdir, scorer)
+    result = _holdout(_search(spec, workdir, strategy, scorer, Pricer(spec), show=show), scorer)
+    result.save(workdir / ARTIFACTS / f"search_{result.strategy}.json")
+    result.save(workdir / ARTIFACTS / "search.json")
+    if report:
+        write_report(spec, workdir, result)
+    return result
+
+
+def compare(spec, workdir: Path, *, scorer=None, report: bool = True, show: bool = True) -> ComparisonTable:
+    """evolution (data-aware) vs hardware_aware vs random: same supernet, budgets and evaluation count.
+
+    The data-aware evolution result is the search's product (.dnasgen/search.json)."""
+    from dnasgen.search.report import write_comparison, write_report
+    workdir = Path(workdir)
+    scorer = _default_scorer(spec, workdir, scorer)
+    pricer = Pricer(spec)
+    results: dict[str, SearchResult] = {}
+    for strategy in ("evolution", "hardware_aware", "random"):
+        evals = results["evolution"].evaluations if strategy == "random" else None
+        res = _holdout(_search(spec, workdir, strategy, scorer, pricer, evals, show), scorer)
+        res.save(workdir / ARTIFACTS / f"search_{strategy}.json")
+        results[strategy] = res
+    results["evolution"].save(workdir / ARTIFACTS / "search.json")
+    table = ComparisonTable(results)
+    if report:
+        write_report(spec, workdir, results["evolution"])
+        write_comparison(spec, workdir, table)
+    return table
+
+
+def load_result(workdir: Path, strategy: str | None = None) -> SearchResult:
+    """The saved result of the last search (or of one strategy)."""
+    name = f"search_{strategy}.json" if strategy else "search.json"
+    path = Path(workdir) / ARTIFACTS / name
+    if not path.exists():
+        raise DnasgenError(f"no search result at {path}; run `dnasgen search` first")
+    return SearchResult.load(path)
