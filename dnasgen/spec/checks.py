@@ -116,8 +116,22 @@ def check_dataset(data: dict, base_dir: Path, check_paths: bool) -> tuple[Found,
     return [], [("$.dataset.path", f"{msg} ({later})")]
 
 
-def cross_checks(data: dict, base_dir: Path, check_paths: bool) -> tuple[Found, Found]:
-    """All cross-field (errors, warnings)."""
-    errors = check_sensor_data(data) + check_search(data) + check_board(data) + check_task(data)
+# Each check with the sections it reads: it is skipped when one of them already has a schema error.
+CHECKS = ((check_sensor_data, ("$.sensor", "$.data_options")),
+          (check_search, ("$.search", "$.data_options")),
+          (check_board, ("$.board",)),
+          (check_task, ("$.task", "$.dataset")))
+
+
+def _touches(bad: set[str], prefixes: tuple[str, ...]) -> bool:
+    return any(b == p or b.startswith((p + ".", p + "[")) for b in bad for p in prefixes)
+
+
+def cross_checks(data: dict, base_dir: Path, check_paths: bool,
+                 bad: set[str] = frozenset()) -> tuple[Found, Found]:
+    """All cross-field (errors, warnings); `bad`: JSON paths that already have schema errors."""
+    errors = [f for check, reads in CHECKS if not _touches(bad, reads) for f in check(data)]
+    if _touches(bad, ("$.dataset",)):
+        return errors, []
     ds_errors, warnings = check_dataset(data, base_dir, check_paths)
     return errors + ds_errors, warnings

@@ -36,10 +36,11 @@ def load_spec(path: str | Path, check_paths: bool = True) -> Spec:
     if not isinstance(parsed.data, dict):
         got = "an empty file" if parsed.data is None else f"a {type(parsed.data).__name__}"
         raise SpecError(issues + [SpecIssue(name, 1, 1, "$", f"a spec must be a mapping, got {got}")])
-    issues += [SpecIssue(name, *_where(parsed, jp, anchor), jp, msg)
-               for jp, anchor, msg in schema_issues(parsed.data)]
+    found = schema_issues(parsed.data)
+    issues += [SpecIssue(name, *_where(parsed, jp, anchor), jp, msg) for jp, anchor, msg in found]
     data = normalise(parsed.data, schema_dict())
-    errors, warnings = cross_checks(data, path.resolve().parent, check_paths)
+    bad = {jp for jp, _, _ in found} | {jp for jp, _, _ in parsed.issues}
+    errors, warnings = cross_checks(data, path.resolve().parent, check_paths, bad)
     issues += [SpecIssue(name, *locate_in(parsed.values, jp), jp, msg) for jp, msg in errors]
     if issues:
         raise SpecError(sorted(set(issues), key=lambda i: (i.line, i.col, i.path, i.message)))

@@ -132,8 +132,15 @@ def _render_path(parts) -> str:
 def schema_issues(data) -> list[tuple[str, str, str]]:
     """Every schema violation as (json path, anchor, message); anchor is VALUE, KEY or PARENT."""
     out: list[tuple[str, str, str]] = []
-    for err in _validator().iter_errors(data):
-        out.extend(_convert(err, _render_path(err.absolute_path)))
+    typed: set[str] = set()
+    errors = sorted(_validator().iter_errors(data), key=lambda e: len(list(e.schema_path)))
+    for err in errors:
+        path = _render_path(err.absolute_path)
+        if err.validator == "type":
+            if path in typed:      # e.g. board's if/else repeating the outer type error
+                continue
+            typed.add(path)
+        out.extend(_convert(err, path))
     return list(dict.fromkeys(out))
 
 

@@ -70,7 +70,10 @@ def parse_yaml(text: str) -> Parsed:
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         pos = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        what = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+        ctx = exc.context_mark
+        where = (f" (started at line {ctx.line + 1}, column {ctx.column + 1})"
+                 if exc.context and ctx and mark and ctx.line != mark.line else "")
+        what = " ".join(str(p) for p in (f"{exc.context}{where}" if exc.context else "", exc.problem) if p)
         out.issues.append(("$", pos, f"malformed YAML: {what}"))
         return out
     except YAMLError as exc:   # e.g. a reader error (non-printable characters)
@@ -78,7 +81,8 @@ def parse_yaml(text: str) -> Parsed:
         return out
     if node is not None:
         _find_duplicates(node, "$", out)
-    out.data = _plain(raw, "$", (1, 1), out)
+    root = (raw.lc.line + 1, raw.lc.col + 1) if hasattr(raw, "lc") and raw.lc.line is not None else (1, 1)
+    out.data = _plain(raw, "$", root, out)
     return out
 
 
