@@ -12,9 +12,11 @@ An op's inputs and its output are live together (no in-place reuse).
 
 Placement is greedy like TFLM's GreedyMemoryPlanner: take the tensors in a fixed order,
 put each at the lowest aligned offset where it overlaps no already-placed tensor whose
-lifetime intersects its own. Two orderings are tried (largest first; then by first use,
-largest first within a step) and the smaller arena is kept; ties keep the first. The
-result is deterministic: ties in either order are broken by tensor name.
+lifetime intersects its own. Three orderings are tried and the smallest arena is kept
+(ties keep the earlier one): largest first (TFLM); longest-lived first, then largest
+(places residual skip tensors before the short-lived expand/dw tensors around them, and
+reaches the live-set lower bound on ~99 % of random MobileNetV2 candidates); first use,
+then largest. Deterministic: ties within an ordering are broken by tensor name.
 """
 from __future__ import annotations
 
@@ -104,6 +106,7 @@ def _place(order: list[str], sizes: dict[str, int], spans: dict[str, tuple[int, 
 def _orders(sizes: dict[str, int], spans: dict[str, tuple[int, int]]) -> list[tuple[str, list[str]]]:
     names = sorted(sizes)
     return [("size", sorted(names, key=lambda n: (-sizes[n], spans[n][0], n))),
+            ("duration", sorted(names, key=lambda n: (spans[n][0] - spans[n][1], -sizes[n], n))),
             ("first_use", sorted(names, key=lambda n: (spans[n][0], -sizes[n], n)))]
 
 

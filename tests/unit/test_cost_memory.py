@@ -118,3 +118,18 @@ def test_plan_to_dict_lists_every_tensor():
     d = plan_graph(graph).to_dict()
     assert set(d["tensors"]) == set(graph.tensors)
     assert d["arena_bytes"] == plan_graph(graph).arena_bytes
+
+
+def test_longest_lived_first_reaches_the_lower_bound_on_mobilenet_v2_05_128():
+    # largest-first leaves the s1b0 residual skip tensor above s1b0.dw: 262,144 B
+    full = SearchSpace(resolutions=(128,), widths=(0.5,)).largest()     # kernel 3, expand 6, full depth
+    graph = build_graph(full, 2, 1280)
+    plan = plan_graph(graph)
+    assert (plan.strategy, plan.arena_bytes) == ("duration", 245_760)
+    assert plan.arena_bytes == plan.peak_live_bytes == mcunet_peak(graph)
+
+
+def test_arena_meets_the_live_set_lower_bound_on_most_random_candidates():
+    graphs = random_graphs(40, seed=21)
+    tight = sum(plan_graph(g).arena_bytes == plan_graph(g).peak_live_bytes for g in graphs)
+    assert tight >= 36
