@@ -104,6 +104,28 @@ def estimate(spec: Path = SpecArg,
 
 @app.command()
 @clean_errors
+def search(spec: Path = SpecArg,
+           strategy: Optional[str] = typer.Option(None, help="evolution (data-aware, default), "
+                                                  "hardware_aware (data config fixed) or random."),
+           compare: bool = typer.Option(False, "--compare", help="Run all three with equal budgets and "
+                                        "evaluation counts; write the comparison table and plot."),
+           out: Optional[Path] = typer.Option(None, "--out", help="Output root (default: output.dir).")) -> None:
+    """Search (data config, architecture) under RAM + flash + latency; report in <name>/report/."""
+    from dnasgen.search.runner import format_search, search_spec
+    typer.echo(format_search(search_spec(spec, strategy, compare, out)))
+
+
+@app.command()
+@clean_errors
+def finetune(spec: Path = SpecArg,
+             out: Optional[Path] = typer.Option(None, "--out", help="Output root (default: output.dir).")) -> None:
+    """Fine-tune the searched candidate (distilled from the supernet); report its test accuracy."""
+    from dnasgen.search.finetune import finetune_spec, format_finetune
+    typer.echo(format_finetune(finetune_spec(spec, out)))
+
+
+@app.command()
+@clean_errors
 def build(spec: Path = SpecArg,
           out: Optional[Path] = typer.Option(None, "--out", help="Output root; the project goes to "
                                              "OUT/<name>/ (default: the spec's output.dir)."),
