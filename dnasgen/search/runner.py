@@ -18,8 +18,8 @@ from dnasgen.search.constraints import (Pricer, budget_error, feasible_data_conf
 from dnasgen.search.engine import STRATEGIES, Engine, SearchConfig
 from dnasgen.search.pareto import choose
 from dnasgen.search.result import ComparisonTable, SearchResult
+from dnasgen.search.state import ARTIFACTS
 
-ARTIFACTS = ".dnasgen"
 
 
 def config_from_spec(spec, strategy: str) -> SearchConfig:
@@ -144,3 +144,32 @@ def load_result(workdir: Path, strategy: str | None = None) -> SearchResult:
     if not path.exists():
         raise DnasgenError(f"no search result at {path}; run `dnasgen search` first")
     return SearchResult.load(path)
+
+
+def project_of(spec, out: Path | None = None) -> Path:
+    """<out or spec.output_dir>/<name>: the generated project (the search's workdir)."""
+    return Path(out if out is not None else spec.output_dir) / spec.name
+
+
+def search_spec(spec_path: Path, strategy: str | None = None, compare_all: bool = False,
+                out: Path | None = None):
+    """`dnasgen search`: load the spec, then run_search (or compare); SearchResult or ComparisonTable."""
+    from dnasgen.spec import load_spec
+    spec = load_spec(spec_path)
+    if compare_all:
+        return compare(spec, project_of(spec, out))
+    return run_search(spec, project_of(spec, out), strategy)
+
+
+def format_search(result, workdir: Path | None = None) -> str:
+    """The CLI's summary of a SearchResult or a ComparisonTable."""
+    if isinstance(result, ComparisonTable):
+        return result.markdown()
+    c = result.chosen
+    test = result.holdout.get("chosen")
+    return (f"{result.strategy}: {result.evaluations} candidates scored in {result.elapsed_s:.1f} s "
+            f"({result.stop_reason}); Pareto front {len(result.pareto)}\n"
+            f"chosen {c.candidate.data.label} width {c.candidate.arch.width:g}: val acc {c.accuracy:.3f}"
+            + (f", test acc {test:.3f}" if test is not None else "")
+            + f"; RAM {c.cost['ram_bytes']:,} B, flash {c.cost['flash_bytes']:,} B, "
+              f"latency {c.cost['latency_ms']:.1f} ms")

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Sequence
 
 from dnasgen.candidate import Candidate
-from dnasgen.search.state import file_digest
+from dnasgen.search.state import ARTIFACTS, file_digest
 
 
 class SupernetScorer:
@@ -32,25 +32,27 @@ class SupernetScorer:
     def holdout(self, cand: Candidate) -> float:
         """Test-split accuracy of the candidate's supernet subnet (report only, never for selection)."""
         from dnasgen.train import evaluate, recalibrate_bn
+        from dnasgen.train.evaluate import recal_arrays, subset
+        spec = self.spec
         self.supernet.set_active(cand)
-        x_cal, _ = self.bundle.arrays("train", cand.data, limit=self.spec.train.bn_recal_samples)
-        recalibrate_bn(self.supernet, x_cal)
-        x_test, y_test = self.bundle.arrays("test", cand.data, limit=self.spec.search.eval_samples)
-        return float(evaluate(self.supernet, x_test, y_test))
+        recalibrate_bn(self.supernet, recal_arrays(self.bundle, cand.data, spec.train.bn_recal_samples,
+                                                   spec.train.seed))
+        x, y = self.bundle.arrays("test", cand.data)
+        idx = subset(len(y), spec.search.eval_samples, spec.train.seed)
+        return float(evaluate(self.supernet, x[idx], y[idx]))
 
 
-def supernet_checkpoint(spec, workdir: Path) -> Path:
+def supernet_checkpoint(spec, workdir: Path, bundle=None) -> Path:
     """The trained supernet of this spec (trains it, or resumes/reuses the cached checkpoint)."""
     from dnasgen.train import train_supernet
-    return Path(train_supernet(spec, Path(workdir)))
+    return Path(train_supernet(spec, Path(workdir) / ARTIFACTS, bundle=bundle))
 
 
 def load_scorer(spec, workdir: Path, checkpoint: Path | None = None) -> SupernetScorer:
     """A scorer over the spec's supernet (trained on demand) and dataset."""
     from dnasgen.data import open_dataset
     from dnasgen.nn import load_supernet
-    path = Path(checkpoint) if checkpoint else supernet_checkpoint(spec, workdir)
-    supernet = load_supernet(path)
-    supernet.eval()
-    bundle = open_dataset(spec)
+    bundle = open_dataset(spec, cache_dir=Path(workdir) / ARTIFACTS / "data")
+    path = Path(checkpoint) if checkpoint else supernet_checkpoint(spec, workdir, bundle)
+    supernet = load_supernet(path).eval()
     return SupernetScorer(supernet, bundle, spec, identity=file_digest(path))

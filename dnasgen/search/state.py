@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 STATE_VERSION = 1
+ARTIFACTS = ".dnasgen"          # <project>/.dnasgen: stage artifacts (supernet.pt, data cache, search state)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
