@@ -16,7 +16,8 @@ lifetime intersects its own. Three orderings are tried and the smallest arena is
 (ties keep the earlier one): largest first (TFLM); longest-lived first, then largest
 (places residual skip tensors before the short-lived expand/dw tensors around them, and
 reaches the live-set lower bound on ~99 % of random MobileNetV2 candidates); first use,
-then largest. Deterministic: ties within an ordering are broken by tensor name.
+then largest. An ordering that reaches the lower bound (the largest live set) ends the
+search early. Deterministic: ties within an ordering are broken by tensor name.
 """
 from __future__ import annotations
 
@@ -49,8 +50,8 @@ class MemoryPlan:
     @property
     def peak_live_bytes(self) -> int:
         """Largest sum of (aligned) live tensor sizes over all steps: a lower bound of the arena."""
-        return max((sum(_align(self.sizes[n], self.alignment) for n in self.live_at(s))
-                    for s in range(self.steps)), default=0)
+        aligned = {n: _align(b, self.alignment) for n, b in self.sizes.items()}
+        return live_lower_bound(aligned, self.lifetimes)
 
     def to_dict(self) -> dict:
         return {"arena_bytes": self.arena_bytes, "alignment": self.alignment, "strategy": self.strategy,
@@ -92,15 +93,29 @@ def _place(order: list[str], sizes: dict[str, int], spans: dict[str, tuple[int, 
     offsets = {}
     for name in order:
         size, (a, b) = sizes[name], spans[name]
-        busy = sorted((o, e) for o, e, f, l in placed if f <= b and a <= l)
         offset = 0
-        for o, e in busy:
+        for o, e in sorted([(o, e) for o, e, f, l in placed if f <= b and a <= l]):
             if o >= offset + size:
                 break
-            offset = max(offset, e)
+            if e > offset:
+                offset = e
         offsets[name] = offset
         placed.append((offset, offset + size, a, b))
     return offsets
+
+
+def live_lower_bound(sizes: dict[str, int], spans: dict[str, tuple[int, int]]) -> int:
+    """Largest sum of sizes live at one step: no arena can be smaller."""
+    steps = 1 + max((b for _, b in spans.values()), default=-1)
+    delta = [0] * (steps + 1)
+    for name, (a, b) in spans.items():
+        delta[a] += sizes[name]
+        delta[b + 1] -= sizes[name]
+    best = running = 0
+    for d in delta:
+        running += d
+        best = max(best, running)
+    return best
 
 
 def _orders(sizes: dict[str, int], spans: dict[str, tuple[int, int]]) -> list[tuple[str, list[str]]]:
@@ -121,12 +136,14 @@ def plan_arena(tensor_bytes: dict[str, int], schedule: Schedule, alignment: int 
         raise ValueError("alignment must be >= 1")
     spans = lifetimes(tensor_bytes, schedule, tuple(keep))
     aligned = {n: _align(int(b), alignment) for n, b in tensor_bytes.items()}
-    best = None
+    bound, best = live_lower_bound(aligned, spans), None
     for strategy, order in _orders(aligned, spans):
         offsets = _place(order, aligned, spans)
         arena = max((offsets[n] + aligned[n] for n in offsets), default=0)
         if best is None or arena < best[1]:
             best = (offsets, arena, strategy)
+        if arena <= bound:       # optimal: later orderings cannot do better
+            break
     offsets, arena, strategy = best
     return MemoryPlan(offsets, arena, alignment, {n: int(b) for n, b in tensor_bytes.items()},
                       spans, strategy)
