@@ -126,6 +126,17 @@ def finetune(spec: Path = SpecArg,
 
 @app.command()
 @clean_errors
+def export(spec: Path = SpecArg,
+           out: Optional[Path] = typer.Option(None, "--out", help="Output root (default: output.dir)."),
+           checkpoint: Optional[Path] = typer.Option(None, help="Static checkpoint (default: "
+                                                     "OUT/<name>/.dnasgen/finetuned.pt).")) -> None:
+    """Fine-tuned subnet -> full-int8 .tflite; torch/Keras parity and float vs int8 accuracy."""
+    from dnasgen.export import export_spec, format_export
+    typer.echo(format_export(export_spec(spec, out, checkpoint)))
+
+
+@app.command()
+@clean_errors
 def build(spec: Path = SpecArg,
           out: Optional[Path] = typer.Option(None, "--out", help="Output root; the project goes to "
                                              "OUT/<name>/ (default: the spec's output.dir)."),
