@@ -14,7 +14,8 @@ from pathlib import Path
 
 from dnasgen.boards import catalogue
 
-Found = list[tuple[str, str]]
+# (json path, message[, where to show it when the path is a default, not written in the file])
+Found = list[tuple]
 
 
 def _get(data, *keys, kind=None):
@@ -41,13 +42,14 @@ def check_sensor_data(data: dict) -> Found:
             if res > side:
                 out.append((f"$.data_options.resolutions[{i}]",
                             f"resolution {res} is larger than the {width}x{height} sensor can provide "
-                            f"(centre crop is {side}x{side}); use at most {side}"))
+                            f"(centre crop is {side}x{side}); use at most {side}", "$.sensor"))
     if _get(data, "sensor", "pixel_format") == "grayscale":
         colors = _get(data, "data_options", "colors", kind=list) or []
         for i, color in enumerate(colors):
             if color == "rgb":
                 out.append((f"$.data_options.colors[{i}]",
-                            "a grayscale sensor cannot provide rgb; use colors: [grayscale]"))
+                            "a grayscale sensor cannot provide rgb; use colors: [grayscale]",
+                            "$.sensor.pixel_format"))
     return out
 
 

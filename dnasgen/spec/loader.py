@@ -41,12 +41,11 @@ def load_spec(path: str | Path, check_paths: bool = True) -> Spec:
     data = normalise(parsed.data, schema_dict())
     bad = {jp for jp, _, _ in found} | {jp for jp, _, _ in parsed.issues}
     errors, warnings = cross_checks(data, path.resolve().parent, check_paths, bad)
-    issues += [SpecIssue(name, *locate_in(parsed.values, jp), jp, msg) for jp, msg in errors]
+    issues += [SpecIssue(name, *_cross_where(parsed, found), found[0], found[1]) for found in errors]
     if issues:
         raise SpecError(sorted(set(issues), key=lambda i: (i.line, i.col, i.path, i.message)))
     spec = build_spec(data, path)
-    return _with(spec, parsed, [SpecIssue(name, *locate_in(parsed.values, jp), jp, msg)
-                                for jp, msg in warnings])
+    return _with(spec, parsed, [SpecIssue(name, *_cross_where(parsed, w), w[0], w[1]) for w in warnings])
 
 
 def _read(path: Path, name: str) -> str:
@@ -65,6 +64,14 @@ def _where(parsed: Parsed, json_path: str, anchor: str) -> tuple[int, int]:
         return parsed.keys[json_path]
     if anchor == PARENT:
         return locate_in(parsed.values, parent(json_path) or "$")
+    return locate_in(parsed.values, json_path)
+
+
+def _cross_where(parsed: Parsed, found: tuple) -> tuple[int, int]:
+    """A cross-check issue sits at its path; for a default value, at the value that caused it."""
+    json_path = found[0]
+    if json_path not in parsed.values and len(found) > 2:
+        json_path = found[2]
     return locate_in(parsed.values, json_path)
 
 

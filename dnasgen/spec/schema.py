@@ -33,8 +33,21 @@ def schema_dict() -> dict:
 
 
 def schema_text() -> str:
-    """The schema as pretty JSON, for `dnasgen schema > dnasgen.schema.json`."""
-    return json.dumps(schema_dict(), indent=2) + "\n"
+    """The schema as readable JSON, for `dnasgen schema > dnasgen.schema.json`."""
+    return compact_json(schema_dict()) + "\n"
+
+
+def compact_json(obj, level: int = 0, lead: int = 0, width: int = 150) -> str:
+    """JSON indented by 2, with any value that fits the line width kept on one line."""
+    flat = json.dumps(obj)
+    if len(flat) + lead + 2 * level <= width or not isinstance(obj, (dict, list)) or not obj:
+        return flat
+    pad = "  " * (level + 1)
+    if isinstance(obj, dict):
+        items = [f"{pad}{json.dumps(k)}: {compact_json(v, level + 1, len(k) + 4, width)}" for k, v in obj.items()]
+        return "{\n" + ",\n".join(items) + "\n" + "  " * level + "}"
+    items = [pad + compact_json(v, level + 1, 0, width) for v in obj]
+    return "[\n" + ",\n".join(items) + "\n" + "  " * level + "]"
 
 
 @lru_cache(maxsize=1)
