@@ -105,7 +105,7 @@ def graph_cost_of(graph: Graph) -> GraphCost:
                      ram["stack_bytes"] + ram["runtime_bytes"])
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=1024)   # ~32 KB per entry (graph + plan)
 def graph_cost(candidate: Candidate, num_classes: int, head_channels: int) -> GraphCost:
     """Cached board-independent costs of a candidate."""
     return graph_cost_of(build_graph(candidate, num_classes, head_channels))

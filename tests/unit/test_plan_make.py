@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +14,7 @@ from dnasgen.plan import (PLAN_VERSION, SearchPlan, default_plan_path, format_pl
                           write_plan)
 from dnasgen.spec.model import Constraints, Dataset, Search, Sensor, Spec
 
+QUICKSTART = Path(__file__).resolve().parents[2] / "specs" / "quickstart.yaml"
 QUICK_SPACE = SearchSpace(resolutions=(64, 96, 128), colors=("grayscale", "rgb"), widths=(0.35, 0.5, 0.75),
                           depths=((1,), (1, 2), (1, 2, 3), (1, 2, 3, 4), (1, 2, 3), (1, 2, 3), (1,)),
                           kernels=(3, 5, 7), expands=(3, 4, 6))
@@ -112,9 +114,14 @@ def test_refusal_lists_every_budget_that_cannot_be_met():
     assert [line.split(":")[0] for line in lines[1:]] == ["ram", "flash", "latency"]
 
 
-def test_plan_and_estimate_import_no_torch_or_tensorflow():
-    code = ("import sys, dnasgen.cli, dnasgen.plan, dnasgen.cost, dnasgen.cost.files;"
+def test_plan_and_estimate_import_no_torch_or_tensorflow(tmp_path):
+    code = ("import sys, pathlib, dnasgen.cli; from dnasgen.plan import plan_spec;"
+            "from dnasgen.cost import estimate_file; from dnasgen.spec import load_spec;"
+            f"spec = {str(QUICKSTART)!r}; plan, path = plan_spec(spec, pathlib.Path(sys.argv[1]) / 'p.json');"
+            "c = pathlib.Path(sys.argv[1]) / 'c.json'; c.write_text(plan.cheapest.candidate.to_json());"
+            "estimate_file(spec, c);"
             "heavy = [m for m in ('torch', 'tensorflow', 'keras', 'ai_edge_litert', 'matplotlib')"
             " if m in sys.modules]; print(heavy)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
