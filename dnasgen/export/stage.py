@@ -12,7 +12,6 @@ from dnasgen.errors import ExportError
 
 def export_spec(spec_path: Path, out: Path | None = None, checkpoint: Path | None = None):
     """Load the spec, its dataset and the fine-tuned subnet; export_model into the project's .dnasgen/."""
-    from dnasgen.data import open_dataset
     from dnasgen.export.export import export_model
     from dnasgen.nn import load_static
     from dnasgen.pipeline.guard import WORK_NAME, project_dir
@@ -23,6 +22,7 @@ def export_spec(spec_path: Path, out: Path | None = None, checkpoint: Path | Non
     if not ckpt.is_file():
         raise ExportError(f"{ckpt}: no fine-tuned checkpoint; run `dnasgen finetune {spec_path}` first "
                           f"(or pass --checkpoint)")
+    from dnasgen.data import open_dataset
     return export_model(load_static(ckpt), spec, open_dataset(spec, cache_dir=work / "data"), work)
 
 
