@@ -15,6 +15,14 @@ def _pick_line(label: str, pick) -> str:
             f"flash {_kb(cost['flash_bytes'])}, {cost['latency_ms']:,.1f} ms")
 
 
+def _verdict(row, board: dict) -> str:
+    if row.fits:
+        return "yes"
+    if row.input_bytes > board["ram_budget_bytes"]:
+        return "no: the input tensor alone exceeds the RAM budget"
+    return "no: " + "; ".join(v.split(" >")[0] for v in row.violations)
+
+
 def format_plan(plan: SearchPlan) -> str:
     b = plan.board
     lat = f"{plan.max_latency_ms:,.1f} ms" if plan.max_latency_ms is not None else "none"
@@ -26,8 +34,7 @@ def format_plan(plan: SearchPlan) -> str:
              f"  {'data config':<16}{'input':>11}{'min RAM':>12}{'min flash':>12}{'min ms':>10}  fits"]
     for d in plan.data_configs:
         lines.append(f"  {d.data.label:<16}{_kb(d.input_bytes):>11}{_kb(d.min_ram_bytes):>12}"
-                     f"{_kb(d.min_flash_bytes):>12}{d.min_latency_ms:>10,.1f}  "
-                     + ("yes" if d.fits else "no: " + "; ".join(v.split(" >")[0] for v in d.violations)))
+                     f"{_kb(d.min_flash_bytes):>12}{d.min_latency_ms:>10,.1f}  " + _verdict(d, b))
     frac = plan.fit_fraction
     lines += ["", f"  of {plan.samples} sampled candidates (seed {plan.seed}) fit: "
               + ", ".join(f"{k} {100 * frac[k]:.1f} %" for k in ("ram", "flash", "latency", "all")),

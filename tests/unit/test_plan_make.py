@@ -125,3 +125,12 @@ def test_plan_and_estimate_import_no_torch_or_tensorflow(tmp_path):
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_summary_flags_data_configs_whose_input_alone_is_too_big():
+    space = SearchSpace(resolutions=(64, 320), colors=("rgb",), widths=(0.35,),
+                        depths=((1,), (1,), (1,), (1,), (1,), (1,), (1,)))
+    plan = make_plan(make_spec(space, board="nucleo-f412zg"), samples=10)
+    text = format_plan(plan)
+    assert "320px-rgb" in text and "no: the input tensor alone exceeds the RAM budget" in text
+    assert plan.feasible_data_configs == [DataConfig(64, "rgb")]
