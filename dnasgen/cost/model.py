@@ -8,7 +8,7 @@ until calibrated on QEMU / arm-none-eabi-size by the firmware engineer).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from importlib import resources
 
 from dnasgen.candidate import Candidate
@@ -139,7 +139,7 @@ def estimate(candidate: Candidate, board, num_classes: int, head_channels: int,
         board_id=board.id, core=board.core, clock_mhz=board.clock_mhz,
         ram_budget_bytes=board.ram_budget_bytes, flash_budget_bytes=board.flash_budget_bytes,
         max_latency_ms=max_latency_ms, latency_calibrated=bool(core_coefficients(board.core)["calibrated"]),
-        breakdown=lambda: op_rows(gc, cycles, board.clock_mhz))
+        breakdown=partial(op_rows, gc, cycles, board.clock_mhz))
 
 
 def estimate_spec(spec, candidate: Candidate) -> CostReport:

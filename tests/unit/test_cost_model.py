@@ -136,3 +136,10 @@ def test_estimate_is_cached_and_consistent_across_calls():
         a, b = estimate(cand, board, 3, 1024), estimate(Candidate.from_json(cand.to_json()), board, 3, 1024)
         assert a.to_dict() == b.to_dict()
         assert graph_cost(cand, 3, 1024) is graph_cost(Candidate.from_json(cand.to_json()), 3, 1024)
+
+
+def test_report_pickles_with_its_breakdown():
+    import pickle
+    rep = estimate(mobilenet_v2(0.35, 96), get_board("nucleo-f412zg"), 2, 1280)
+    back = pickle.loads(pickle.dumps(rep))
+    assert back == rep and back.ops == rep.ops
