@@ -1,0 +1,29 @@
+"""Codegen: a full-int8 .tflite -> interpreter-free C project (kernels, model, preprocessing, Makefile).
+
+Names resolve lazily so importing the package stays cheap.
+"""
+from __future__ import annotations
+
+import importlib
+
+_NAMES = {
+    "generate_project": "dnasgen.codegen.project",
+    "plan_program": "dnasgen.codegen.project",
+    "LOCK_NAME": "dnasgen.codegen.project",
+    "lower": "dnasgen.codegen.lower",
+    "Program": "dnasgen.codegen.lower",
+    "SUPPORTED_OPS": "dnasgen.codegen.lower",
+    "read_model": "dnasgen.codegen.tflite",
+    "TestVectors": "dnasgen.codegen.vectors",
+    "make_vectors": "dnasgen.codegen.vectors",
+    "random_frames": "dnasgen.codegen.vectors",
+    "template_root": "dnasgen.codegen.render",
+}
+
+__all__ = sorted(_NAMES)
+
+
+def __getattr__(name: str):
+    if name in _NAMES:
+        return getattr(importlib.import_module(_NAMES[name]), name)
+    raise AttributeError(f"module 'dnasgen.codegen' has no attribute {name!r}")

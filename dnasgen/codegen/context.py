@@ -1,0 +1,131 @@
+"""Template context of a generated project: lowered program + arena plan + sensor + boards -> values.
+
+Everything model-dependent comes from the lowered .tflite (dnasgen.codegen.lower) and the
+memory planner (dnasgen.cost.plan_arena); everything sensor-dependent from the spec.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dnasgen.codegen import cgen
+from dnasgen.codegen.lower import KERNELS, COp, Program
+from dnasgen.errors import CodegenError
+
+STACK_BYTES = 2048
+PIXEL_FORMATS = {"rgb565": "DN_FMT_RGB565", "rgb888": "DN_FMT_RGB888", "grayscale": "DN_FMT_GRAYSCALE",
+                 "yuyv": "DN_FMT_YUYV"}
+CPU_FLAGS = {
+    "cortex-m4": "-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16",
+    "cortex-m7": "-mcpu=cortex-m7 -mthumb -mfloat-abi=hard -mfpu=fpv5-d16",
+    "cortex-m0plus": "-mcpu=cortex-m0plus -mthumb -mfloat-abi=soft",
+}
+# `make qemu` runs on the catalogue's QEMU board (mps2-an386, a Cortex-M4). Under -icount shift=0
+# one instruction is 2^0 ns of virtual time and SysTick counts core-clock ticks, so one tick is
+# 1000 / clock_mhz instructions (40 at the board's 25 MHz).
+QEMU_BOARD_ID = "qemu-mps2-an386"
+ICOUNT_SHIFT = 0
+
+_STRUCTS = {"conv": "dn_conv_t", "conv1x1": "dn_conv_t", "dwconv": "dn_conv_t", "fc": "dn_fc_t",
+            "add": "dn_add_t", "mean_int": "dn_mean_t", "mean_sum": "dn_mean_t",
+            "mean_same": "dn_mean_t"}
+
+
+@dataclass(frozen=True)
+class LinkBoard:
+    id: str
+    name: str
+    core: str
+    flash_origin: str
+    flash_bytes: int
+    ram_origin: str
+    ram_bytes: int
+    instr_per_tick: int
+
+    @property
+    def cpu_flags(self) -> str:
+        return CPU_FLAGS[self.core]
+
+
+def link_boards() -> list[LinkBoard]:
+    """Every catalogue Cortex-M board with a memory map (the QEMU board included)."""
+    from dnasgen.boards import board_ids, get_board
+    boards = []
+    for bid in board_ids():
+        b = get_board(bid)
+        if b.core in CPU_FLAGS and b.flash_origin is not None and b.ram_origin is not None:
+            per_tick = round(1000 / b.clock_mhz / 2 ** ICOUNT_SHIFT) if bid == QEMU_BOARD_ID else 1
+            boards.append(LinkBoard(b.id, b.name, b.core, hex(b.flash_origin), int(b.flash_kb * 1024),
+                                    hex(b.ram_origin), int(b.ram_kb * 1024), per_tick))
+    if QEMU_BOARD_ID not in [b.id for b in boards]:
+        raise CodegenError(f"the board catalogue has no {QEMU_BOARD_ID} entry (needed by make qemu)")
+    return boards
+
+
+def _array_name(op: COp, key: str) -> str:
+    return f"dn_{op.name}_{key}"
+
+
+def _op_entry(op: COp, program: Program, offsets: dict[str, int]) -> dict:
+    fields = dict(op.params)
+    for key in op.arrays:
+        fields[key] = _array_name(op, key)
+    args = ", ".join(f"dn_arena + {offsets[n]}" for n in op.inputs + (op.output,))
+    shapes = " + ".join(str(program.tensors[n].shape) for n in op.inputs)
+    return {"name": op.name, "index": op.index, "ctype": _STRUCTS[op.kernel], "init": cgen.struct_initializer(fields),
+            "call": f"dn_{op.kernel}(&{op.name}, {args})",
+            "output_ptr": f"dn_arena + {offsets[op.output]}", "output_bytes": program.tensors[op.output].bytes,
+            "comment": f"op {op.index}: {op.opcode} ({op.kernel}) {shapes} -> "
+                       f"{program.tensors[op.output].shape}"}
+
+
+def model_arrays(program: Program) -> list[tuple[str, np.ndarray]]:
+    return [(_array_name(op, key), arr) for op in program.ops for key, arr in op.arrays.items()]
+
+
+def padded_bytes(arr: np.ndarray, align: int = 16) -> int:
+    return -(-max(arr.nbytes, 1) // align) * align
+
+
+def model_context(program: Program, offsets: dict[str, int], arena_bytes: int,
+                  input_table: np.ndarray) -> dict:
+    arrays = model_arrays(program)
+    data_bytes = sum(padded_bytes(a) for _, a in arrays) + 256
+    ins, outs = program.tensors[program.input], program.tensors[program.output]
+    return {
+        "ops": [_op_entry(op, program, offsets) for op in program.ops],
+        "arrays": [cgen.array_definition(name, arr) for name, arr in arrays],
+        "array_decls": [cgen.array_declaration(name, arr) for name, arr in arrays],
+        "input_table": cgen.array_definition("dn_input_table", np.asarray(input_table, np.int8)),
+        "model_data_bytes": data_bytes,
+        "arena_bytes": arena_bytes,
+        "input_shape": "x".join(map(str, ins.shape)), "output_shape": str(outs.bytes),
+        "input_quant": (repr(ins.scale), ins.zero_point), "output_quant": (repr(outs.scale), outs.zero_point),
+    }
+
+
+def config_defines(program: Program, offsets: dict[str, int], arena_bytes: int, sensor, data) -> list[str]:
+    from dnasgen.data.preprocess import frame_bytes
+    ins, outs = program.tensors[program.input], program.tensors[program.output]
+    if ins.shape != (data.resolution, data.resolution, data.channels):
+        raise CodegenError(f"model input {ins.shape} does not match the candidate's data config "
+                           f"{data.resolution}x{data.resolution}x{data.channels}")
+    if sensor.pixel_format not in PIXEL_FORMATS:
+        raise CodegenError(f"unknown sensor pixel format {sensor.pixel_format!r}")
+    values = {"DN_FRAME_W": sensor.width, "DN_FRAME_H": sensor.height,
+              "DN_PIXEL_FORMAT": PIXEL_FORMATS[sensor.pixel_format], "DN_FRAME_BYTES": frame_bytes(sensor),
+              "DN_RES": data.resolution, "DN_CHANNELS": data.channels, "DN_INPUT_BYTES": ins.bytes,
+              "DN_OUTPUT_BYTES": outs.bytes, "DN_ARENA_BYTES": arena_bytes,
+              "DN_INPUT_OFFSET": offsets[program.input], "DN_OUTPUT_OFFSET": offsets[program.output],
+              "DN_MACS": program.macs}
+    values.update({f"DN_KERNEL_{k.upper()}": int(k in program.kernels) for k in KERNELS})
+    return [cgen.define(k, v) for k, v in values.items()]
+
+
+def vectors_context(frames: list[np.ndarray], expected: list[np.ndarray]) -> dict:
+    entries = [{"frame": cgen.array_definition(f"dn_vector_frame{i}", np.asarray(f, np.uint8)),
+                "expected": ", ".join(str(int(v)) for v in np.asarray(e, np.int8).reshape(-1))}
+               for i, (f, e) in enumerate(zip(frames, expected))]
+    return {"vectors": entries,
+            "vector_frame_names": ", ".join(f"dn_vector_frame{i}" for i in range(len(entries)))}

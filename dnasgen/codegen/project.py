@@ -1,0 +1,126 @@
+"""generate_project: int8 .tflite + spec + candidate -> a complete, self-checking C project."""
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+from dnasgen.codegen import context as ctx
+from dnasgen.codegen.cgen import BANNER
+from dnasgen.codegen.lower import Program, lower
+from dnasgen.codegen.render import Renderer, commit_dir, staging_dir, template_root
+from dnasgen.codegen.vectors import as_vectors, input_quant
+from dnasgen.errors import CodegenError
+
+LOCK_VERSION = 1
+LOCK_NAME = "dnasgen.lock.json"
+_PACKAGES = ("dnasgen", "numpy", "jinja2", "ai-edge-litert", "tensorflow-cpu", "tensorflow", "torch")
+_TOOLS = ("gcc", "arm-none-eabi-gcc", "qemu-system-arm")
+
+
+def plan_program(program: Program):
+    """THE memory planner on the lowered tensors (input live from the start, output to the end)."""
+    from dnasgen.cost import plan_arena
+    return plan_arena(program.tensor_bytes(), program.schedule(), keep=(program.output,))
+
+
+def tool_versions() -> dict[str, str]:
+    versions = {}
+    for pkg in _PACKAGES:
+        try:
+            versions[pkg] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    for tool in _TOOLS:
+        if shutil.which(tool):
+            out = subprocess.run([tool, "--version"], capture_output=True, text=True, check=False).stdout
+            versions[tool] = out.splitlines()[0].strip() if out else "unknown"
+    return versions
+
+
+def _file_hashes(root: Path, names: list[str]) -> dict[str, str]:
+    return {n: hashlib.sha256((root / n).read_bytes()).hexdigest() for n in sorted(names)}
+
+
+def _lock(spec, candidate, metrics: dict, model: dict, hashes: dict) -> str:
+    lock = {"generated_by": BANNER, "version": LOCK_VERSION, "spec_name": spec.name,
+            "spec_hash": spec.hash, "board": spec.board.id, "candidate": candidate.to_dict(),
+            "sensor": {"width": spec.sensor.width, "height": spec.sensor.height,
+                       "pixel_format": spec.sensor.pixel_format},
+            "classes": list(spec.classes), "metrics": dict(metrics or {}), "model": model,
+            "tools": tool_versions(), "files": hashes}
+    return json.dumps(lock, indent=2, sort_keys=False, default=_json_default) + "\n"
+
+
+def _json_default(value):
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {value!r}")
+
+
+def _context(program: Program, plan, spec, candidate, vectors, tflite_bytes: bytes) -> dict:
+    from dnasgen.data.preprocess import quantize_table
+    boards = ctx.link_boards()
+    ids = [b.id for b in boards]
+    context = {"banner": BANNER, "project_name": spec.name, "stack_bytes": ctx.STACK_BYTES,
+               "boards": boards, "board_ids": ids,
+               "default_board": spec.board.id if spec.board.id in ids else ctx.QEMU_BOARD_ID,
+               "qemu_board": ctx.QEMU_BOARD_ID, "icount_shift": ctx.ICOUNT_SHIFT,
+               "dsp_source": "kernels_dsp.c" if (template_root() / "firmware" / "kernels_dsp.c").exists() else "",
+               "model_comment": f"{candidate.data.label} MobileNetV2 width {candidate.arch.width:g}, "
+                                f"{program.macs:,} MACs",
+               "class_list": ", ".join(f"{i}={c}" for i, c in enumerate(spec.classes)),
+               "spec": spec, "candidate": candidate.to_dict()}
+    context.update(ctx.model_context(program, plan.offsets, plan.arena_bytes,
+                                     quantize_table(*input_quant(tflite_bytes))))
+    context["defines"] = ctx.config_defines(program, plan.offsets, plan.arena_bytes, spec.sensor, candidate.data)
+    context.update(ctx.vectors_context(list(vectors.frames), list(vectors.expected)))
+    return context
+
+
+def model_summary(program: Program, plan, tflite_bytes: bytes, context: dict) -> dict:
+    return {"sha256": hashlib.sha256(tflite_bytes).hexdigest(), "ops": len(program.ops),
+            "kernels": list(program.kernels), "macs": program.macs, "arena_bytes": plan.arena_bytes,
+            "model_data_bytes": context["model_data_bytes"],
+            "input": {"shape": list(program.tensors[program.input].shape),
+                      "scale": program.tensors[program.input].scale,
+                      "zero_point": program.tensors[program.input].zero_point},
+            "output": {"size": program.tensors[program.output].bytes,
+                       "scale": program.tensors[program.output].scale,
+                       "zero_point": program.tensors[program.output].zero_point}}
+
+
+def generate_project(tflite_bytes: bytes, spec, candidate, out_dir, vectors=None, metrics=None) -> Path:
+    """Write the firmware project for `tflite_bytes` into `out_dir` (replaced as a whole, atomically).
+
+    vectors: TestVectors, a list of raw sensor frames (expected outputs are computed with the
+    LiteRT reference), or None (two deterministic random frames). metrics: recorded in the lock.
+    """
+    tflite_bytes = bytes(tflite_bytes)
+    program = lower(tflite_bytes)
+    plan = plan_program(program)
+    vecs = as_vectors(vectors, tflite_bytes, spec.sensor, candidate.data)
+    if len(vecs) == 0:
+        raise CodegenError("at least one test vector is needed")
+    context = _context(program, plan, spec, candidate, vecs, tflite_bytes)
+    root, out_dir = template_root(), Path(out_dir)
+    staged = staging_dir(out_dir)
+    try:
+        r = Renderer(root, staged)
+        r.tree("firmware", context)
+        for board in context["boards"]:
+            r.render("board.ld.jinja", f"ld/{board.id}.ld", {**context, "board": board})
+        r.render("README.md.jinja", "README.md", context)
+        r.add_file("model.tflite", tflite_bytes)
+        model = model_summary(program, plan, tflite_bytes, context)
+        r.add_file(LOCK_NAME, _lock(spec, candidate, metrics, model, _file_hashes(staged, r.written)))
+        commit_dir(staged, out_dir)
+    finally:
+        if staged.exists():
+            shutil.rmtree(staged, ignore_errors=True)
+    return out_dir
