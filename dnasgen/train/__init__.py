@@ -1,0 +1,7 @@
+"""Supernet training (sandwich rule, in-place distillation, DDP), BN recalibration, scoring."""
+from dnasgen.train.evaluate import evaluate, predict, recalibrate_bn, score_candidate
+from dnasgen.train.loop import train_supernet
+from dnasgen.train.state import CHECKPOINT_NAME, LOG_NAME
+
+__all__ = ["train_supernet", "recalibrate_bn", "evaluate", "predict", "score_candidate",
+           "CHECKPOINT_NAME", "LOG_NAME"]

@@ -1,0 +1,159 @@
+"""`train_supernet(spec, workdir)`: sandwich-rule training of the elastic MobileNetV2 supernet.
+
+Each step draws a data configuration (resolution, colour) for its batch, then trains the
+largest, the smallest and N random subnets on it, distilling from the largest in place.
+Runs unchanged under `torchrun --nproc_per_node N` (DDP: gloo on CPU, NCCL on GPU); every
+rank sees the same global batch and trains on its slice, so the result is that of one
+process with the full batch. Resumes from the last epoch checkpoint.
+"""
+from __future__ import annotations
+
+import json
+import random
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from dnasgen.nn import Supernet
+from dnasgen.train.evaluate import evaluate, recal_arrays, recalibrate_bn, subset
+from dnasgen.train.runtime import Runtime, setup_runtime, to_input
+from dnasgen.train.sandwich import (SandwichLoss, lr_at, make_optimizer, set_lr, step_candidates,
+                                    warmup_steps)
+from dnasgen.train.state import CHECKPOINT_NAME, LOG_NAME, load_training, restore, save_training
+
+EPOCH_EVAL_SAMPLES = 500
+
+
+def open_bundle(spec, workdir: Path, rt: Runtime):
+    """Open the spec's dataset; rank 0 builds the caches first, the other ranks then reuse them."""
+    from dnasgen.data import open_dataset
+    bundle = None
+    if rt.is_main:
+        bundle = open_dataset(spec, cache_dir=workdir / "data")
+        for data in spec.space.data_configs():
+            bundle.arrays("train", data)
+            bundle.arrays("val", data)
+    rt.barrier()
+    return bundle or open_dataset(spec, cache_dir=workdir / "data")
+
+
+class _Trainer:
+    def __init__(self, spec, workdir: Path, bundle, rt: Runtime):
+        self.spec, self.cfg, self.space, self.rt = spec, spec.train, spec.space, rt
+        self.workdir, self.bundle = workdir, bundle
+        torch.manual_seed(self.cfg.seed)
+        self.model = Supernet(self.space).to(rt.device)
+        self.optimizer = make_optimizer(self.model, self.cfg.lr, self.cfg.weight_decay)
+        self.rng = random.Random(self.cfg.seed)
+        self.configs = self.space.data_configs()
+        n_train = len(bundle.arrays("train", self.configs[0])[1])
+        self.steps_per_epoch = max(1, n_train // self.cfg.batch_size)
+        self.total = self.steps_per_epoch * self.cfg.epochs
+        self.warmup = warmup_steps(self.total, self.steps_per_epoch)
+        loss = SandwichLoss(self.model, self.cfg.label_smoothing, self.cfg.distill)
+        if rt.distributed:
+            from torch.nn.parallel import DistributedDataParallel
+            ids = [rt.device.index] if rt.device.type == "cuda" else None
+            loss = DistributedDataParallel(loss, device_ids=ids, find_unused_parameters=True)
+        self.loss = loss
+
+    def _batches(self, epoch: int):
+        """Per step: (data config, uint8 batch, labels); one lazily opened stream per config."""
+        streams = {}
+        for _ in range(self.steps_per_epoch):
+            data = self.configs[self.rng.randrange(len(self.configs))]
+            if data not in streams:
+                streams[data] = iter(self.bundle.train_batches(data, self.cfg.batch_size,
+                                                               self.cfg.seed, epoch))
+            try:
+                x, y = next(streams[data])
+            except StopIteration:        # a config drawn more often than it has batches
+                streams[data] = iter(self.bundle.train_batches(data, self.cfg.batch_size,
+                                                               self.cfg.seed, epoch))
+                x, y = next(streams[data])
+            yield data, x[self.rt.rank::self.rt.world], y[self.rt.rank::self.rt.world]
+
+    def _step(self, step: int, data, x_u8, y) -> tuple[float, float]:
+        set_lr(self.optimizer, lr_at(step, self.total, self.cfg.lr, self.warmup))
+        cands = step_candidates(self.space, data, self.cfg.random_subnets, self.rng)
+        x = to_input(x_u8, self.rt.device)
+        labels = torch.from_numpy(y).to(self.rt.device)
+        self.model.train()
+        with self.rt.autocast():
+            total, first = self.loss(x, labels, cands)
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        self.optimizer.step()
+        return float(total.detach()) / len(cands), float(first)
+
+    def run_epoch(self, epoch: int, progress: Progress, task) -> dict:
+        t0, images, losses, firsts = time.perf_counter(), 0, [], []
+        for s, (data, x, y) in enumerate(self._batches(epoch)):
+            mean_loss, first = self._step(epoch * self.steps_per_epoch + s, data, x, y)
+            losses.append(mean_loss)
+            firsts.append(first)
+            images += len(y) * self.rt.world
+            rate = images / (time.perf_counter() - t0)
+            progress.update(task, advance=1, description=f"epoch {epoch + 1}/{self.cfg.epochs}",
+                            info=f"loss {mean_loss:.3f} · {rate:.0f} img/s")
+        seconds = time.perf_counter() - t0
+        return {"epoch": epoch + 1, "step": (epoch + 1) * self.steps_per_epoch,
+                "loss": sum(losses) / len(losses), "loss_largest": sum(firsts) / len(firsts),
+                "lr": self.optimizer.param_groups[0]["lr"], "images": images,
+                "seconds": round(seconds, 3), "images_per_s": round(images / seconds, 1)}
+
+    def quick_eval(self) -> dict:
+        """Validation accuracy of the largest and smallest subnets after BN recalibration."""
+        out = {}
+        for name, cand in (("largest", self.space.largest()), ("smallest", self.space.smallest())):
+            self.model.set_active(cand)
+            recalibrate_bn(self.model, recal_arrays(self.bundle, cand.data,
+                                                    self.cfg.bn_recal_samples, self.cfg.seed))
+            x, y = self.bundle.arrays("val", cand.data)
+            idx = subset(len(y), EPOCH_EVAL_SAMPLES, self.cfg.seed)
+            out[f"val_{name}"] = round(evaluate(self.model, x[idx], y[idx]), 4)
+        return out
+
+
+def _progress(rt: Runtime) -> Progress:
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[info]}"), TimeRemainingColumn(), disable=not rt.is_main)
+
+
+def _append_log(path: Path, record: dict) -> None:
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(record) + "\n")
+
+
+def train_supernet(spec, workdir: Path, bundle=None, stop_at_epoch: int | None = None,
+                   callback: Callable[[dict, torch.nn.Module], None] | None = None,
+                   threads: int | None = None) -> Path:
+    """Train (or resume training) the supernet; returns the checkpoint path (workdir/supernet.pt).
+
+    stop_at_epoch: stop once this many epochs are done (the run resumes later from there).
+    callback(record, supernet): called on every rank after each epoch.
+    """
+    rt = setup_runtime(threads)
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    ckpt = workdir / CHECKPOINT_NAME
+    trainer = _Trainer(spec, workdir, bundle or open_bundle(spec, workdir, rt), rt)
+    payload = load_training(ckpt, spec)
+    done = restore(payload, trainer.model, trainer.optimizer, trainer.rng)["epoch"] if payload else 0
+    end = min(spec.train.epochs, stop_at_epoch or spec.train.epochs)
+    with _progress(rt) as progress:
+        task = progress.add_task("training", total=trainer.total, completed=done * trainer.steps_per_epoch,
+                                 info="")
+        for epoch in range(done, end):
+            record = {**trainer.run_epoch(epoch, progress, task), **trainer.quick_eval()}
+            if rt.is_main:
+                save_training(ckpt, trainer.model, trainer.optimizer, trainer.rng, spec, record)
+                _append_log(workdir / LOG_NAME, record)
+                progress.console.print(json.dumps(record))
+            rt.barrier()
+            if callback is not None:
+                callback(record, trainer.model)
+    return ckpt
