@@ -137,6 +137,31 @@ def export(spec: Path = SpecArg,
 
 @app.command()
 @clean_errors
+def generate(spec: Path = SpecArg,
+             out: Optional[Path] = typer.Option(None, "--out", help="Output root (default: output.dir)."),
+             tflite: Optional[Path] = typer.Option(None, help="int8 model (default OUT/<name>/.dnasgen/model.tflite)."),
+             candidate: Optional[Path] = typer.Option(None, help="Candidate JSON (default: the exported one).")) -> None:
+    """int8 .tflite -> interpreter-free C project in OUT/<name>/ (Makefile: host, test, qemu, size)."""
+    from dnasgen.codegen.stage import format_generate, generate_spec
+    typer.echo(format_generate(generate_spec(spec, out, tflite, candidate)))
+
+
+@app.command()
+@clean_errors
+def verify(project: Path = typer.Argument(..., help="A generated project folder."),
+           board: Optional[str] = typer.Option(None, help="Board id for the size check (default: the spec's)."),
+           json_out: bool = typer.Option(False, "--json", help="Print the report as JSON.")) -> None:
+    """Build host + Cortex-M4 (QEMU), check bit-exact outputs, measure flash/RAM vs the board."""
+    import json
+    from dnasgen.verify import format_report, verify_project
+    report = verify_project(project, board)
+    typer.echo(json.dumps(report.to_dict(), indent=2) if json_out else format_report(report))
+    if report.violations:
+        raise typer.Exit(3)
+
+
+@app.command()
+@clean_errors
 def build(spec: Path = SpecArg,
           out: Optional[Path] = typer.Option(None, "--out", help="Output root; the project goes to "
                                              "OUT/<name>/ (default: the spec's output.dir)."),
