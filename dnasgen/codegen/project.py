@@ -49,7 +49,10 @@ def _file_hashes(root: Path, names: list[str]) -> dict[str, str]:
 
 def _lock(spec, candidate, metrics: dict, model: dict, hashes: dict) -> str:
     lock = {"generated_by": BANNER, "version": LOCK_VERSION, "spec_name": spec.name,
-            "spec_hash": spec.hash, "board": spec.board.id, "candidate": candidate.to_dict(),
+            "spec_hash": spec.hash, "board": spec.board.id,
+            "board_budgets": {"flash_bytes": spec.board.flash_budget_bytes,
+                              "ram_bytes": spec.board.ram_budget_bytes},
+            "candidate": candidate.to_dict(),
             "sensor": {"width": spec.sensor.width, "height": spec.sensor.height,
                        "pixel_format": spec.sensor.pixel_format},
             "classes": list(spec.classes), "metrics": dict(metrics or {}), "model": model,

@@ -21,6 +21,7 @@
 #define SYST_CSR DN_REG(0xE000E010u)
 #define SYST_RVR DN_REG(0xE000E014u)
 #define SYST_CVR DN_REG(0xE000E018u)
+#define SCB_ICSR DN_REG(0xE000ED04u)
 #define SCB_CPACR DN_REG(0xE000ED88u)
 
 extern uint32_t _sidata, _sdata, _edata, _sbss, _ebss, _estack, __heap_start, __heap_end;
@@ -69,15 +70,20 @@ void Reset_Handler(void) {
     SYST_RVR = 0xFFFFFFu;
     SYST_CVR = 0u;
     SYST_CSR = 7u;                                     /* enable, interrupt, core clock */
+    while (SYST_CVR == 0u) { }                         /* first reload done */
     dn_exit(main(0, 0));
 }
 
 uint64_t dn_instructions(void) {
-    uint32_t wraps, value;
-    do {
-        wraps = dn_wraps;
+    uint32_t primask, wraps, value;
+    __asm__ volatile("mrs %0, primask\n\tcpsid i" : "=r"(primask) :: "memory");
+    wraps = dn_wraps;
+    value = SYST_CVR;
+    if (SCB_ICSR & (1u << 26)) {                       /* wrapped, interrupt not taken yet */
         value = SYST_CVR;
-    } while (wraps != dn_wraps);
+        wraps++;
+    }
+    __asm__ volatile("msr primask, %0" :: "r"(primask) : "memory");
     return ((uint64_t)wraps * 0x1000000u + (0xFFFFFFu - value)) * DN_INSTR_PER_TICK;
 }
 

@@ -1,0 +1,198 @@
+"""verify_project: build a generated project with real tools and check it.
+
+1. `make host` + `make test`: the embedded vectors (raw frames -> preprocess -> invoke) must
+   equal the LiteRT reference outputs captured at generation time;
+2. `make qemu` (when arm-none-eabi-gcc and qemu-system-arm are installed): the Cortex-M4 build
+   must print exactly the host's lines; instructions per inference are collected;
+3. `make size BOARD=<board>`: flash / RAM from arm-none-eabi-size, compared with the board's
+   budgets (violations are reported as a list, not raised).
+A mismatch or a failed build raises BuildError.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from dnasgen.errors import BuildError
+
+LOCK_NAME = "dnasgen.lock.json"
+QEMU_BOARD = "qemu-mps2-an386"
+_SCORES = re.compile(r"^scores:( -?\d+)+ class: \d+$")
+
+
+@dataclass
+class VerifyReport:
+    project: str
+    board: str
+    vectors: int = 0
+    host_ok: bool = False
+    qemu_ran: bool = False
+    qemu_match: bool | None = None
+    instructions: list[int] = field(default_factory=list)
+    flash_bytes: int | None = None
+    ram_bytes: int | None = None
+    code_bytes: int | None = None
+    arena_bytes: int | None = None
+    flash_budget: int | None = None
+    ram_budget: int | None = None
+    latency_ms: float | None = None
+    violations: list[str] = field(default_factory=list)
+    edited_files: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.host_ok and self.qemu_match is not False and not self.violations
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "ok": self.ok}
+
+
+def toolchain_available() -> bool:
+    return all(shutil.which(t) for t in ("arm-none-eabi-gcc", "arm-none-eabi-size", "qemu-system-arm"))
+
+
+def run_make(project: Path, *targets: str, timeout: float = 900) -> str:
+    """`make <targets>` in the project; BuildError with the output tail on failure."""
+    cmd = ["make", "--no-print-directory", "-C", str(project), *targets]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise BuildError(f"`{' '.join(cmd)}` timed out after {timeout:.0f} s") from exc
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-25:])
+        raise BuildError(f"`make {' '.join(targets)}` failed in {project} (exit {proc.returncode}):\n{tail}")
+    return proc.stdout
+
+
+def score_lines(output: str) -> list[str]:
+    return [line.strip() for line in output.splitlines() if _SCORES.match(line.strip())]
+
+
+def parse_size(output: str) -> dict[str, int]:
+    """The `flash:` / `ram:` / `code:` / `arena:` lines printed by `make size`."""
+    found = dict(re.findall(r"^(flash|ram|code|arena): (\d+) bytes", output, re.M))
+    missing = {"flash", "ram", "code", "arena"} - set(found)
+    if missing:
+        raise BuildError(f"`make size` printed no {', '.join(sorted(missing))} figure:\n{output}")
+    return {k: int(v) for k, v in found.items()}
+
+
+def read_lock(project: Path) -> dict:
+    path = Path(project) / LOCK_NAME
+    if not path.is_file():
+        raise BuildError(f"{project} is not a generated project (no {LOCK_NAME})")
+    return json.loads(path.read_text())
+
+
+def edited_files(project: Path, lock: dict) -> list[str]:
+    out = []
+    for rel, digest in sorted((lock.get("files") or {}).items()):
+        p = Path(project) / rel
+        if not p.is_file() or hashlib.sha256(p.read_bytes()).hexdigest() != digest:
+            out.append(rel)
+    return out
+
+
+def _host(project: Path, report: VerifyReport) -> list[str]:
+    run_make(project, "host")
+    try:
+        out = run_make(project, "test")
+    except BuildError as exc:
+        raise BuildError(f"host outputs differ from the LiteRT reference:\n{exc}") from exc
+    lines = score_lines(out)
+    if not lines or "test: ok" not in out:
+        raise BuildError(f"`make test` reported no passing vectors:\n{out}")
+    report.vectors, report.host_ok = len(lines), True
+    return lines
+
+
+def _qemu(project: Path, report: VerifyReport, host_lines: list[str]) -> None:
+    out = run_make(project, "qemu")
+    lines = score_lines(out)
+    report.qemu_ran = True
+    report.instructions = [int(n) for n in re.findall(r"^instructions: (\d+)$", out, re.M)]
+    report.qemu_match = lines == host_lines and "test: ok" in out
+    if not report.qemu_match:
+        raise BuildError("Cortex-M4 (QEMU) outputs differ from the host build:\n"
+                         f"host: {host_lines}\nqemu: {lines}")
+
+
+def _board(board, lock: dict):
+    from dnasgen.boards import get_board
+    if board is None:
+        board = lock.get("board") or QEMU_BOARD
+    if isinstance(board, str):
+        try:
+            board = get_board(board)
+        except KeyError as exc:
+            raise BuildError(f"unknown board {board!r}") from exc
+    return board
+
+
+def _budgets(board, given: bool, lock: dict) -> tuple[int, int]:
+    """The board's budgets; for the lock's own board, the spec's (reserves applied) from the lock."""
+    saved = lock.get("board_budgets") or {}
+    if not given and board.id == lock.get("board") and saved:
+        return int(saved["flash_bytes"]), int(saved["ram_bytes"])
+    return board.flash_budget_bytes, board.ram_budget_bytes
+
+
+def _size(project: Path, report: VerifyReport, board, budgets: tuple[int, int]) -> None:
+    target = board.id if (Path(project) / "ld" / f"{board.id}.ld").is_file() else QEMU_BOARD
+    if target != board.id:
+        report.skipped.append(f"size for {board.id}: no linker script (not a Cortex-M board); measured "
+                              f"on {QEMU_BOARD}")
+    sizes = parse_size(run_make(project, "size", f"BOARD={target}"))
+    report.flash_bytes, report.ram_bytes = sizes["flash"], sizes["ram"]
+    report.code_bytes, report.arena_bytes = sizes["code"], sizes["arena"]
+    report.flash_budget, report.ram_budget = budgets
+    if report.flash_bytes > report.flash_budget:
+        report.violations.append(f"flash {report.flash_bytes} B > budget {report.flash_budget} B "
+                                 f"on {board.id}")
+    if report.ram_bytes > report.ram_budget:
+        report.violations.append(f"RAM {report.ram_bytes} B > budget {report.ram_budget} B on {board.id}")
+
+
+def verify_project(project_dir, board=None, max_latency_ms: float | None = None) -> VerifyReport:
+    """Build and check a generated project (see module docstring); BuildError on any mismatch."""
+    project = Path(project_dir)
+    lock = read_lock(project)
+    budgets = _budgets(_board(board, lock), board is not None, lock)
+    board = _board(board, lock)
+    report = VerifyReport(str(project), board.id, edited_files=edited_files(project, lock))
+    host_lines = _host(project, report)
+    if not toolchain_available():
+        report.skipped.append("qemu and size: arm-none-eabi-gcc / qemu-system-arm not installed")
+        return report
+    _qemu(project, report, host_lines)
+    _size(project, report, board, budgets)
+    if report.instructions and board.is_cortex_m:
+        report.latency_ms = max(report.instructions) / (board.clock_mhz * 1000.0)
+        if max_latency_ms is not None and report.latency_ms > max_latency_ms:
+            report.violations.append(f"latency {report.latency_ms:.1f} ms (QEMU instructions at "
+                                     f"{board.clock_mhz:g} MHz) > limit {max_latency_ms:g} ms")
+    return report
+
+
+def format_report(report: VerifyReport) -> str:
+    lines = [f"{report.project}: {'ok' if report.ok else 'FAILED'} (board {report.board})",
+             f"  host: {report.vectors} vectors bit-exact with the LiteRT reference"]
+    if report.qemu_ran:
+        instr = ", ".join(f"{n:,}" for n in report.instructions)
+        lines.append(f"  qemu (Cortex-M4): outputs {'match' if report.qemu_match else 'DIFFER'}; "
+                     f"instructions per inference: {instr}")
+    if report.flash_bytes is not None:
+        lines.append(f"  flash {report.flash_bytes:,} / {report.flash_budget:,} B, RAM {report.ram_bytes:,} / "
+                     f"{report.ram_budget:,} B (arena {report.arena_bytes:,} B, code {report.code_bytes:,} B)")
+    if report.latency_ms is not None:
+        lines.append(f"  latency ~{report.latency_ms:.1f} ms (QEMU instruction count at the board clock)")
+    lines += [f"  violation: {v}" for v in report.violations]
+    lines += [f"  edited by hand: {f}" for f in report.edited_files]
+    lines += [f"  skipped: {s}" for s in report.skipped]
+    return "\n".join(lines)
