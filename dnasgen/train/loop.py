@@ -61,20 +61,26 @@ class _Trainer:
         self.loss = loss
 
     def _batches(self, epoch: int):
-        """Per step: (data config, uint8 batch, labels); one lazily opened stream per config."""
+        """Per step: (data config, uint8 batch, labels); one lazily opened stream per config.
+
+        Every rank draws the same configs and the same global batch, and keeps its shard of it.
+        """
         streams = {}
+        shard = (self.rt.rank, self.rt.world)
+
+        def stream(data):
+            return iter(self.bundle.train_batches(data, self.cfg.batch_size, self.cfg.seed, epoch,
+                                                  shard=shard))
         for _ in range(self.steps_per_epoch):
             data = self.configs[self.rng.randrange(len(self.configs))]
             if data not in streams:
-                streams[data] = iter(self.bundle.train_batches(data, self.cfg.batch_size,
-                                                               self.cfg.seed, epoch))
+                streams[data] = stream(data)
             try:
                 x, y = next(streams[data])
             except StopIteration:        # a config drawn more often than it has batches
-                streams[data] = iter(self.bundle.train_batches(data, self.cfg.batch_size,
-                                                               self.cfg.seed, epoch))
+                streams[data] = stream(data)
                 x, y = next(streams[data])
-            yield data, x[self.rt.rank::self.rt.world], y[self.rt.rank::self.rt.world]
+            yield data, x, y
 
     def _step(self, step: int, data, x_u8, y) -> tuple[float, float]:
         set_lr(self.optimizer, lr_at(step, self.total, self.cfg.lr, self.warmup))
@@ -95,7 +101,7 @@ class _Trainer:
             mean_loss, first = self._step(epoch * self.steps_per_epoch + s, data, x, y)
             losses.append(mean_loss)
             firsts.append(first)
-            images += len(y) * self.rt.world
+            images += len(y) * self.rt.world      # global batch (equal shards)
             rate = images / (time.perf_counter() - t0)
             progress.update(task, advance=1, description=f"epoch {epoch + 1}/{self.cfg.epochs}",
                             info=f"loss {mean_loss:.3f} · {rate:.0f} img/s")

@@ -86,6 +86,6 @@ def to_input(x_u8: np.ndarray, device: torch.device) -> torch.Tensor:
     Same values as dnasgen.data.normalize; channels-last memory makes CPU (oneDNN) depthwise
     convolutions about twice as fast.
     """
-    x = torch.from_numpy(np.ascontiguousarray(x_u8)).to(device, non_blocking=True)
+    x = torch.from_numpy(np.require(x_u8, np.uint8, ["C", "W"])).to(device, non_blocking=True)
     x = x.permute(0, 3, 1, 2).float().sub_(128.0).div_(128.0)
     return x.contiguous(memory_format=torch.channels_last)
