@@ -104,6 +104,17 @@ def estimate(spec: Path = SpecArg,
 
 @app.command()
 @clean_errors
+def train(spec: Path = SpecArg,
+          out: Optional[Path] = typer.Option(None, "--out", help="Output root (default: output.dir)."),
+          threads: Optional[int] = typer.Option(None, help="Torch threads per process (default: free "
+                                                "cores). Multi-process: torchrun -m dnasgen.cli train.")) -> None:
+    """Train the weight-sharing supernet (resumes from its last epoch checkpoint)."""
+    from dnasgen.train import format_train, train_spec
+    typer.echo(format_train(train_spec(spec, out, threads)))
+
+
+@app.command()
+@clean_errors
 def search(spec: Path = SpecArg,
            strategy: Optional[str] = typer.Option(None, help="evolution (data-aware, default), "
                                                   "hardware_aware (data config fixed) or random."),
