@@ -148,12 +148,21 @@ def export(spec: Path = SpecArg,
 
 @app.command()
 @clean_errors
-def generate(spec: Path = SpecArg,
+def generate(spec: Optional[Path] = typer.Argument(None, help="Path to the product spec (YAML)."),
              out: Optional[Path] = typer.Option(None, "--out", help="Output root (default: output.dir)."),
              tflite: Optional[Path] = typer.Option(None, help="int8 model (default OUT/<name>/.dnasgen/model.tflite)."),
-             candidate: Optional[Path] = typer.Option(None, help="Candidate JSON (default: the exported one).")) -> None:
+             candidate: Optional[Path] = typer.Option(None, help="Candidate JSON (default: the exported one)."),
+             from_lock: Optional[Path] = typer.Option(None, "--from-lock", help="Regenerate from a project's "
+                                                      "dnasgen.lock.json + model.tflite (no spec, data or training)."),
+             force: bool = typer.Option(False, help="With --from-lock: overwrite hand-edited files.")) -> None:
     """int8 .tflite -> interpreter-free C project in OUT/<name>/ (Makefile: host, test, qemu, size)."""
     from dnasgen.codegen.stage import format_generate, generate_spec
+    if from_lock is not None:
+        from dnasgen.pipeline.fromlock import generate_from_lock
+        typer.echo(format_generate(generate_from_lock(from_lock, out, force)))
+        return
+    if spec is None:
+        raise typer.BadParameter("give a SPEC, or --from-lock LOCK")
     typer.echo(format_generate(generate_spec(spec, out, tflite, candidate)))
 
 
