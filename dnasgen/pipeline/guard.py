@@ -3,8 +3,9 @@
 - Every path the pipeline writes must resolve inside the output root (`--out`), whatever
   the spec's `name` says and whatever symlinks sit in the tree.
 - The generated project is owned by dnasgen: its lock (dnasgen.lock.json, written by the
-  code generator) records each file's sha256. A file whose bytes differ was edited by
-  hand; the build refuses to overwrite it unless forced and names the files.
+  code generator) and dnasgen.inputs.json record each file's sha256. A file whose bytes
+  differ was edited by hand, a file nobody recorded was added by hand; the build refuses to
+  overwrite or delete them unless forced, and names them.
 - An exclusive lock on .dnasgen/build.lock stops two builds of the same project racing.
 """
 from __future__ import annotations
@@ -17,7 +18,9 @@ from dnasgen.errors import BuildError
 from dnasgen.pipeline.cache import file_hash, read_json
 
 LOCK_NAME = "dnasgen.lock.json"
+INPUTS_NAME = "dnasgen.inputs.json"
 WORK_NAME = ".dnasgen"
+NOT_GENERATED = (WORK_NAME, "report", "build")   # stage cache, search report, make outputs
 
 
 def inside(root: Path, path: Path) -> Path:
@@ -43,34 +46,53 @@ def project_dir(out_root: Path, name: str) -> Path:
 def lock_file_hashes(lock: dict) -> dict[str, str]:
     """{relative path: sha256} of the generated files recorded in a lock."""
     files = lock.get("files") or {}
-    if isinstance(files, list):     # [{"path": .., "sha256": ..}, ...]
-        return {f["path"]: f["sha256"] for f in files}
     return {path: (rec["sha256"] if isinstance(rec, dict) else rec) for path, rec in files.items()}
 
 
-def edited_files(project: Path) -> list[str]:
-    """Generated files whose bytes no longer match the lock (hand edits or deletions)."""
-    lock = read_json(Path(project) / LOCK_NAME)
+def owned_files(project: Path) -> dict[str, str]:
+    """Every file dnasgen wrote into the project, with its recorded sha256 ('' = unrecorded)."""
+    project = Path(project)
+    lock = read_json(project / LOCK_NAME)
     if lock is None:
+        return {}
+    owned = {LOCK_NAME: "", **lock_file_hashes(lock)}
+    inputs = read_json(project / INPUTS_NAME)
+    if inputs is not None:
+        owned[INPUTS_NAME] = ""
+        owned.update({f["path"]: f["sha256"] for f in inputs.get("frames", [])})
+    return owned
+
+
+def _foreign(project: Path, owned: dict[str, str]) -> list[str]:
+    """Files in the project that dnasgen did not write (regenerating would delete them)."""
+    found = []
+    for path in sorted(Path(project).rglob("*")):
+        rel = path.relative_to(project).as_posix()
+        if rel.split("/")[0] in NOT_GENERATED or path.is_dir() or rel in owned:
+            continue
+        found.append(rel)
+    return found
+
+
+def edited_files(project: Path) -> list[str]:
+    """Generated files whose bytes changed by hand, plus files added to the project by hand."""
+    project = Path(project)
+    if not project.is_dir():
         return []
-    edited = []
-    for rel, digest in sorted(lock_file_hashes(lock).items()):
-        path = Path(project) / rel
-        if not path.is_file():
-            continue     # a deleted generated file is simply regenerated
-        if file_hash(path) != digest:
-            edited.append(rel)
-    return edited
+    owned = owned_files(project)
+    edited = [rel for rel, digest in sorted(owned.items())
+              if digest and (project / rel).is_file() and file_hash(project / rel) != digest]
+    return edited + _foreign(project, owned)     # a deleted generated file is simply regenerated
 
 
 def check_hand_edits(project: Path, force: bool) -> list[str]:
-    """Refuse (BuildError) when generated files were edited, unless `force`; returns them."""
+    """Refuse (BuildError) when generated files were edited or added, unless `force`."""
     edited = edited_files(project)
     if edited and not force:
-        names = "\n".join(f"  {project / rel}" for rel in edited)
-        raise BuildError(f"these generated files were edited by hand:\n{names}\n"
-                         "dnasgen owns them and would overwrite them; move your changes out of the "
-                         "generated project (or re-run with --force to discard them)")
+        names = "\n".join(f"  {Path(project) / rel}" for rel in edited)
+        raise BuildError(f"these files in the generated project were edited or added by hand:\n{names}\n"
+                         "dnasgen owns the project and would overwrite or delete them; move your "
+                         "changes out of it (or re-run with --force to discard them)")
     return edited
 
 

@@ -40,7 +40,7 @@ def read_json_line(line: str) -> dict:
 def run_train(ctx: Context) -> StageResult:
     """Train (or resume from its epoch checkpoints) the weight-sharing supernet."""
     from dnasgen.train import train_supernet
-    path = train_supernet(ctx.spec, ctx.work, bundle=ctx.bundle)
+    path = train_supernet(ctx.spec, ctx.work, bundle=ctx.bundle)   # resumes from its checkpoint
     return StageResult({"supernet": path}, _train_info(ctx))
 
 
@@ -53,8 +53,9 @@ def run_search(ctx: Context) -> StageResult:
     from dnasgen.nn import load_supernet
     from dnasgen.search.runner import run_search as search
     from dnasgen.search.scoring import SupernetScorer
+    from dnasgen.search.state import file_digest
     path = ctx.artifact("supernet")
-    scorer = SupernetScorer(load_supernet(path).eval(), ctx.bundle, ctx.spec, identity=file_hash(path))
+    scorer = SupernetScorer(load_supernet(path).eval(), ctx.bundle, ctx.spec, identity=file_digest(path))
     result = search(ctx.spec, ctx.project, scorer=scorer)
     outputs = {"search": ctx.work_path("search.json"), "candidate": _write_candidate(ctx, result.candidate)}
     outputs.update(_report_files(ctx))
@@ -64,10 +65,13 @@ def run_search(ctx: Context) -> StageResult:
         "holdout_accuracy": result.holdout.get("chosen")})
 
 
+REPORT_FILES = ("pareto.png", "search.md", "search.json")
+
+
 def _report_files(ctx: Context) -> dict:
-    report = ctx.path("report")
-    files = sorted(p for p in report.iterdir() if p.is_file()) if report.is_dir() else []
-    return {f"report/{p.name}": p for p in files}
+    """The search report (report/ in the project) is an output of the search stage too."""
+    paths = {f"report/{name}": ctx.path("report", name) for name in REPORT_FILES}
+    return {key: path for key, path in paths.items() if path.is_file()}
 
 
 def candidate_key(ctx: Context) -> str:
@@ -91,34 +95,71 @@ def run_candidate(ctx: Context) -> StageResult:
 
 def run_finetune(ctx: Context) -> StageResult:
     """Extract the chosen subnet, fine-tune it (distilled from the supernet), test accuracy."""
-    from dnasgen.search import finetune_candidate
     from dnasgen.candidate import Candidate
+    from dnasgen.search.finetune import finetune_candidate
     cand = Candidate.from_dict(read_json(ctx.artifact("candidate")))
-    result = finetune_candidate(ctx.spec, ctx.artifact("supernet"), cand, ctx.bundle,
-                                ctx.work_path("finetune"))
-    return StageResult({"finetuned": result.checkpoint, "finetune": result.json_path},
-                       {"float_accuracy": result.test_accuracy})
+    estimate = (ctx.infos.get("search") or {}).get("supernet_accuracy")
+    result = finetune_candidate(ctx.spec, ctx.artifact("supernet"), cand, ctx.bundle, ctx.work,
+                                search_estimate=estimate)
+    return StageResult({"finetuned": result.checkpoint, "finetune": result.json_path}, {
+        "float_accuracy": result.test_accuracy, "float_val_accuracy": result.val_accuracy,
+        "supernet_test_accuracy": result.supernet_test_accuracy, "epochs": result.epochs})
 
 
 def run_export(ctx: Context) -> StageResult:
     """Static subnet -> Keras (parity-checked) -> full-int8 TFLite."""
     from dnasgen.export import export_model
     from dnasgen.nn import load_static
-    result = export_model(load_static(ctx.artifact("finetuned")), ctx.spec, ctx.bundle,
-                          ctx.work_path("export"))
+    result = export_model(load_static(ctx.artifact("finetuned")), ctx.spec, ctx.bundle, ctx.work)
     return StageResult({"tflite": result.tflite_path, "export": result.json_path}, {
         "int8_accuracy": result.int8_accuracy, "float_accuracy": result.float_accuracy,
         "int8_agreement": result.int8_agreement, "parity_max_abs_diff": result.parity_max_abs_diff,
         "tflite_bytes": result.tflite_bytes})
 
 
+def lock_metrics(ctx: Context) -> dict:
+    """Accuracy and cost figures recorded in the project's lock (deterministic given the inputs)."""
+    from dnasgen.candidate import Candidate
+    from dnasgen.cost import estimate_spec
+    cand = Candidate.from_dict(read_json(ctx.artifact("candidate")))
+    cost = estimate_spec(ctx.spec, cand).to_dict()
+    search, finetune = ctx.infos.get("search") or {}, ctx.infos.get("finetune") or {}
+    export = ctx.infos.get("export") or {}
+    return {
+        "supernet_val_accuracy": search.get("supernet_accuracy"),
+        "float_test_accuracy": finetune.get("float_accuracy"),
+        "float_val_accuracy": export.get("float_accuracy"),
+        "int8_val_accuracy": export.get("int8_accuracy"),
+        "int8_agreement": export.get("int8_agreement"),
+        "estimate": {k: cost[k] for k in ("macs", "params", "ram_bytes", "flash_bytes", "latency_ms")},
+    }
+
+
 def run_generate(ctx: Context) -> StageResult:
-    """The firmware project from the int8 model (files + dnasgen.lock.json)."""
-    from dnasgen.codegen import generate_project
-    raise NotImplementedError(generate_project)
+    """The firmware project from the int8 model (files + dnasgen.lock.json + test frames)."""
+    from dnasgen.candidate import Candidate
+    from dnasgen.codegen.stage import VECTOR_FRAMES
+    from dnasgen.pipeline.fromlock import LOCK_NAME, generate_with_inputs
+    cand = Candidate.from_dict(read_json(ctx.artifact("candidate")))
+    frames, labels = ctx.bundle.frames("test", VECTOR_FRAMES)
+    generate_with_inputs(ctx.artifact("tflite").read_bytes(), ctx.spec, cand, ctx.project,
+                         frames, labels, lock_metrics(ctx))
+    lock = read_json(ctx.path(LOCK_NAME))
+    return StageResult({"lock": ctx.path(LOCK_NAME)}, {
+        "files": len(lock.get("files", {})), "arena_bytes": lock["model"]["arena_bytes"],
+        "model_data_bytes": lock["model"]["model_data_bytes"]})
 
 
 def run_verify(ctx: Context) -> StageResult:
     """Build host + Cortex-M, run the vectors (bit-exact), measure sizes against the budget."""
-    from dnasgen.verify import verify_project
-    raise NotImplementedError(verify_project)
+    from dnasgen.errors import BuildError
+    from dnasgen.verify import format_report, verify_project
+    report = verify_project(ctx.project, max_latency_ms=ctx.spec.constraints.max_latency_ms)
+    path = atomic_write_json(ctx.work_path("verify.json"), report.to_dict())
+    if not report.ok:
+        raise BuildError("verification failed:\n" + format_report(report))
+    return StageResult({"verify": path}, {
+        "ok": report.ok, "vectors": report.vectors, "qemu_match": report.qemu_match,
+        "ram_bytes": report.ram_bytes, "flash_bytes": report.flash_bytes,
+        "latency_ms": report.latency_ms, "instructions": max(report.instructions, default=None),
+        "note": "; ".join(report.skipped) or format_report(report).splitlines()[0]})
