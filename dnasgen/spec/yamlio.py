@@ -59,52 +59,66 @@ def _yaml():
     return yaml
 
 
+def _compose_and_construct(text: str):
+    """One round-trip parse: the node tree (for duplicate keys) and the constructed data."""
+    yaml = _yaml()
+    constructor, parser = yaml.get_constructor_parser(text)
+    try:
+        node = constructor.composer.get_single_node()
+        return node, (constructor.construct_document(node) if node is not None else None)
+    finally:
+        parser.dispose()
+
+
 def parse_yaml(text: str) -> Parsed:
     """Parse spec text; YAML syntax errors become one located issue at `$`."""
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
     out = Parsed()
-    yaml = _yaml()
     try:
-        node = yaml.compose(text)
-        raw = _yaml().load(text)
+        node, raw = _compose_and_construct(text)
     except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        pos = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        ctx = exc.context_mark
-        where = (f" (started at line {ctx.line + 1}, column {ctx.column + 1})"
-                 if exc.context and ctx and mark and ctx.line != mark.line else "")
-        what = " ".join(str(p) for p in (f"{exc.context}{where}" if exc.context else "", exc.problem) if p)
-        out.issues.append(("$", pos, f"malformed YAML: {what}"))
+        out.issues.append(("$", *_marked(exc)))
         return out
-    except YAMLError as exc:   # e.g. a reader error (non-printable characters)
-        out.issues.append(("$", (1, 1), f"malformed YAML: {exc}"))
+    except (YAMLError, ValueError, TypeError, RecursionError) as exc:   # reader errors, `!!int 0.5`...
+        out.issues.append(("$", (1, 1), f"malformed YAML: {type(exc).__name__}: {exc}"))
         return out
     if node is not None:
-        _find_duplicates(node, "$", out)
-    root = (raw.lc.line + 1, raw.lc.col + 1) if hasattr(raw, "lc") and raw.lc.line is not None else (1, 1)
+        _find_duplicates(node, "$", out, set())
+    root = (raw.lc.line + 1, raw.lc.col + 1) if getattr(getattr(raw, "lc", None), "line", None) is not None \
+        else (1, 1)
     out.data = _plain(raw, "$", root, out)
     return out
 
 
-def _find_duplicates(node, path: str, out: Parsed) -> None:
+def _marked(exc) -> tuple[Pos, str]:
+    mark, ctx = exc.problem_mark or exc.context_mark, exc.context_mark
+    pos = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    where = (f" (started at line {ctx.line + 1}, column {ctx.column + 1})"
+             if exc.context and ctx and mark and ctx.line != mark.line else "")
+    what = " ".join(str(p) for p in (f"{exc.context}{where}" if exc.context else "", exc.problem) if p)
+    return pos, f"malformed YAML: {what}"
+
+
+def _find_duplicates(node, path: str, out: Parsed, stack: set[int]) -> None:
     """Walk the composed node tree; report every repeated mapping key at its later position."""
     from ruamel.yaml.nodes import MappingNode, SequenceNode
+    if id(node) in stack:       # recursive alias: reported by _plain
+        return
+    stack = stack | {id(node)}
     if isinstance(node, MappingNode):
         seen: dict[str, Pos] = {}
         for key_node, value_node in node.value:
             key = str(key_node.value)
             pos = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            if key in seen:
-                first = seen[key]
+            if key in seen and key != "<<":
                 out.issues.append((join(path, key), pos,
-                                   f"duplicate key {key!r} (first defined at line {first[0]}); "
+                                   f"duplicate key {key!r} (first defined at line {seen[key][0]}); "
                                    "the first value would be used"))
-            else:
-                seen[key] = pos
-            _find_duplicates(value_node, join(path, key), out)
+            seen.setdefault(key, pos)
+            _find_duplicates(value_node, join(path, key), out, stack)
     elif isinstance(node, SequenceNode):
         for i, item in enumerate(node.value):
-            _find_duplicates(item, join(path, i), out)
+            _find_duplicates(item, join(path, i), out, stack)
 
 
 def _lc(container, kind: str, key) -> Pos | None:
@@ -115,25 +129,28 @@ def _lc(container, kind: str, key) -> Pos | None:
     return (line + 1, col + 1)
 
 
-def _plain(value, path: str, pos: Pos, out: Parsed):
+def _plain(value, path: str, pos: Pos, out: Parsed, stack: frozenset = frozenset()):
     """Round-trip objects -> plain JSON-like data, recording positions on the way."""
     out.values[path] = pos
-    if isinstance(value, dict):
-        result = {}
-        for key, item in value.items():
-            kpos = _lc(value, "key", key) or pos
-            if not isinstance(key, str):
-                out.issues.append((join(path, str(key)), kpos,
-                                   f"keys must be strings, got {type(key).__name__} {key!r}"))
-                continue
-            child = join(path, key)
-            out.keys[child] = kpos
-            result[key] = _plain(item, child, _lc(value, "value", key) or kpos, out)
-        return result
+    if not isinstance(value, (dict, list)):
+        return _scalar(value)
+    if id(value) in stack:
+        out.issues.append((path, pos, "recursive alias: a value cannot contain itself"))
+        return None
+    stack = stack | {id(value)}
     if isinstance(value, list):
-        return [_plain(item, join(path, i), _lc(value, "item", i) or pos, out)
+        return [_plain(item, join(path, i), _lc(value, "item", i) or pos, out, stack)
                 for i, item in enumerate(value)]
-    return _scalar(value)
+    result = {}
+    for key, item in value.items():
+        kpos = _lc(value, "key", key) or pos
+        if not isinstance(key, str):
+            out.issues.append((join(path, str(key)), kpos, f"keys must be strings, got {type(key).__name__} {key!r}"))
+            continue
+        child = join(path, key)
+        out.keys[child] = kpos
+        result[key] = _plain(item, child, _lc(value, "value", key) or kpos, out, stack)
+    return result
 
 
 def _scalar(value):

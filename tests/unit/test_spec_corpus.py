@@ -86,3 +86,28 @@ def test_corpus_subprocess(name: str, tmp_path):
     assert lines and all(lines), proc.stderr
     assert {(int(m["line"]), int(m["col"]), m["path"]) for m in lines} >= set(expected(tmp_path / "spec.yaml"))
     assert snapshot(tmp_path) == before
+
+
+def test_mutated_specs_never_crash(tmp_path):
+    """Random edits of the quickstart spec: the loader answers with a spec or located SpecIssues, never a crash."""
+    import random
+    base = (Path(__file__).resolve().parents[2] / "specs" / "quickstart.yaml").read_text(encoding="utf-8")
+    tokens = ["", " ", "\n", ":", "- ", "[", "]", "{", "}", "'", '"', "*a", "&a ", "<<: *a", "!!int ", "~", ".nan",
+              "1e999", "-1", "yes", "\t", "#", "? ", "2020-01-01", "[]", "{}", "|", "!foo "]
+    rng = random.Random(7)
+    path = tmp_path / "spec.yaml"
+    outcomes = {"ok": 0, "error": 0}
+    for _ in range(300):
+        text = base
+        for _ in range(rng.randint(1, 3)):
+            pos = rng.randrange(len(text))
+            text = (text[:pos] + rng.choice(tokens) + text[pos:]) if rng.random() < 0.6 \
+                else text[:pos] + text[pos + rng.randint(1, 8):]
+        path.write_text(text, encoding="utf-8")
+        try:
+            load_spec(path)
+            outcomes["ok"] += 1
+        except SpecError as exc:
+            outcomes["error"] += 1
+            assert exc.issues and all(i.line >= 1 and i.col >= 1 and i.path.startswith("$") for i in exc.issues)
+    assert outcomes["ok"] > 0 and outcomes["error"] > 100, outcomes
