@@ -17,10 +17,26 @@ _STYLE = {"pending": "dim", "running": "bold yellow", "cached": "cyan", "done": 
           "failed": "bold red"}
 
 
-def _brief(info: dict) -> str:
-    """A short human note from a stage's figures (first two scalar entries)."""
-    items = [(k, v) for k, v in (info or {}).items() if isinstance(v, (int, float, str))][:2]
-    return ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in items)
+BRIEF = {"validate": ("spec",), "plan": ("space_size", "feasible_data_configs"),
+         "train": ("epoch", "val_largest", "val_smallest"), "search": ("data", "supernet_accuracy"),
+         "candidate": ("data",), "finetune": ("float_val_accuracy", "float_accuracy"),
+         "export": ("int8_accuracy", "tflite_bytes"), "generate": ("arena_bytes", "model_data_bytes"),
+         "verify": ("note",)}
+
+
+def _brief(name: str, info: dict | None) -> str:
+    """A short human note from a stage's figures."""
+    parts = []
+    for key in BRIEF.get(name, ()):
+        value = (info or {}).get(key)
+        if value is None:
+            continue
+        if isinstance(value, float):
+            value = f"{value:.3f}"
+        elif isinstance(value, list):
+            value = ", ".join(map(str, value))
+        parts.append(f"{key} {value}")
+    return "  ".join(parts)
 
 
 class BuildDisplay:
@@ -80,8 +96,8 @@ class BuildDisplay:
             raise
 
     def done(self, name: str, seconds: float, info: dict | None = None) -> None:
-        self._set(name, "done", f"{seconds:.1f} s  {_brief(info)}".rstrip(), complete=True)
+        self._set(name, "done", f"{seconds:.1f} s  {_brief(name, info)}".rstrip(), complete=True)
 
     def cached(self, name: str, info: dict | None = None) -> None:
-        self._set(name, "cached", _brief(info), complete=True)
+        self._set(name, "cached", _brief(name, info), complete=True)
 

@@ -136,16 +136,20 @@ def lock_metrics(ctx: Context) -> dict:
 
 
 def run_generate(ctx: Context) -> StageResult:
-    """The firmware project from the int8 model (files + dnasgen.lock.json + test frames)."""
+    """The firmware project from the int8 model (files + dnasgen.lock.json + test frames).
+
+    Every generated file is an output, so a deleted or (with --force) edited one is regenerated."""
     from dnasgen.candidate import Candidate
     from dnasgen.codegen.stage import VECTOR_FRAMES
     from dnasgen.pipeline.fromlock import LOCK_NAME, generate_with_inputs
+    from dnasgen.pipeline.guard import owned_files
     cand = Candidate.from_dict(read_json(ctx.artifact("candidate")))
     frames, labels = ctx.bundle.frames("test", VECTOR_FRAMES)
     generate_with_inputs(ctx.artifact("tflite").read_bytes(), ctx.spec, cand, ctx.project,
                          frames, labels, lock_metrics(ctx))
     lock = read_json(ctx.path(LOCK_NAME))
-    return StageResult({"lock": ctx.path(LOCK_NAME)}, {
+    owned = {f"project:{rel}": ctx.path(rel) for rel in owned_files(ctx.project)}
+    return StageResult({**owned, "lock": ctx.path(LOCK_NAME)}, {
         "files": len(lock.get("files", {})), "arena_bytes": lock["model"]["arena_bytes"],
         "model_data_bytes": lock["model"]["model_data_bytes"]})
 

@@ -11,16 +11,17 @@ from rich.console import Console
 from rich.table import Table
 
 from dnasgen.pipeline.cache import read_json
+from dnasgen.pipeline.guard import INPUTS_NAME
 
 
 def describe_arch(cand) -> str:
-    """e.g. 'w0.35  s0 d1 k3 e1 | s1 d2 k3,5 e6,4 | ...' (per stage: depth, kernels, expands)."""
-    stages = []
-    for i, st in enumerate(cand.arch.stages):
-        ks = ",".join(str(k) for k in st.kernel)
-        es = ",".join(str(e) for e in st.expand)
-        stages.append(f"s{i} d{st.depth} k{ks} e{es}")
-    return f"width {cand.arch.width}  " + " | ".join(stages)
+    """e.g. 'MobileNetV2 width 0.35, depths 1-2-2-3-2-2-1, kernels 3 5 3 ..., expands 1 6 4 ...'."""
+    stages = cand.arch.stages
+    depths = "-".join(str(st.depth) for st in stages)
+    kernels = " ".join(str(k) for st in stages for k in st.kernel)
+    expands = " ".join(str(e) for st in stages for e in st.expand)
+    return (f"MobileNetV2 width {cand.arch.width:g}, depths {depths}, kernels {kernels}, "
+            f"expands {expands}")
 
 
 def _candidate(ctx):
@@ -49,9 +50,12 @@ def _budgets(ctx, cand) -> dict:
 
 
 def commands(project: Path) -> list[str]:
-    return [f"cd {project}", "make host && ./build/host/app --frame FRAME.raw",
-            "make test    # bit-exact check of the embedded vectors",
-            "make qemu    # Cortex-M4 in QEMU (mps2-an386)",
+    inputs = read_json(Path(project) / INPUTS_NAME) or {}
+    frame = next((f["path"] for f in inputs.get("frames", [])), "FRAME.raw")
+    return [f"cd {project}",
+            f"make host && ./build/host/app --frame {frame}   # one raw camera frame",
+            "make test    # bit-exact check of the embedded test vectors",
+            "make qemu    # the Cortex-M4 firmware in QEMU (mps2-an386)",
             "make size    # flash / RAM of the firmware"]
 
 
@@ -67,10 +71,12 @@ def collect(ctx, result) -> dict:
     if cand is not None:
         summary.update(candidate=cand.to_dict(), data=cand.data.label, arch=describe_arch(cand),
                        budget=_budgets(ctx, cand))
+    export = infos.get("export") or {}
     summary["accuracy"] = {
-        "supernet": (infos.get("search") or {}).get("supernet_accuracy"),
-        "float": (infos.get("finetune") or {}).get("float_accuracy"),
-        "int8": (infos.get("export") or {}).get("int8_accuracy"),
+        "supernet_val": (infos.get("search") or {}).get("supernet_accuracy"),
+        "float_val": export.get("float_accuracy"),
+        "int8_val": export.get("int8_accuracy"),
+        "float_test": (infos.get("finetune") or {}).get("float_accuracy"),
     }
     summary["verify"] = infos.get("verify")
     if "lock" in ctx.artifacts:
@@ -112,9 +118,9 @@ def render(summary: dict, console: Console | None = None) -> None:
         console.print(f"[bold]data[/]          {summary['data']}")
         console.print(f"[bold]architecture[/]  {summary['arch']}")
         acc = summary["accuracy"]
-        console.print(f"[bold]accuracy[/]      supernet {_fmt(acc['supernet'], '%')} (val)   "
-                      f"fine-tuned float {_fmt(acc['float'], '%')} (test)   "
-                      f"int8 {_fmt(acc['int8'], '%')} (val)")
+        console.print(f"[bold]accuracy[/]      validation: supernet {_fmt(acc['supernet_val'], '%')}, "
+                      f"fine-tuned float {_fmt(acc['float_val'], '%')}, int8 {_fmt(acc['int8_val'], '%')}; "
+                      f"test (held out): float {_fmt(acc['float_test'], '%')}")
         console.print(_budget_table(summary["budget"]))
     verify = summary.get("verify") or {}
     if verify.get("note"):
