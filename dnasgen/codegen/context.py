@@ -1,6 +1,6 @@
 """Template context of a generated project: lowered program + arena plan + sensor + boards -> values.
 
-Everything model-dependent comes from the lowered .tflite (dnasgen.codegen.lower) and the
+Everything model-dependent comes from the lowered .tflite (dnasgen.codegen.lowering) and the
 memory planner (dnasgen.cost.plan_arena); everything sensor-dependent from the spec.
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dnasgen.codegen import cgen
-from dnasgen.codegen.lower import KERNELS, COp, Program
+from dnasgen.codegen.lowering import KERNELS, COp, Program
 from dnasgen.errors import CodegenError
 
 STACK_BYTES = 2048

@@ -12,7 +12,7 @@ import numpy as np
 
 from dnasgen.codegen import context as ctx
 from dnasgen.codegen.cgen import BANNER
-from dnasgen.codegen.lower import Program, lower
+from dnasgen.codegen.lowering import Program, lower
 from dnasgen.codegen.render import Renderer, commit_dir, staging_dir, template_root
 from dnasgen.codegen.vectors import as_vectors, input_quant
 from dnasgen.errors import CodegenError

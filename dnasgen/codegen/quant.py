@@ -133,3 +133,9 @@ def multiply_by_quantized_multiplier(x: int, mult: int, shift: int) -> int:
     left, right = max(shift, 0), max(-shift, 0)
     shifted = ((x << left) + (1 << 31)) % (1 << 32) - (1 << 31)
     return rounding_divide_by_pot(srdhm(shifted, mult), right)
+
+
+def multiply_by_quantized_multiplier_single(x: int, mult: int, shift: int) -> int:
+    """The single-rounding form used by the reference fully-connected kernels."""
+    total = 31 - shift
+    return (x * mult + (1 << (total - 1))) >> total

@@ -76,12 +76,13 @@ void dn_dwconv(const dn_conv_t *p, const int8_t *in, int8_t *out) {
 #endif
 
 #if DN_KERNEL_FC
+/* reference FullyConnected(PerChannel): int32 accumulation, single-rounding requantisation. */
 void dn_fc(const dn_fc_t *p, const int8_t *in, int8_t *out) {
     const int8_t *w = p->weights;
     for (int32_t oc = 0; oc < p->out_c; ++oc, w += p->in_c) {
         int32_t acc = 0;
         for (int32_t ic = 0; ic < p->in_c; ++ic) acc += w[ic] * (in[ic] + p->in_offset);
-        acc = dn_requant(acc + p->bias[oc], p->mult[oc], p->shift[oc]) + p->out_offset;
+        acc = dn_requant_single(acc + p->bias[oc], p->mult[oc], p->shift[oc]) + p->out_offset;
         out[oc] = dn_clamp(acc, p->act_min, p->act_max);
     }
 }

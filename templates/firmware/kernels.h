@@ -56,6 +56,13 @@ static inline int32_t dn_requant(int32_t x, int32_t mult, int32_t shift) {
     return dn_rdbpot(dn_srdhm(x, mult), -shift);
 }
 
+/* Single-rounding form (64-bit product, one rounding), what the reference's fully-connected
+ * kernels do: round(x * mult / 2^(31 - shift)), ties towards +infinity. */
+static inline int32_t dn_requant_single(int32_t x, int32_t mult, int32_t shift) {
+    const int32_t total = 31 - shift;
+    return (int32_t)(((int64_t)x * (int64_t)mult + ((int64_t)1 << (total - 1))) >> total);
+}
+
 static inline int8_t dn_clamp(int32_t v, int32_t lo, int32_t hi) {
     return (int8_t)(v < lo ? lo : (v > hi ? hi : v));
 }

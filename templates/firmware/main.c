@@ -3,6 +3,7 @@
  *   app --frame F    raw sensor frame(s) (DN_FRAME_BYTES each) -> preprocess -> invoke
  *   app --tensor F   int8 model-input tensor(s) (HWC, DN_INPUT_BYTES each) -> invoke
  *   app --test       embedded test vectors (raw frames) vs the LiteRT reference outputs
+ *   app --preprocess F OUT   (host) raw frame(s) -> the int8 model inputs, written to OUT
  * Each inference prints `scores: <int8 ...> class: <k>`; on Cortex-M also `instructions: N`.
  * The firmware takes its arguments over semihosting; without arguments it runs --test. */
 #include <stdint.h>
@@ -73,6 +74,19 @@ static int dn_run_file(const char *path, int frames) {
     return 0;
 }
 
+#if DN_HOST
+static int dn_preprocess_file(const char *path, const char *out_path) {
+    size_t size = 0;
+    uint8_t *data = dn_read_file(path, &size);
+    if (!data || size == 0 || size % DN_FRAME_BYTES) return dn_run_file(path, 1);   /* reports */
+    for (size_t off = 0; off < size; off += DN_FRAME_BYTES) {
+        dn_preprocess(data + off, dnasgen_input());
+        if (dn_write_file(out_path, dnasgen_input(), DN_INPUT_BYTES, off > 0) != 0) return 2;
+    }
+    return 0;
+}
+#endif
+
 #if DN_VECTORS
 static int dn_run_vectors(void) {
     int8_t scores[DN_OUTPUT_BYTES];
@@ -91,6 +105,9 @@ int main(int argc, char **argv) {
     dn_platform_init(&argc, &argv);
     if (argc >= 3 && strcmp(argv[1], "--frame") == 0) return dn_exit(dn_run_file(argv[2], 1));
     if (argc >= 3 && strcmp(argv[1], "--tensor") == 0) return dn_exit(dn_run_file(argv[2], 0));
+#if DN_HOST
+    if (argc >= 4 && strcmp(argv[1], "--preprocess") == 0) return dn_exit(dn_preprocess_file(argv[2], argv[3]));
+#endif
 #if DN_VECTORS
     if (argc < 2 || strcmp(argv[1], "--test") == 0) return dn_exit(dn_run_vectors());
 #endif

@@ -21,6 +21,10 @@ uint8_t *dn_read_file(const char *path, size_t *size);
 /* Instructions retired so far (QEMU -icount shift=0: SysTick ticks x DN_INSTR_PER_TICK);
  * on a real board: core clock cycles. Host: 0. */
 uint64_t dn_instructions(void);
+#if DN_HOST
+/* Write (append != 0: append) n bytes to a file; 0 on success. */
+int dn_write_file(const char *path, const void *data, size_t n, int append);
+#endif
 int dn_exit(int code);
 
 #endif

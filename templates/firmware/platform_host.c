@@ -32,6 +32,13 @@ uint8_t *dn_read_file(const char *path, size_t *size) {
 
 uint64_t dn_instructions(void) { return 0; }
 
+int dn_write_file(const char *path, const void *data, size_t n, int append) {
+    FILE *f = fopen(path, append ? "ab" : "wb");
+    int ok = f && fwrite(data, 1, n, f) == n;
+    if (f) ok = (fclose(f) == 0) && ok;
+    return ok ? 0 : -1;
+}
+
 #if DN_TRACE
 /* Appends "op, bytes, data" records to the file named by $DN_TRACE_FILE (debugging aid). */
 void dn_trace(int op, const int8_t *output, int32_t bytes) {

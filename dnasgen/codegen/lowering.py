@@ -15,7 +15,7 @@ from dnasgen.codegen.tflite import Model, Operator, Tensor, read_model
 from dnasgen.errors import CodegenError
 from dnasgen.graph import same_padding
 
-SUPPORTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MEAN", "FULLY_CONNECTED")
+SUPPORTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MEAN", "FULLY_CONNECTED", "RESHAPE")
 # C kernel variants (what `DN_KERNEL_<NAME>` switches on in kernels.c).
 KERNELS = ("conv", "conv1x1", "dwconv", "add", "mean_int", "mean_sum", "mean_same", "fc")
 
@@ -83,8 +83,8 @@ def _hwc(op: Operator, t: Tensor) -> tuple[int, int, int]:
     shape = t.shape
     if len(shape) == 4 and shape[0] == 1:
         return shape[1], shape[2], shape[3]
-    if len(shape) == 2 and shape[0] == 1:
-        return 1, 1, shape[1]
+    if len(shape) in (1, 2, 3) and all(d == 1 for d in shape[:-1]):
+        return 1, 1, shape[-1]
     raise _fail(op, f"tensor {t.name!r} has unsupported shape {list(shape)} (batch 1 NHWC or 1xC)")
 
 
@@ -207,7 +207,7 @@ def _lower_fc(model: Model, op: Operator) -> COp:
 def _lower_add(model: Model, op: Operator) -> COp:
     a, b = (_activation(model, op, i) for i in op.inputs[:2])
     y = _activation(model, op, op.outputs[0])
-    if not a.shape == b.shape == y.shape:
+    if not a.bytes == b.bytes == y.bytes or len({a.shape, b.shape, y.shape} - {(1, 1, y.bytes)}) > 1:
         raise _fail(op, f"broadcasting add {a.shape} + {b.shape} is not supported")
     params = quant.add_params(a.scale, b.scale, y.scale)
     act_min, act_max = quant.activation_range(op.options.get("fusedActivationFunction", 0),
@@ -257,17 +257,38 @@ def _check_io(model: Model) -> None:
                                "(int8 input and output)")
 
 
+def _aliases(model: Model) -> dict[int, int]:
+    """RESHAPE outputs -> their input tensor (int8 HWC data is unchanged by a reshape)."""
+    alias: dict[int, int] = {}
+    for op in model.operators:
+        if op.opcode != "RESHAPE":
+            continue
+        x, y = model.tensors[op.inputs[0]], model.tensors[op.outputs[0]]
+        if x.type != "int8" or (x.scales, x.zero_points) != (y.scales, y.zero_points):
+            raise _fail(op, "a reshape must keep the int8 tensor's quantisation")
+        alias[y.index] = alias.get(x.index, x.index)
+    return alias
+
+
+def _resolve(op: Operator, alias: dict[int, int]) -> Operator:
+    inputs = tuple(alias.get(i, i) for i in op.inputs)
+    return Operator(op.index, op.opcode, op.version, inputs, op.outputs, op.options)
+
+
 def lower(tflite_bytes: bytes) -> Program:
     """The C program of a full-int8 .tflite; CodegenError names the first unsupported op."""
     model = read_model(tflite_bytes)
     for op in model.operators:
-        if op.opcode not in _LOWER:
+        if op.opcode not in _LOWER and op.opcode != "RESHAPE":
             raise CodegenError(f"op {op.index} ({op.opcode}) is not supported by the C code generator "
                                f"(supported: {', '.join(SUPPORTED_OPS)})")
     _check_io(model)
-    ops = tuple(_LOWER[op.opcode](model, op) for op in model.operators)
+    alias = _aliases(model)
+    ops = tuple(_LOWER[op.opcode](model, _resolve(op, alias)) for op in model.operators
+                if op.opcode != "RESHAPE")
     tensors = {}
     for cop in ops:
         for index in [int(n[1:]) for n in cop.inputs + (cop.output,)]:
             tensors.setdefault(f"t{index}", _activation(model, model.operators[cop.index], index))
-    return Program(tensors, ops, f"t{model.inputs[0]}", f"t{model.outputs[0]}")
+    output = alias.get(model.outputs[0], model.outputs[0])
+    return Program(tensors, ops, f"t{model.inputs[0]}", f"t{output}")
