@@ -4,16 +4,17 @@ Every image holds one TARGET object on a cluttered, shaded background (gradient,
 - color_decisive: true  -> the class is the target's hue. All class hues have the SAME luminance
   (colours built orthogonally to the luma vector), and the target's brightness jitter is drawn
   independently of the class, so a grayscale model sees no class signal: colour decides. The
-  target is always a disc; distractors are squares/triangles in random class hues.
-- color_decisive: false -> the class is the target's shape (disc, square, triangle, cross, ring,
-  bar, diamond, hexagon); its colour is random: colour is irrelevant.
+  target is always a disc; distractors are crosses/triangles in random class hues.
+- color_decisive: false -> the class is the target's shape (disc, cross, triangle, ring, square,
+  bar, hexagon, diamond); its hue is random (luminance as in the colour task, clear of the
+  background): colour is irrelevant.
 - object_size: large (radius 20-32 % of the image), small (5-9 %: needs resolution) or mixed.
 """
 from __future__ import annotations
 
 import numpy as np
 
-SHAPES = ("disc", "square", "triangle", "cross", "ring", "bar", "diamond", "hexagon")
+SHAPES = ("disc", "cross", "triangle", "ring", "square", "bar", "hexagon", "diamond")   # most distinct first
 MAX_CLASSES = len(SHAPES)
 SIZES = {"large": (0.20, 0.32), "small": (0.05, 0.09)}
 TARGET_LUMA = 0.5
@@ -58,6 +59,8 @@ def _shape_distance(shape: str, u: np.ndarray, v: np.ndarray, r: np.ndarray) -> 
         return np.minimum(np.maximum(au - r, av - 0.3 * r), np.maximum(au - 0.3 * r, av - r))
     if shape == "ring":
         return np.abs(np.hypot(u, v) - 0.75 * r) - 0.25 * r
+    if shape == "stroke":                     # clutter only, never a class
+        return np.maximum(au - r, av - 0.08 * r)
     return np.maximum(au - r, av - 0.3 * r)   # bar
 
 
@@ -106,7 +109,7 @@ def _clutter(rng, img, count: int) -> None:
     for _ in range(count):
         cy, cx = rng.uniform(0, size, n), rng.uniform(0, size, n)
         rad = rng.uniform(0.05, 0.15, n) * size
-        _draw(img, ["bar"] * n, rng.uniform(0.0, 1.0, (n, 3)), cy, cx, rad, rng.uniform(0, np.pi, n))
+        _draw(img, ["stroke"] * n, rng.uniform(0.0, 1.0, (n, 3)), cy, cx, rad, rng.uniform(0, np.pi, n))
 
 
 def _place(rng, n: int, size: int, lo: float, hi: float):
@@ -142,8 +145,7 @@ def _render_chunk(rng, labels, size, num_classes, color_decisive, object_size) -
         cols = hues[labels] * rng.uniform(0.85, 1.15, (n, 1))
     else:
         shapes = [SHAPES[k] for k in labels]
-        hue = class_hues(12)[rng.integers(0, 12, n)]
-        cols = hue + rng.uniform(-0.25, 0.25, (n, 1))
+        cols = class_hues(12)[rng.integers(0, 12, n)] * rng.uniform(0.85, 1.15, (n, 1))
     cy, cx, rad = _place(rng, n, size, lo, hi)
     _draw(img, shapes, cols, cy, cx, rad, rng.uniform(0, 2 * np.pi, n))
     return np.clip(img * 255.0 + 0.5, 0, 255).astype(np.uint8)
