@@ -26,7 +26,7 @@ from dnasgen.data.sensor import simulate_batch
 from dnasgen.errors import DataError
 
 SPLITS = ("train", "val", "test")
-SOURCE_VERSION = 1        # bump when decoding/generation changes
+SOURCE_VERSION = 2        # bump when decoding/generation changes
 ARRAYS_VERSION = 1        # bump when sensor simulation or preprocessing changes
 _BLOCK = 256
 
