@@ -112,8 +112,8 @@ def render(summary: dict, console: Console | None = None) -> None:
     """Print the summary (rich)."""
     console = console or Console()
     ran = [s["name"] for s in summary["stages"] if s["status"] == "ran"]
-    console.rule(f"[bold]dnasgen build: {summary['spec']}[/] ({summary['seconds']:.0f} s; "
-                 f"ran: {', '.join(ran) or 'nothing, all cached'})")
+    console.rule(f"[bold]dnasgen build: {summary['spec']}[/] ({summary['seconds']:.0f} s)")
+    console.print(f"[bold]stages run[/]    {', '.join(ran) or 'none: everything was up to date'}")
     if "candidate" in summary:
         console.print(f"[bold]data[/]          {summary['data']}")
         console.print(f"[bold]architecture[/]  {summary['arch']}")
