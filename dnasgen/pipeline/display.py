@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 
+from rich import get_console
 from rich.console import Console
+from rich.table import Column
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 _STYLE = {"pending": "dim", "running": "bold yellow", "cached": "cyan", "done": "green",
@@ -34,7 +36,7 @@ def _brief(name: str, info: dict | None) -> str:
         if isinstance(value, float):
             value = f"{value:.3f}"
         elif isinstance(value, list):
-            value = ", ".join(map(str, value))
+            value = len(value) if len(value) > 2 else ", ".join(map(str, value))
         parts.append(f"{key} {value}")
     return "  ".join(parts)
 
@@ -43,7 +45,7 @@ class BuildDisplay:
     """Stage-level progress; use as a context manager around the build."""
 
     def __init__(self, stage_names: list[str], console: Console | None = None, quiet: bool = False):
-        self.console = console or Console(stderr=False)
+        self.console = console or get_console()   # the console the stages' own bars use: one display
         self.names = list(stage_names)
         self.quiet = quiet
         self.live = self.console.is_terminal and not quiet
@@ -51,12 +53,15 @@ class BuildDisplay:
         self._tasks: dict[str, int] = {}
         self._overall = None
         self._done = 0
+        self._state: dict[str, str] = {}
 
     def __enter__(self) -> "BuildDisplay":
         if self.live:
             self._progress = Progress(
-                SpinnerColumn(), TextColumn("{task.description:<10}"), BarColumn(bar_width=20),
-                TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=self.console)
+                SpinnerColumn(), TextColumn("{task.description}", table_column=Column(width=9)),
+                BarColumn(bar_width=12), TimeElapsedColumn(),
+                TextColumn("{task.fields[status]}", table_column=Column(no_wrap=True, overflow="ellipsis")),
+                console=self.console)
             self._overall = self._progress.add_task("build", total=len(self.names), status="")
             for name in self.names:
                 self._tasks[name] = self._progress.add_task(name, total=1, status="[dim]pending",
@@ -66,9 +71,13 @@ class BuildDisplay:
 
     def __exit__(self, *exc) -> None:
         if self._progress is not None:
+            for name, task in self._tasks.items():
+                if self._state.get(name, "pending") == "pending" and exc[0] is None:
+                    self._progress.update(task, status="[dim]not run (--until)")
             self._progress.stop()
 
     def _set(self, name: str, state: str, note: str = "", complete: bool = False) -> None:
+        self._state[name] = state
         if self._progress is None:
             if not self.quiet:
                 self.console.print(f"[{_STYLE[state]}]{state:>8}[/] {name:<10} {note}", highlight=False)
