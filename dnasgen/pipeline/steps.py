@@ -166,4 +166,12 @@ def run_verify(ctx: Context) -> StageResult:
         "ok": report.ok, "vectors": report.vectors, "qemu_match": report.qemu_match,
         "ram_bytes": report.ram_bytes, "flash_bytes": report.flash_bytes,
         "latency_ms": report.latency_ms, "instructions": max(report.instructions, default=None),
-        "note": "; ".join(report.skipped) or format_report(report).splitlines()[0]})
+        "note": _verify_note(report)})
+
+
+def _verify_note(report) -> str:
+    where = "host and QEMU Cortex-M4" if report.qemu_match else "host"
+    note = f"{report.vectors} test vectors bit-exact with the LiteRT reference on {where}"
+    if report.instructions:
+        note += f"; {max(report.instructions):,} instructions per inference"
+    return "; ".join([note, *report.skipped])
