@@ -27,6 +27,9 @@ CPU_FLAGS = {
 QEMU_BOARD_ID = "qemu-mps2-an386"
 ICOUNT_SHIFT = 0
 
+# sizeof() of each op descriptor struct in kernels.h (int32 fields and 32-bit pointers).
+DESCRIPTOR_BYTES = {"dn_conv_t": 22 * 4, "dn_fc_t": 10 * 4, "dn_add_t": 13 * 4, "dn_mean_t": 7 * 4}
+INPUT_TABLE_BYTES = 256
 _STRUCTS = {"conv": "dn_conv_t", "conv1x1": "dn_conv_t", "dwconv": "dn_conv_t", "fc": "dn_fc_t",
             "add": "dn_add_t", "mean_int": "dn_mean_t", "mean_sum": "dn_mean_t",
             "mean_same": "dn_mean_t"}
@@ -91,7 +94,8 @@ def padded_bytes(arr: np.ndarray, align: int = 16) -> int:
 def model_context(program: Program, offsets: dict[str, int], arena_bytes: int,
                   input_table: np.ndarray) -> dict:
     arrays = model_arrays(program)
-    data_bytes = sum(padded_bytes(a) for _, a in arrays) + 256
+    descriptors = sum(DESCRIPTOR_BYTES[_STRUCTS[op.kernel]] for op in program.ops)
+    data_bytes = sum(padded_bytes(a) for _, a in arrays) + INPUT_TABLE_BYTES + descriptors
     ins, outs = program.tensors[program.input], program.tensors[program.output]
     return {
         "ops": [_op_entry(op, program, offsets) for op in program.ops],
@@ -105,12 +109,17 @@ def model_context(program: Program, offsets: dict[str, int], arena_bytes: int,
     }
 
 
+def check_model_input(program: Program, data) -> None:
+    shape = program.tensors[program.input].shape
+    if shape != (data.resolution, data.resolution, data.channels):
+        raise CodegenError(f"model input {shape} does not match the candidate's data config "
+                           f"{data.resolution}x{data.resolution}x{data.channels}")
+
+
 def config_defines(program: Program, offsets: dict[str, int], arena_bytes: int, sensor, data) -> list[str]:
     from dnasgen.data.preprocess import frame_bytes
+    check_model_input(program, data)
     ins, outs = program.tensors[program.input], program.tensors[program.output]
-    if ins.shape != (data.resolution, data.resolution, data.channels):
-        raise CodegenError(f"model input {ins.shape} does not match the candidate's data config "
-                           f"{data.resolution}x{data.resolution}x{data.channels}")
     if sensor.pixel_format not in PIXEL_FORMATS:
         raise CodegenError(f"unknown sensor pixel format {sensor.pixel_format!r}")
     values = {"DN_FRAME_W": sensor.width, "DN_FRAME_H": sensor.height,
@@ -118,8 +127,9 @@ def config_defines(program: Program, offsets: dict[str, int], arena_bytes: int, 
               "DN_RES": data.resolution, "DN_CHANNELS": data.channels, "DN_INPUT_BYTES": ins.bytes,
               "DN_OUTPUT_BYTES": outs.bytes, "DN_ARENA_BYTES": arena_bytes,
               "DN_INPUT_OFFSET": offsets[program.input], "DN_OUTPUT_OFFSET": offsets[program.output],
-              "DN_MACS": program.macs}
+              "DN_MACS": program.macs, "DN_SCRATCH_WORDS": program.scratch_words}
     values.update({f"DN_KERNEL_{k.upper()}": int(k in program.kernels) for k in KERNELS})
+    values.update({f"DN_DW_K{k}": int(k in program.dw_square_kernels) for k in (3, 5, 7)})
     return [cgen.define(k, v) for k, v in values.items()]
 
 

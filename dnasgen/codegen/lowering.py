@@ -71,6 +71,16 @@ class Program:
         return {n: t.bytes for n, t in self.tensors.items()}
 
     @property
+    def dw_square_kernels(self) -> tuple[int, ...]:
+        """Depthwise k x k sizes (3, 5, 7) with an unrolled Cortex-M kernel."""
+        return tuple(k for k in (3, 5, 7) if any(op.kernel == "dwconv" and op.params["k_h"] ==
+                                                 op.params["k_w"] == k for op in self.ops))
+
+    @property
+    def scratch_words(self) -> int:
+        return scratch_words(self.ops)
+
+    @property
     def weight_bytes(self) -> int:
         return sum(a.nbytes for op in self.ops for a in op.arrays.values())
 
@@ -151,6 +161,32 @@ def _padding(op: Operator, x: CTensor, y: CTensor, kh: int, kw: int) -> tuple[in
     return sh, sw, pt, pl
 
 
+ACC_BOUND = 1 << 30
+
+
+def fast_requant(arrays: dict, taps: int, in_offset: int) -> int:
+    """1 when the worst-case |accumulator| (bias + taps x 128 x |x + offset|) stays below 2^30 and
+    every shift is <= -1 (a right shift): the DSP kernels' SMMULR requantisation is then exact."""
+    x_max = max(abs(-128 + in_offset), abs(127 + in_offset))
+    bound = int(np.abs(arrays["bias"].astype(np.int64)).max(initial=0)) + taps * 128 * x_max
+    return int(bound < ACC_BOUND and int(arrays["shift"].max(initial=-1)) <= -1)
+
+
+def scratch_words(ops) -> int:
+    """32-bit words of the DSP kernels' scratch buffer (widened inputs of two pixels, im2col)."""
+    words = 1
+    for op in ops:
+        p = op.params
+        kpad = -(-p.get("w_row", 0) // 4) * 4
+        if op.kernel == "conv1x1":      # two pixels widened to int16 pairs + tails
+            words = max(words, kpad + 4)
+        elif op.kernel == "conv":       # ... + the two im2col windows (int8)
+            words = max(words, kpad + 4 + kpad // 2)
+        elif op.kernel == "dwconv":     # a 4-channel group's weights widened to int16
+            words = max(words, 2 * p["k_h"] * p["k_w"])
+    return words
+
+
 def _window_params(op, x, y, kh, kw) -> dict:
     sh, sw, pt, pl = _padding(op, x, y, kh, kw)
     return {"in_h": x.shape[0], "in_w": x.shape[1], "in_c": x.shape[2], "out_h": y.shape[0],
@@ -168,8 +204,14 @@ def _lower_conv(model: Model, op: Operator) -> COp:
     params = _window_params(op, x, y, kh, kw)
     rq, arrays = _requant(op, x, w, y, oc)
     params.update(rq)
-    arrays = {"weights": w.data.reshape(-1), "bias": _bias(model, op, _opt(op, 2), oc), **arrays}
     simple = kh == kw == 1 and params["stride_h"] == params["stride_w"] == 1
+    k = kh * kw * x.shape[2]
+    row = k if simple else -(-k // 4) * 4      # k x k rows padded to whole words (zeros)
+    weights = np.zeros((oc, row), np.int8)
+    weights[:, :k] = w.data.reshape(oc, k)
+    params["w_row"] = row
+    arrays = {"weights": weights.reshape(-1), "bias": _bias(model, op, _opt(op, 2), oc), **arrays}
+    params["fast"] = fast_requant(arrays, k, params["in_offset"])
     macs = y.shape[0] * y.shape[1] * oc * kh * kw * x.shape[2]
     return COp(op.index, op.opcode, "conv1x1" if simple else "conv", (x.name,), y.name, params, arrays, macs)
 
@@ -187,6 +229,8 @@ def _lower_dwconv(model: Model, op: Operator) -> COp:
     rq, arrays = _requant(op, x, w, y, c)
     params.update(rq)
     arrays = {"weights": w.data.reshape(-1), "bias": _bias(model, op, _opt(op, 2), c), **arrays}
+    params["w_row"] = kh * kw
+    params["fast"] = fast_requant(arrays, kh * kw, params["in_offset"])
     return COp(op.index, op.opcode, "dwconv", (x.name,), y.name, params, arrays, y.shape[0] * y.shape[1] * c * kh * kw)
 
 
@@ -282,10 +326,10 @@ def lower(tflite_bytes: bytes) -> Program:
         if op.opcode not in _LOWER and op.opcode != "RESHAPE":
             raise CodegenError(f"op {op.index} ({op.opcode}) is not supported by the C code generator "
                                f"(supported: {', '.join(SUPPORTED_OPS)})")
-    _check_io(model)
     alias = _aliases(model)
     ops = tuple(_LOWER[op.opcode](model, _resolve(op, alias)) for op in model.operators
                 if op.opcode != "RESHAPE")
+    _check_io(model)
     tensors = {}
     for cop in ops:
         for index in [int(n[1:]) for n in cop.inputs + (cop.output,)]:

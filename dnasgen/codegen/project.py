@@ -74,7 +74,7 @@ def _context(program: Program, plan, spec, candidate, vectors, tflite_bytes: byt
                "boards": boards, "board_ids": ids,
                "default_board": spec.board.id if spec.board.id in ids else ctx.QEMU_BOARD_ID,
                "qemu_board": ctx.QEMU_BOARD_ID, "icount_shift": ctx.ICOUNT_SHIFT,
-               "dsp_source": "kernels_dsp.c" if (template_root() / "firmware" / "kernels_dsp.c").exists() else "",
+               "dsp_source": "kernels_dsp.c",
                "model_comment": f"{candidate.data.label} MobileNetV2 width {candidate.arch.width:g}, "
                                 f"{program.macs:,} MACs",
                "class_list": ", ".join(f"{i}={c}" for i, c in enumerate(spec.classes)),
@@ -106,6 +106,7 @@ def generate_project(tflite_bytes: bytes, spec, candidate, out_dir, vectors=None
     """
     tflite_bytes = bytes(tflite_bytes)
     program = lower(tflite_bytes)
+    ctx.check_model_input(program, candidate.data)
     plan = plan_program(program)
     vecs = as_vectors(vectors, tflite_bytes, spec.sensor, candidate.data)
     if len(vecs) == 0:

@@ -6,7 +6,7 @@
 
 #if DN_KERNEL_CONV && !DN_USE_DSP
 void dn_conv(const dn_conv_t *p, const int8_t *in, int8_t *out) {
-    const int32_t kk = p->k_h * p->k_w * p->in_c;
+    const int32_t kk = p->w_row;
     for (int32_t oy = 0; oy < p->out_h; ++oy) {
         const int32_t y0 = oy * p->stride_h - p->pad_t;
         for (int32_t ox = 0; ox < p->out_w; ++ox) {
@@ -88,7 +88,7 @@ void dn_fc(const dn_fc_t *p, const int8_t *in, int8_t *out) {
 }
 #endif
 
-#if DN_KERNEL_ADD
+#if DN_KERNEL_ADD && !DN_USE_DSP
 /* reference_integer_ops::Add: inputs scaled to a common 2^20-scaled domain, summed, rescaled. */
 void dn_add(const dn_add_t *p, const int8_t *in1, const int8_t *in2, int8_t *out) {
     for (int32_t i = 0; i < p->size; ++i) {

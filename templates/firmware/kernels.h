@@ -16,6 +16,8 @@ typedef struct {
     int32_t in_h, in_w, in_c, out_h, out_w, out_c;
     int32_t k_h, k_w, stride_h, stride_w, pad_t, pad_l;
     int32_t in_offset, out_offset, act_min, act_max;
+    int32_t fast;   /* |accumulator| < 2^30 and every shift <= -1: SMMULR requantisation is exact */
+    int32_t w_row;  /* weights per output channel in the array (k x k conv rows padded to 4n) */
     const int8_t *weights;
     const int32_t *bias, *mult, *shift;
 } dn_conv_t;

@@ -34,6 +34,11 @@ static void dn_print_line(const char *label, int64_t value) {
     dn_write(line, (size_t)(p - line));
 }
 
+static int dn_is(const char *a, const char *b) {
+    while (*a && *a == *b) ++a, ++b;
+    return *a == *b;
+}
+
 static int dn_argmax(const int8_t *scores) {
     int best = 0;
     for (int i = 1; i < DN_OUTPUT_BYTES; ++i) if (scores[i] > scores[best]) best = i;
@@ -103,13 +108,13 @@ static int dn_run_vectors(void) {
 
 int main(int argc, char **argv) {
     dn_platform_init(&argc, &argv);
-    if (argc >= 3 && strcmp(argv[1], "--frame") == 0) return dn_exit(dn_run_file(argv[2], 1));
-    if (argc >= 3 && strcmp(argv[1], "--tensor") == 0) return dn_exit(dn_run_file(argv[2], 0));
+    if (argc >= 3 && dn_is(argv[1], "--frame")) return dn_exit(dn_run_file(argv[2], 1));
+    if (argc >= 3 && dn_is(argv[1], "--tensor")) return dn_exit(dn_run_file(argv[2], 0));
 #if DN_HOST
-    if (argc >= 4 && strcmp(argv[1], "--preprocess") == 0) return dn_exit(dn_preprocess_file(argv[2], argv[3]));
+    if (argc >= 4 && dn_is(argv[1], "--preprocess")) return dn_exit(dn_preprocess_file(argv[2], argv[3]));
 #endif
 #if DN_VECTORS
-    if (argc < 2 || strcmp(argv[1], "--test") == 0) return dn_exit(dn_run_vectors());
+    if (argc < 2 || dn_is(argv[1], "--test")) return dn_exit(dn_run_vectors());
 #endif
     dn_write("usage: app --frame FILE | --tensor FILE | --test\n", 49);
     return dn_exit(2);

@@ -45,7 +45,10 @@ void dn_trace(int op, const int8_t *output, int32_t bytes) {
     const char *path = getenv("DN_TRACE_FILE");
     FILE *f = path ? fopen(path, "ab") : NULL;
     int32_t header[2] = {op, bytes};
-    if (!f) return;
+    if (op < 0 || !f) {
+        if (f) fclose(f);
+        return;
+    }
     fwrite(header, sizeof header, 1, f);
     fwrite(output, 1, (size_t)bytes, f);
     fclose(f);

@@ -1,0 +1,84 @@
+"""Bad input fails generation with a clear error naming the op; the output is never half-written."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dnasgen.candidate import ArchConfig, Candidate, DataConfig, StageConfig
+from dnasgen.errors import CodegenError
+from dnasgen.spec.model import Sensor
+
+from codegen_support import make_spec
+
+
+def _convert(model, int8: bool = True) -> bytes:
+    import tensorflow as tf
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    if int8:
+        rng = np.random.default_rng(0)
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.representative_dataset = lambda: ([rng.uniform(-1, 1, (1, 8, 8, 3)).astype(np.float32)]
+                                               for _ in range(8))
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        conv.inference_input_type = tf.int8
+        conv.inference_output_type = tf.int8
+    return bytes(conv.convert())
+
+
+def _model(pool: str):
+    import keras
+    inp = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu6")(inp)
+    x = keras.layers.MaxPooling2D()(x) if pool == "max" else x
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inp, keras.layers.Dense(2)(x))
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """A valid tiny int8 model (CONV_2D, MEAN, FULLY_CONNECTED), its candidate and spec."""
+    stages = tuple(StageConfig(1, (3,), (1,)) for _ in range(7))
+    cand = Candidate(DataConfig(8, "rgb"), ArchConfig(0.35, stages))
+    return _convert(_model("none")), cand, make_spec(Sensor(12, 10, "rgb565"), classes=("a", "b"))
+
+
+def test_unsupported_op_is_named(tiny, tmp_path):
+    from dnasgen.codegen import generate_project
+    _, cand, spec = tiny
+    with pytest.raises(CodegenError, match=r"op 1 \(MAX_POOL_2D\) is not supported"):
+        generate_project(_convert(_model("max")), spec, cand, tmp_path / "p")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_float_model_is_rejected_naming_the_op(tiny, tmp_path):
+    from dnasgen.codegen import generate_project
+    _, cand, spec = tiny
+    with pytest.raises(CodegenError, match=r"op 0 \(CONV_2D\).*float32"):
+        generate_project(_convert(_model("none"), int8=False), spec, cand, tmp_path / "p")
+
+
+def test_tiny_model_generates_and_fails_atomically(tiny, tmp_path, monkeypatch):
+    from dnasgen.codegen import generate_project
+    from dnasgen.codegen.render import Renderer
+    from dnasgen.verify.project import run_make
+    blob, cand, spec = tiny
+    project = generate_project(blob, spec, cand, tmp_path / "p")
+    assert "test: ok" in run_make(project, "test")
+    before = {p.relative_to(project): p.read_bytes() for p in project.rglob("*") if p.is_file()}
+
+    def boom(self, relative, data):
+        raise CodegenError("disk full (simulated)")
+    monkeypatch.setattr(Renderer, "add_file", boom)
+    with pytest.raises(CodegenError, match="simulated"):
+        generate_project(blob, spec, cand, project)
+    after = {p.relative_to(project): p.read_bytes() for p in project.rglob("*") if p.is_file()}
+    assert after == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p"]
+
+
+def test_candidate_must_match_the_model(tiny, tmp_path):
+    from dnasgen.codegen import generate_project
+    blob, cand, spec = tiny
+    other = Candidate(DataConfig(8, "grayscale"), cand.arch)
+    with pytest.raises(CodegenError, match="does not match the candidate"):
+        generate_project(blob, spec, other, tmp_path / "p")
