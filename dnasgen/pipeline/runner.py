@@ -1,6 +1,9 @@
 """Run stages in order, reusing each one whose cache key and artifacts are unchanged."""
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +66,24 @@ def _record_outputs(ctx: Context, result) -> dict[str, dict]:
     return outputs
 
 
+@contextlib.contextmanager
+def native_stderr_to(path: Path | None):
+    """Send fd 2 (TensorFlow's C++ logs, Python warnings) to a log file while a stage runs."""
+    if path is None:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(path, "a", buffering=1) as log, contextlib.redirect_stderr(log):
+            os.dup2(log.fileno(), 2)
+            yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def run_stage(ctx: Context, stage: Stage, display, log: RunLog) -> StageRecord:
     """Reuse or run one stage; its manifest is written only after it succeeded."""
     key, inputs = stage_key(ctx, stage)
@@ -87,8 +108,9 @@ def _execute(ctx: Context, stage: Stage, display, log: RunLog, key: str, inputs:
     append_log(ctx.work, {"run": log.run_id, "stage": stage.name, "status": "started", "key": key,
                           "reason": reason})
     t0 = time.monotonic()
+    log_file = ctx.work_path(f"{stage.name}.log") if stage.quiet_stderr else None
     try:
-        with display.running(stage.name, stage.title, reason):
+        with display.running(stage.name, stage.title, reason), native_stderr_to(log_file):
             result = stage.run(ctx)
     except BaseException as exc:
         status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"

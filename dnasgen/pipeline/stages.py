@@ -28,7 +28,8 @@ class Stage:
     inputs: tuple[str, ...]                       # artifact names from earlier stages
     run: Callable[["Context"], StageResult]
     title: str = ""
-    extra_key: Callable[["Context"], object] | None = None   # more key material (e.g. --candidate file)
+    extra_key: Callable[["Context"], object] | None = None   # more key material (e.g. --candidate)
+    quiet_stderr: bool = False                    # native log noise (TensorFlow) -> .dnasgen/<name>.log
 
 
 @dataclass
@@ -89,10 +90,10 @@ def stage_list(use_candidate: bool) -> list[Stage]:
         Stage("finetune", _sections("task", "dataset", "sensor", "search_space", "train", "search"),
               ("supernet", "candidate"), steps.run_finetune, "fine-tune chosen subnet"),
         Stage("export", _sections("task", "dataset", "sensor", "search_space", "search"),
-              ("finetuned",), steps.run_export, "int8 TFLite export"),
+              ("finetuned",), steps.run_export, "int8 TFLite export", quiet_stderr=True),
         Stage("generate", _sections("name", "task", "dataset", "sensor", "board", "constraints"),
               ("tflite", "candidate", "finetune", "export"), steps.run_generate,
-              "generate firmware project"),
+              "generate firmware project", quiet_stderr=True),
         Stage("verify", _sections("board", "constraints"), ("lock",), steps.run_verify,
               "build + run firmware"),
     ]

@@ -49,10 +49,19 @@ def _budgets(ctx, cand) -> dict:
     }
 
 
+def shown(path: Path) -> str:
+    """A path as the user would type it: relative to the working directory when inside it."""
+    path = Path(path)
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def commands(project: Path) -> list[str]:
     inputs = read_json(Path(project) / INPUTS_NAME) or {}
     frame = next((f["path"] for f in inputs.get("frames", [])), "FRAME.raw")
-    return [f"cd {project}",
+    return [f"cd {shown(project)}",
             f"make host && ./build/host/app --frame {frame}   # one raw camera frame",
             "make test    # bit-exact check of the embedded test vectors",
             "make qemu    # the Cortex-M4 firmware in QEMU (mps2-an386)",
@@ -126,7 +135,7 @@ def render(summary: dict, console: Console | None = None) -> None:
     if verify.get("note"):
         console.print(f"[bold]verify[/]        {verify['note']}")
     if summary.get("commands"):
-        console.print(f"[bold]project[/]       {summary['project']}")
+        console.print(f"[bold]project[/]       {shown(summary['project'])}")
         console.print("[bold]build and run[/]")
         for line in summary["commands"]:
             console.print(f"  {line}", highlight=False)
