@@ -1,0 +1,61 @@
+"""Firmware figures for MobileNetV2-0.35@96 int8 (10.66 M MACs, random weights), run with `make bench`:
+
+* Cortex-M4 instructions per MAC in QEMU mps2-an386 (-icount shift=0), the peers' counting:
+  TFLM reference kernels 17.21, TFLM + CMSIS-NN 4.27; first target <= 3;
+* runtime code size (text minus model data and op descriptors), target <= 12 kB
+  (TFLM: 58 kB reference, 109 kB with CMSIS-NN);
+* the host build's inference time (the benchmarked callable).
+Instruction counts are deterministic, so they are asserted; times are only recorded.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
+from codegen_support import make_spec, mobilenet_v2_035_96  # noqa: E402
+
+from dnasgen.spec.model import Sensor  # noqa: E402
+from dnasgen.verify import toolchain_available  # noqa: E402
+
+MACS = 10_656_688
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    from dnasgen.codegen import generate_project
+    from dnasgen.export import make_test_model
+    cand = mobilenet_v2_035_96()
+    blob = make_test_model(cand, num_classes=2, head_channels=1280, seed=0, calib_n=16)
+    spec = make_spec(Sensor(160, 120, "rgb565"), name="bench", classes=("a", "b"), board="nucleo-f412zg")
+    return generate_project(blob, spec, cand, tmp_path_factory.mktemp("bench") / "bench"), blob
+
+
+@pytest.mark.skipif(not toolchain_available(), reason="arm-none-eabi-gcc / qemu-system-arm not installed")
+def test_bench_cortex_m4_instructions_per_mac(benchmark, project):
+    from dnasgen.verify.harness import run_qemu
+    from dnasgen.verify.project import parse_size, run_make
+    proj, _ = project
+    lines, instructions = benchmark.pedantic(lambda: run_qemu(proj), rounds=1, iterations=1)
+    sizes = parse_size(run_make(proj, "size", "BOARD=nucleo-f412zg"))
+    per_mac = instructions[0] / MACS
+    benchmark.extra_info.update({"instructions": instructions[0], "instructions_per_mac": round(per_mac, 3),
+                                 "code_bytes": sizes["code"], "flash_bytes": sizes["flash"],
+                                 "ram_bytes": sizes["ram"], "arena_bytes": sizes["arena"]})
+    assert len(lines) == 2 and abs(instructions[0] - instructions[1]) <= 400   # 40-instruction ticks
+    assert per_mac <= 3.0, f"{per_mac:.2f} instructions/MAC"
+    assert sizes["code"] <= 12 * 1024, f"code {sizes['code']} B"
+    assert sizes["arena"] < 204_628          # TFLM's arena for the same model
+
+
+def test_bench_host_inference(benchmark, project):
+    from dnasgen.export import ReferenceInterpreter
+    from dnasgen.verify.harness import run_tensors
+    proj, blob = project
+    ref = ReferenceInterpreter(blob)
+    x = np.random.default_rng(0).integers(-128, 128, (4,) + ref.input_shape[1:], dtype=np.int8)
+    got = benchmark.pedantic(lambda: run_tensors(proj, x), rounds=3, iterations=1)
+    assert np.array_equal(got, ref.run_batch(x))
