@@ -19,8 +19,13 @@ typedef struct {
     const int32_t *bias, *mult, *shift;
 } dn_rq_t;
 
+#ifndef DN_SLOW_REQUANT   /* 1: always the portable requantisation (tests the fallback paths) */
+#define DN_SLOW_REQUANT 0
+#endif
+
 static inline dn_rq_t dn_rq_of(const dn_conv_t *p) {
-    const dn_rq_t r = {p->out_offset, p->act_min, p->act_max, p->fast, p->bias, p->mult, p->shift};
+    const dn_rq_t r = {p->out_offset, p->act_min, p->act_max, p->fast && !DN_SLOW_REQUANT, p->bias, p->mult,
+                       p->shift};
     return r;
 }
 
