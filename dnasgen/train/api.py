@@ -19,7 +19,12 @@ def train_spec(spec_path: Path, out: Path | None = None, threads: int | None = N
     from dnasgen.spec import load_spec
     from dnasgen.train.loop import train_supernet
     spec = load_spec(spec_path)
-    return train_supernet(spec, workdir_of(spec, out), threads=threads)
+    try:
+        return train_supernet(spec, workdir_of(spec, out), threads=threads)
+    finally:
+        import torch.distributed as dist
+        if dist.is_available() and dist.is_initialized():     # launched by torchrun
+            dist.destroy_process_group()
 
 
 def format_train(checkpoint: Path) -> str:

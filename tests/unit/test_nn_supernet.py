@@ -128,7 +128,7 @@ def test_folded_weights_reproduce_static_output(supernet, idx):
             w, b = folded[op.name]
             assert w.dtype == np.float32 and b.shape == (op.out_shape[2],)
             assert w.size == op.weights
-    x = _input(cand, 3)
+    x = _input(cand, 3)[:1]
     with torch.no_grad():
         ref = static(x).double()
     out = _functional_forward(graph, folded, x)
