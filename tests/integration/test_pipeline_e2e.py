@@ -42,7 +42,14 @@ def first(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
     spec = root / "tiny.yaml"
     shutil.copy(TINY, spec)
-    result = build(spec, out=root / "out", quiet=True)
+    cwd = os.getcwd()
+    os.chdir(root)             # anything written to a default location would land here
+    try:
+        result = build(spec, out=root / "out", quiet=True)
+    finally:
+        os.chdir(cwd)
+    assert sorted(p.name for p in root.iterdir()) == ["out", "tiny.yaml"]
+    assert sorted(p.name for p in (root / "out").iterdir()) == ["tiny"]
     work = result.project / ".dnasgen"
     saved = {"candidate": (work / "candidate.json").read_text(),
              "tflite": (work / "model.tflite").read_bytes(), "files": project_files(result.project)}
