@@ -31,7 +31,7 @@ ICOUNT_SHIFT = 0
 DESCRIPTOR_BYTES = {"dn_conv_t": 22 * 4, "dn_fc_t": 10 * 4, "dn_add_t": 13 * 4, "dn_mean_t": 7 * 4}
 INPUT_TABLE_BYTES = 256
 _STRUCTS = {"conv": "dn_conv_t", "conv1x1": "dn_conv_t", "dwconv": "dn_conv_t", "fc": "dn_fc_t",
-            "add": "dn_add_t", "mean_int": "dn_mean_t", "mean_sum": "dn_mean_t",
+            "add": "dn_add_t", "mean_sum": "dn_mean_t",
             "mean_same": "dn_mean_t"}
 
 

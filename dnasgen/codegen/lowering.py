@@ -17,7 +17,7 @@ from dnasgen.graph import same_padding
 
 SUPPORTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MEAN", "FULLY_CONNECTED", "RESHAPE")
 # C kernel variants (what `DN_KERNEL_<NAME>` switches on in kernels.c).
-KERNELS = ("conv", "conv1x1", "dwconv", "add", "mean_int", "mean_sum", "mean_same", "fc")
+KERNELS = ("conv", "conv1x1", "dwconv", "add", "mean_sum", "mean_same", "fc")
 
 
 @dataclass(frozen=True)
@@ -269,16 +269,15 @@ def _lower_mean(model: Model, op: Operator) -> COp:
         raise _fail(op, f"only the mean over height and width of a 4-D tensor is supported (axis {axis})")
     params = {"in_h": x.shape[0], "in_w": x.shape[1], "channels": x.shape[2],
               "in_zp": x.zero_point, "out_zp": y.zero_point}
-    if op.options.get("keepDims", False):
-        mult, shift = quant.quantize_multiplier(float(quant.f32(x.scale)) / float(quant.f32(y.scale)))
-        params.update({"mult": mult, "shift": shift})
-        kernel = "mean_int"            # reference_integer_ops::Mean
-    elif x.scale == y.scale and x.zero_point == y.zero_point:
-        kernel = "mean_same"           # reference_ops::Mean (integer sum / count)
+    # LiteRT's reference MEAN (keep_dims or not): the integer sum divided by the count when input
+    # and output share their quantisation, else QuantizedMeanOrSum with 1/count folded into the
+    # multiplier (both checked bit-exact against BUILTIN_REF).
+    if x.scale == y.scale and x.zero_point == y.zero_point:
+        kernel = "mean_same"
     else:
         mult, shift = quant.mean_multiplier(x.scale, y.scale, x.shape[0] * x.shape[1])
         params.update({"mult": mult, "shift": shift})
-        kernel = "mean_sum"            # reference_ops::QuantizedMeanOrSum (1/N folded in)
+        kernel = "mean_sum"
     return COp(op.index, op.opcode, kernel, (x.name,), y.name, params)
 
 

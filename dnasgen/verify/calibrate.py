@@ -35,7 +35,7 @@ from dnasgen.candidate import ArchConfig, Candidate, DataConfig, StageConfig
 KINDS = ("conv", "dwconv", "fc", "add", "mean")
 MAC_KINDS = ("conv", "dwconv", "fc")
 _KIND_OF = {"conv": "conv", "conv1x1": "conv", "dwconv": "dwconv", "fc": "fc", "add": "add",
-            "mean_int": "mean", "mean_sum": "mean", "mean_same": "mean"}
+            "mean_sum": "mean", "mean_same": "mean"}
 CORE = "cortex-m4"
 VARIANTS = {"dsp": "-O2 -DDN_TRACE=1", "portable": "-O2 -DDN_TRACE=1 -DDN_NO_DSP"}
 # core -> (measured variant, factor per MAC, factor per element, factor on the per-op overhead)

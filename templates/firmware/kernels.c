@@ -102,24 +102,12 @@ void dn_add(const dn_add_t *p, const int8_t *in1, const int8_t *in2, int8_t *out
 }
 #endif
 
-#if DN_KERNEL_MEAN_INT || DN_KERNEL_MEAN_SUM || DN_KERNEL_MEAN_SAME
+#if DN_KERNEL_MEAN_SUM || DN_KERNEL_MEAN_SAME
 static int32_t dn_channel_sum(const dn_mean_t *p, const int8_t *in, int32_t ch, int32_t offset) {
     const int32_t n = p->in_h * p->in_w;
     int32_t acc = 0;
     for (int32_t i = 0; i < n; ++i) acc += in[i * p->channels + ch] + offset;
     return acc;
-}
-#endif
-
-#if DN_KERNEL_MEAN_INT
-/* reference_integer_ops::Mean (keep_dims over H, W). */
-void dn_mean_int(const dn_mean_t *p, const int8_t *in, int8_t *out) {
-    const int32_t n = p->in_h * p->in_w;
-    for (int32_t ch = 0; ch < p->channels; ++ch) {
-        int32_t acc = dn_requant(dn_channel_sum(p, in, ch, -p->in_zp), p->mult, p->shift);
-        acc = acc > 0 ? (acc + n / 2) / n : (acc - n / 2) / n;
-        out[ch] = dn_clamp(acc + p->out_zp, -128, 127);
-    }
 }
 #endif
 

@@ -74,7 +74,6 @@ void dn_conv1x1(const dn_conv_t *p, const int8_t *in, int8_t *out);
 void dn_dwconv(const dn_conv_t *p, const int8_t *in, int8_t *out);
 void dn_fc(const dn_fc_t *p, const int8_t *in, int8_t *out);
 void dn_add(const dn_add_t *p, const int8_t *in1, const int8_t *in2, int8_t *out);
-void dn_mean_int(const dn_mean_t *p, const int8_t *in, int8_t *out);
 void dn_mean_sum(const dn_mean_t *p, const int8_t *in, int8_t *out);
 void dn_mean_same(const dn_mean_t *p, const int8_t *in, int8_t *out);
 

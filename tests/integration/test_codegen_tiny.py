@@ -1,4 +1,5 @@
-"""Bad input fails generation with a clear error naming the op; the output is never half-written."""
+"""Tiny hand-built int8 models: bad input fails generation with a clear error naming the op, the
+output is never half-written, and op variants the exporter rarely emits stay bit-exact."""
 from __future__ import annotations
 
 import numpy as np
@@ -82,3 +83,36 @@ def test_candidate_must_match_the_model(tiny, tmp_path):
     other = Candidate(DataConfig(8, "grayscale"), cand.arch)
     with pytest.raises(CodegenError, match="does not match the candidate"):
         generate_project(blob, spec, other, tmp_path / "p")
+
+
+def test_keepdims_mean_and_reshape_are_bit_exact(tiny, tmp_path):
+    """MEAN with keep_dims + RESHAPE (aliased): LiteRT uses the folded QuantizedMeanOrSum here too."""
+    import keras
+    from dnasgen.codegen import generate_project, lower
+    from dnasgen.export import ReferenceInterpreter
+    from dnasgen.export.convert import convert
+    from dnasgen.verify.harness import run_tensors
+    _, cand, spec = tiny
+    inp = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(16, 3, padding="same", activation="relu6")(inp)
+    x = keras.layers.Reshape((16,))(keras.layers.GlobalAveragePooling2D(keepdims=True)(x))
+    model = keras.Model(inp, keras.layers.Dense(2)(x))
+    blob = convert(model, np.random.default_rng(0).integers(0, 256, (8, 8, 8, 3), dtype=np.uint8))
+    assert [op.kernel for op in lower(blob).ops] == ["conv", "mean_sum", "fc"]
+    project = generate_project(blob, spec, cand, tmp_path / "p")
+    xs = np.random.default_rng(1).integers(-128, 128, (100, 8, 8, 3), dtype=np.int8)
+    assert np.array_equal(run_tensors(project, xs), ReferenceInterpreter(blob).run_batch(xs))
+
+
+def test_mean_with_equal_quantisation_is_bit_exact(tmp_path):
+    """When the converter gives MEAN's input and output one quantisation: integer sum / count."""
+    from dnasgen.codegen import generate_project, lower
+    from dnasgen.export import ReferenceInterpreter, make_test_model
+    from dnasgen.verify.harness import run_tensors
+    cand = Candidate(DataConfig(32, "rgb"), ArchConfig(0.25, tuple(StageConfig(1, (3,), (1 if i == 0 else 2,))
+                                                                 for i in range(7))))
+    blob = make_test_model(cand, 2, 64, seed=0, calib_n=8)
+    assert "mean_same" in [op.kernel for op in lower(blob).ops]
+    project = generate_project(blob, make_spec(Sensor(48, 48, "rgb565"), classes=("a", "b")), cand, tmp_path / "p")
+    xs = np.random.default_rng(2).integers(-128, 128, (50, 32, 32, 3), dtype=np.int8)
+    assert np.array_equal(run_tensors(project, xs), ReferenceInterpreter(blob).run_batch(xs))
