@@ -96,12 +96,13 @@ class BuildDisplay:
                                   status=f"stage {min(self._done + 1, len(self.names))}/{len(self.names)}")
 
     @contextlib.contextmanager
-    def running(self, name: str, title: str = "", reason: str = ""):
+    def running(self, name: str, title: str = "", reason: str = "", log: str | None = None):
         self._set(name, "running", f"{title} ({reason})" if reason else title)
         try:
             yield
-        except BaseException:
-            self._set(name, "failed")
+        except BaseException as exc:
+            state = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+            self._set(name, "failed", f"{state}; native log: {log}" if log else state)
             raise
 
     def done(self, name: str, seconds: float, info: dict | None = None) -> None:

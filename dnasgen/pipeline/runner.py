@@ -110,7 +110,7 @@ def _execute(ctx: Context, stage: Stage, display, log: RunLog, key: str, inputs:
     t0 = time.monotonic()
     log_file = ctx.work_path(f"{stage.name}.log") if stage.quiet_stderr else None
     try:
-        with display.running(stage.name, stage.title, reason), native_stderr_to(log_file):
+        with display.running(stage.name, stage.title, reason, log_file), native_stderr_to(log_file):
             result = stage.run(ctx)
     except BaseException as exc:
         status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
