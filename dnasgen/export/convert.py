@@ -12,8 +12,9 @@ import numpy as np
 
 from dnasgen.errors import ExportError
 
-# Ops the exporter may emit, and nothing else (codegen supports exactly these).
-EXPECTED_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MEAN", "FULLY_CONNECTED"})
+# Ops the exporter may emit, and nothing else (codegen supports exactly these). The converter
+# inserts a RESHAPE before an ADD whose residual tensors are 1x1 spatially; codegen aliases it.
+EXPECTED_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MEAN", "FULLY_CONNECTED", "RESHAPE"})
 
 
 def normalize_u8(x_u8: np.ndarray) -> np.ndarray:

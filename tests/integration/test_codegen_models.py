@@ -53,16 +53,14 @@ def test_candidates_cover_the_space():
 @pytest.fixture(scope="module")
 def projects(tmp_path_factory):
     """(candidate, tflite bytes, spec, project dir) per model, generated and built once."""
-    from dnasgen.codegen import SUPPORTED_OPS, generate_project
-    from dnasgen.export import convert, make_test_model
+    from dnasgen.codegen import generate_project
+    from dnasgen.export import make_test_model
     from dnasgen.verify.project import run_make
     out = []
     for i, (cand, sensor) in enumerate(zip(candidates(), SENSORS)):
         # The converter reshapes 1x1-spatial residual inputs (model 7): codegen aliases RESHAPE.
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(convert, "EXPECTED_OPS", frozenset(SUPPORTED_OPS))
-            blob = make_test_model(cand, num_classes=SPACE.num_classes, head_channels=SPACE.head_channels,
-                                   seed=i, calib_n=8)
+        blob = make_test_model(cand, num_classes=SPACE.num_classes, head_channels=SPACE.head_channels,
+                               seed=i, calib_n=8)
         spec = make_spec(Sensor(*sensor), name=f"model{i}")
         project = generate_project(blob, spec, cand, tmp_path_factory.mktemp("gen") / f"model{i}")
         run_make(project, "host")

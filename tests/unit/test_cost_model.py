@@ -116,6 +116,7 @@ def test_reserve_shrinks_the_budget():
 
 def test_to_dict_has_exactly_the_contract_keys_and_details_has_ops():
     rep = estimate(mobilenet_v2(0.35, 96), get_board("nucleo-f412zg"), 2, 1280)
+    uncalibrated = estimate(mobilenet_v2(0.35, 96), get_board("stm32f746-disco"), 2, 1280)
     d = rep.to_dict()
     assert tuple(d) == REPORT_KEYS
     assert isinstance(d["violations"], list) and isinstance(d["fits"], bool)
@@ -123,7 +124,8 @@ def test_to_dict_has_exactly_the_contract_keys_and_details_has_ops():
     assert len(details["ops"]) == len(build_graph(mobilenet_v2(0.35, 96), 2, 1280).ops)
     assert details["ops"][0]["name"] == "stem"
     text = format_report(rep, per_op=True)
-    assert "s6b0.project" in text and "not calibrated" in text and "fits: yes" in text
+    assert "s6b0.project" in text and "not calibrated" not in text and "fits: yes" in text
+    assert "not calibrated" in format_report(uncalibrated)
 
 
 def test_estimate_is_cached_and_consistent_across_calls():
