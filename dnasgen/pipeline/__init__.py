@@ -4,7 +4,7 @@ Light at import time (no torch / tensorflow): stages import their packages when 
 """
 from dnasgen.pipeline.build import BuildResult, build
 from dnasgen.pipeline.runner import StageRecord, run_stages
-from dnasgen.pipeline.stages import STAGE_NAMES, Context, Stage, StageResult, stage_list
+from dnasgen.pipeline.stages import Context, Stage, StageResult, stage_list
 
-__all__ = ["BuildResult", "build", "StageRecord", "run_stages", "STAGE_NAMES", "Context", "Stage",
+__all__ = ["BuildResult", "build", "StageRecord", "run_stages", "Context", "Stage",
            "StageResult", "stage_list"]

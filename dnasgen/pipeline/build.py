@@ -59,14 +59,14 @@ def _load(spec):
     return spec if isinstance(spec, Spec) else load_spec(Path(spec))
 
 
-def prepare(spec, out: Path | None, candidate, force: bool) -> Context:
+def prepare(spec, out: Path | None, candidate) -> Context:
     """Load + validate the spec (nothing written on error), then the guarded project context."""
     spec = _load(spec)
     given = _read_candidate(candidate, spec)
     root = Path(out if out is not None else spec.output_dir)
     project = project_dir(root, spec.name)      # guard before creating anything
     root.mkdir(parents=True, exist_ok=True)
-    return Context(spec=spec, root=root.resolve(), project=project, candidate=given, force=force)
+    return Context(spec=spec, root=root.resolve(), project=project, candidate=given)
 
 
 def _mark_work(ctx: Context) -> None:
@@ -86,7 +86,7 @@ def build(spec, out: Path | None = None, until: str | None = None, force: bool =
     Candidate (or a JSON file of one) to build instead of searching.
     """
     t0 = time.monotonic()
-    ctx = prepare(spec, out, candidate, force)
+    ctx = prepare(spec, out, candidate)
     stages = stages if stages is not None else stage_list(ctx.candidate is not None)
     stop = _until(until, stages)
     display = BuildDisplay(["validate"] + [s.name for s in stages], console=console, quiet=quiet)

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from dnasgen import __version__ as TOOL_VERSION
 from dnasgen.errors import BuildError
-from dnasgen.pipeline.guard import inside
 from dnasgen.pipeline.cache import (Manifest, append_log, file_hash, load_manifest, stale_outputs,
                                     text_hash, write_manifest)
+from dnasgen.pipeline.guard import inside
 from dnasgen.pipeline.stages import Context, Stage
 
 
@@ -85,26 +85,26 @@ def native_stderr_to(path: Path | None):
 
 
 def run_stage(ctx: Context, stage: Stage, display, log: RunLog) -> StageRecord:
-    """Reuse or run one stage; its manifest is written only after it succeeded."""
+    """Reuse one stage when its key and recorded artifacts still match, else run it."""
     key, inputs = stage_key(ctx, stage)
     manifest = load_manifest(ctx.work, stage.name)
     reason = _reuse_reason(ctx, manifest, key)
-    if not reason:
-        record = StageRecord(stage.name, "cached", manifest.seconds, "", key)
+    if reason:
+        manifest = _execute(ctx, stage, display, log, key, inputs, reason)
+        record = StageRecord(stage.name, "ran", manifest.seconds, reason, key)
     else:
-        record = _execute(ctx, stage, display, log, key, inputs, reason)
-        manifest = load_manifest(ctx.work, stage.name)
-    ctx.artifacts.update(manifest.outputs)
-    ctx.infos[stage.name] = manifest.info
-    if record.status == "cached":
+        record = StageRecord(stage.name, "cached", manifest.seconds, "", key)
         display.cached(stage.name, manifest.info)
         append_log(ctx.work, {"run": log.run_id, "stage": stage.name, "status": "cached", "key": key})
+    ctx.artifacts.update(manifest.outputs)
+    ctx.infos[stage.name] = manifest.info
     log.records.append(record)
     return record
 
 
 def _execute(ctx: Context, stage: Stage, display, log: RunLog, key: str, inputs: dict,
-             reason: str) -> StageRecord:
+             reason: str) -> Manifest:
+    """Run a stage; its manifest (the commit point) is written only after it succeeded."""
     append_log(ctx.work, {"run": log.run_id, "stage": stage.name, "status": "started", "key": key,
                           "reason": reason})
     t0 = time.monotonic()
@@ -125,7 +125,7 @@ def _execute(ctx: Context, stage: Stage, display, log: RunLog, key: str, inputs:
     append_log(ctx.work, {"run": log.run_id, "stage": stage.name, "status": "ran", "key": key,
                           "seconds": seconds})
     display.done(stage.name, seconds, result.info)
-    return StageRecord(stage.name, "ran", seconds, reason, key)
+    return manifest
 
 
 def run_stages(ctx: Context, stages: list[Stage], display, until: str | None = None,

@@ -39,7 +39,6 @@ class Context:
     root: Path                                    # output root (--out): nothing is written outside it
     project: Path                                 # <root>/<name>: the generated project
     candidate: object = None                      # --candidate (a Candidate): skip search
-    force: bool = False
     artifacts: dict[str, dict] = field(default_factory=dict)   # name -> {"path", "sha256"}
     infos: dict[str, dict] = field(default_factory=dict)       # stage -> info
     _bundle: object = None
@@ -100,5 +99,3 @@ def stage_list(use_candidate: bool) -> list[Stage]:
     # a given candidate is checked against the budgets before any training
     return [plan, search, train, *rest] if use_candidate else [plan, train, search, *rest]
 
-
-STAGE_NAMES = ("validate", "plan", "train", "search", "finetune", "export", "generate", "verify")

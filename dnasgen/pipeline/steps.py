@@ -4,7 +4,7 @@ Heavy packages (torch, tensorflow) are imported inside the functions, never at m
 """
 from __future__ import annotations
 
-from dnasgen.pipeline.cache import atomic_write_json, file_hash, read_json
+from dnasgen.pipeline.cache import atomic_write_json, read_json
 from dnasgen.pipeline.stages import Context, StageResult
 
 
@@ -20,21 +20,15 @@ def run_plan(ctx: Context) -> StageResult:
 
 def _train_info(ctx: Context) -> dict:
     """Figures from the last line of the training log (epoch, loss, largest/smallest accuracy)."""
+    import json
     from dnasgen.train import LOG_NAME
     path = ctx.work_path(LOG_NAME)
     lines = path.read_text().splitlines() if path.is_file() else []
-    last = read_json_line(lines[-1]) if lines else {}
-    keys = ("epoch", "loss", "val_largest", "val_smallest")
-    return {k: last[k] for k in keys if k in last}
-
-
-def read_json_line(line: str) -> dict:
-    import json
     try:
-        obj = json.loads(line)
+        last = json.loads(lines[-1]) if lines else {}
     except ValueError:
-        return {}
-    return obj if isinstance(obj, dict) else {}
+        last = {}
+    return {k: last[k] for k in ("epoch", "loss", "val_largest", "val_smallest") if k in last}
 
 
 def run_train(ctx: Context) -> StageResult:
