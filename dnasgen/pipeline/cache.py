@@ -10,6 +10,7 @@ stage: a build killed mid-stage leaves no manifest and the stage simply runs aga
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -41,6 +42,32 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+TEMPLATES = "@templates"        # code_fingerprint: the firmware templates, wherever they live
+
+
+@functools.lru_cache(maxsize=None)
+def code_fingerprint(parts: tuple[str, ...]) -> str:
+    """sha256 over the source/data files of the given dnasgen modules (paths relative to the
+    package, e.g. "nn", "graph.py", or TEMPLATES): a stage's result depends on its code too, so
+    editing the cost model's coefficients or a template re-runs exactly the stages using them."""
+    import dnasgen
+    root = Path(dnasgen.__file__).parent
+    digest = hashlib.sha256()
+    for part in parts:
+        if part == TEMPLATES:
+            from dnasgen.codegen.render import template_root
+            base = template_root()
+        else:
+            base = root / part
+        files = {part: base} if base.is_file() else {
+            f"{part}/{p.relative_to(base).as_posix()}": p for p in sorted(base.rglob("*"))
+            if p.is_file() and "__pycache__" not in p.parts}
+        for label, path in files.items():
+            digest.update(f"{label}\0".encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> Path:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from dnasgen import __version__ as TOOL_VERSION
 from dnasgen.errors import BuildError
-from dnasgen.pipeline.cache import (Manifest, append_log, file_hash, load_manifest, stale_outputs,
-                                    text_hash, write_manifest)
+from dnasgen.pipeline.cache import (Manifest, append_log, code_fingerprint, file_hash, load_manifest,
+                                    stale_outputs, text_hash, write_manifest)
 from dnasgen.pipeline.guard import inside
 from dnasgen.pipeline.stages import Context, Stage
 
@@ -36,13 +36,14 @@ class RunLog:
 
 
 def stage_key(ctx: Context, stage: Stage) -> tuple[str, dict[str, str]]:
-    """Cache key of a stage: its spec sections, input artifact hashes, tool version."""
+    """Cache key of a stage: its spec sections, input artifact hashes, tool version and code."""
     missing = [name for name in stage.inputs if name not in ctx.artifacts]
     if missing:
         raise BuildError(f"stage {stage.name} needs {', '.join(missing)}, which no earlier stage made")
     inputs = {name: ctx.artifacts[name]["sha256"] for name in stage.inputs}
     extra = stage.extra_key(ctx) if stage.extra_key else None
-    key = text_hash(stage.name, TOOL_VERSION, ctx.spec.section_hash(*stage.sections), inputs, extra)
+    key = text_hash(stage.name, TOOL_VERSION, code_fingerprint(stage.code),
+                    ctx.spec.section_hash(*stage.sections), inputs, extra)
     return key[:32], inputs
 
 

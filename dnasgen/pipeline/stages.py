@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from dnasgen.pipeline.cache import TEMPLATES
 from dnasgen.pipeline.guard import WORK_NAME, inside
 
 
@@ -30,6 +31,7 @@ class Stage:
     title: str = ""
     extra_key: Callable[["Context"], object] | None = None   # more key material (e.g. --candidate)
     quiet_stderr: bool = False                    # native log noise (TensorFlow) -> .dnasgen/<name>.log
+    code: tuple[str, ...] = ()                    # dnasgen modules whose files are part of the key
 
 
 @dataclass
@@ -67,35 +69,47 @@ class Context:
         return self._bundle
 
 
-def _sections(*names: str) -> tuple[str, ...]:
-    return tuple(sorted(names))
+# The code each stage runs (besides the shared candidate/graph modules): part of its cache key.
+_CORE = ("candidate.py", "graph.py")
+CODE = {
+    "plan": (*_CORE, "boards", "cost", "plan"),
+    "candidate": (*_CORE, "boards", "cost"),
+    "train": (*_CORE, "data", "nn", "train"),
+    "search": (*_CORE, "boards", "cost", "data", "nn", "train", "search"),
+    "finetune": (*_CORE, "data", "nn", "train", "search"),
+    "export": (*_CORE, "data", "nn", "export"),
+    "generate": (*_CORE, "cost", "data", "export", "codegen", TEMPLATES, "pipeline/fromlock.py"),
+    "verify": ("boards", "verify"),
+}
+
+
+def _stage(name: str, sections: tuple[str, ...], inputs: tuple[str, ...], run, title: str,
+           **kw) -> Stage:
+    return Stage(name, tuple(sorted(sections)), inputs, run, title, code=CODE[name], **kw)
 
 
 def stage_list(use_candidate: bool) -> list[Stage]:
-    """Stages in order; with --candidate the search stage is replaced by reading the file."""
+    """Stages in order; with --candidate the search stage is replaced by the given candidate."""
     from dnasgen.pipeline import steps
-    search = Stage("candidate", _sections("task", "data_options", "search_space", "board",
-                                          "constraints"),
-                   (), steps.run_candidate, "given candidate", steps.candidate_key) \
-        if use_candidate else \
-        Stage("search", _sections("task", "dataset", "sensor", "data_options", "search_space",
-                                  "board", "constraints", "search"),
-              ("supernet",), steps.run_search, "evolutionary search")
-    plan = Stage("plan", _sections("task", "sensor", "data_options", "search_space", "board",
-                                   "constraints"), (), steps.run_plan, "search plan")
-    train = Stage("train", _sections("task", "dataset", "sensor", "data_options", "search_space",
-                                     "train"), (), steps.run_train, "supernet training")
+    plan = _stage("plan", ("task", "sensor", "data_options", "search_space", "board", "constraints"),
+                  (), steps.run_plan, "search plan")
+    train = _stage("train", ("task", "dataset", "sensor", "data_options", "search_space", "train"),
+                   (), steps.run_train, "supernet training")
+    search = _stage("search", ("task", "dataset", "sensor", "data_options", "search_space", "board",
+                               "constraints", "search"), ("supernet",), steps.run_search,
+                    "evolutionary search")
+    given = _stage("candidate", ("task", "data_options", "search_space", "board", "constraints"),
+                   (), steps.run_candidate, "given candidate", extra_key=steps.candidate_key)
     rest = [
-        Stage("finetune", _sections("task", "dataset", "sensor", "search_space", "train", "search"),
-              ("supernet", "candidate"), steps.run_finetune, "fine-tune chosen subnet"),
-        Stage("export", _sections("task", "dataset", "sensor", "search_space", "search"),
-              ("finetuned",), steps.run_export, "int8 TFLite export", quiet_stderr=True),
-        Stage("generate", _sections("name", "task", "dataset", "sensor", "board", "constraints"),
-              ("tflite", "candidate", "finetune", "export"), steps.run_generate,
-              "generate firmware project", quiet_stderr=True),
-        Stage("verify", _sections("board", "constraints"), ("lock",), steps.run_verify,
-              "build + run firmware"),
+        _stage("finetune", ("task", "dataset", "sensor", "search_space", "train", "search"),
+               ("supernet", "candidate"), steps.run_finetune, "fine-tune chosen subnet"),
+        _stage("export", ("task", "dataset", "sensor", "search_space", "search"), ("finetuned",),
+               steps.run_export, "int8 TFLite export", quiet_stderr=True),
+        _stage("generate", ("name", "task", "dataset", "sensor", "board", "constraints"),
+               ("tflite", "candidate", "finetune", "export"), steps.run_generate,
+               "generate firmware project", quiet_stderr=True),
+        _stage("verify", ("board", "constraints"), ("lock",), steps.run_verify,
+               "build + run firmware"),
     ]
     # a given candidate is checked against the budgets before any training
-    return [plan, search, train, *rest] if use_candidate else [plan, train, search, *rest]
-
+    return [plan, given, train, *rest] if use_candidate else [plan, train, search, *rest]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 
@@ -147,3 +148,18 @@ def test_stage_output_outside_project_is_refused(tmp_path):
     ctx = Context(spec=make_spec(), root=tmp_path.resolve(), project=project_dir(tmp_path, "unit"))
     with pytest.raises(BuildError, match="outside"):
         run_stages(ctx, [Stage("bad", (), (), escape)], BuildDisplay([], quiet=True))
+
+
+def test_code_fingerprint_covers_the_stage_code():
+    import hashlib
+
+    import dnasgen
+    from dnasgen.pipeline.cache import TEMPLATES, code_fingerprint
+    from dnasgen.pipeline.stages import CODE, stage_list
+    graph = Path(dnasgen.__file__).parent / "graph.py"
+    manual = hashlib.sha256(b"graph.py\0" + graph.read_bytes()).hexdigest()
+    assert code_fingerprint(("graph.py",)) == manual
+    assert code_fingerprint(("nn",)) != code_fingerprint(("train",))
+    assert len(code_fingerprint((TEMPLATES,))) == 64
+    for use_candidate in (False, True):
+        assert all(stage.code == CODE[stage.name] for stage in stage_list(use_candidate))
