@@ -122,19 +122,35 @@ def shrink_options(space: SearchSpace, cand: Candidate, group: str) -> list[Cand
     return _shrink_arch(space, cand, group)
 
 
+def data_fits(space: SearchSpace, data: DataConfig, pricer: Pricer) -> bool:
+    """Whether some architecture fits with this data configuration (its smallest one does)."""
+    return pricer.fits(space.smallest(data))
+
+
+def _shrink_random(space: SearchSpace, cand: Candidate, groups: tuple[str, ...],
+                   rng: random.Random) -> Candidate | None:
+    """cand shrunk by one step in one random gene (random group first, then a random gene)."""
+    order = list(groups)
+    rng.shuffle(order)
+    options = next((opts for g in order if (opts := shrink_options(space, cand, g))), None)
+    return options[rng.randrange(len(options))] if options else None
+
+
 def repair(space: SearchSpace, cand: Candidate, pricer: Pricer, rng: random.Random,
            fixed_data: bool = False, max_steps: int = 500) -> Candidate | None:
-    """Shrink random genes (group first, then gene) until the candidate fits; None if it cannot."""
-    groups = [g for g in GENE_GROUPS if not (fixed_data and g in DATA_GROUPS)]
+    """Make cand fit every budget, or None if it cannot.
+
+    First the data configuration (unless fixed) is shrunk, one random data gene at a time, until
+    some architecture fits with it; then random architecture genes are shrunk until the candidate
+    fits. The sampled data configuration survives whenever it is feasible at all."""
+    arch_groups = tuple(g for g in GENE_GROUPS if g not in DATA_GROUPS)
     for _ in range(max_steps):
         if pricer.fits(cand):
             return cand
-        order = list(groups)
-        rng.shuffle(order)
-        options = next((opts for g in order if (opts := shrink_options(space, cand, g))), None)
-        if not options:
+        data_ok = fixed_data or data_fits(space, cand.data, pricer)
+        cand = _shrink_random(space, cand, arch_groups if data_ok else DATA_GROUPS, rng)
+        if cand is None:
             return None
-        cand = options[rng.randrange(len(options))]
     return cand if pricer.fits(cand) else None
 
 
@@ -164,7 +180,7 @@ def budget_error(what: str, pricer: Pricer, candidates: list[Candidate]) -> Budg
 def feasible_data_configs(spec, pricer: Pricer, data_configs: list[DataConfig]) -> list[DataConfig]:
     """Data configurations whose smallest architecture fits; BudgetError when there is none."""
     smallest = [spec.space.smallest(d) for d in data_configs]
-    ok = [d for d, c in zip(data_configs, smallest) if pricer.fits(c)]
+    ok = [d for d in data_configs if data_fits(spec.space, d, pricer)]
     if not ok:
         raise budget_error(what_of(spec), pricer, smallest)
     return ok

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable, Protocol, Sequence
 
 from dnasgen.candidate import Candidate, DataConfig, SearchSpace
-from dnasgen.search.constraints import Pricer, budget_error, repair
+from dnasgen.search.constraints import Pricer, budget_error, data_fits, repair
 from dnasgen.search.pareto import Evaluated
 from dnasgen.search.state import SearchState
 
@@ -113,7 +113,7 @@ class Engine:
     # ---- strategies -----------------------------------------------------------------------
     def _evolution_step(self, rng: random.Random) -> list[Candidate]:
         if self.state.generation == 0:
-            return self._fresh(self.cfg.population, lambda: self._sample(rng), rng)
+            return self._initial(rng)
         ranked = sorted(self._population(), key=Evaluated.rank_key)
         parents = [e.candidate for e in ranked[:self.cfg.n_parents]]
         n_mut = round(self.cfg.mutation_ratio * self.cfg.n_children)
@@ -132,6 +132,20 @@ class Engine:
         kids = self._fresh(n_mut, mutant, rng, seen)
         kids += self._fresh(self.cfg.n_children - n_mut, child, rng, seen | {c.key for c in kids})
         return parents + kids
+
+    def _initial(self, rng: random.Random) -> list[Candidate]:
+        """Generation 0, stratified: every feasible data configuration gets its share of samples."""
+        configs = [self.cfg.fixed_data] if self.cfg.fixed_data else \
+            [d for d in self.space.data_configs() if data_fits(self.space, d, self.pricer)]
+        if not configs:
+            raise budget_error(self.what, self.pricer, [self.space.smallest(d) for d in self.space.data_configs()])
+        rng.shuffle(configs)
+        out: list[Candidate] = []
+        for i in range(self.cfg.population):
+            data = configs[i % len(configs)]
+            out += self._fresh(1, lambda: self.space.sample(rng, data=data), rng,
+                               self.state.seen() | {c.key for c in out})
+        return out
 
     def _random_step(self, rng: random.Random) -> list[Candidate]:
         n = min(self.cfg.population, self.cfg.target_evaluations - self.state.committed)

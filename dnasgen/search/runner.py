@@ -52,10 +52,10 @@ def _resolve(spec, strategy: str | None, pricer: Pricer, evaluations: int | None
     return replace(cfg, evaluations=evaluations) if strategy == "random" else cfg
 
 
-def fingerprint(spec, cfg: SearchConfig, scorer) -> str:
-    """Identity of a search: config, space/board/constraints sections, and the scorer's supernet."""
-    parts = [cfg.identity(), spec.section_hash("task", "search_space", "data_options", "board",
-                                               "constraints", "dataset", "sensor", "search"),
+def fingerprint(spec, cfg: SearchConfig, scorer, pricer: Pricer) -> str:
+    """Identity of a search: config, space, board + budgets, data/search sections, the scorer's supernet."""
+    parts = [cfg.identity(), repr(spec.space), repr(spec.board), pricer.budgets.to_dict(),
+             spec.section_hash("task", "dataset", "sensor", "search", "train"),
              getattr(scorer, "identity", type(scorer).__name__)]
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
@@ -78,7 +78,7 @@ def _search(spec, workdir: Path, strategy: str | None, scorer, pricer: Pricer,
     state = Path(workdir) / ARTIFACTS / f"search_state_{cfg.strategy}.json"
     with _progress(f"search ({cfg.strategy})", cfg.target_evaluations, show) as tick:
         engine = Engine(spec.space, pricer, scorer, cfg, state_path=state,
-                        fingerprint=fingerprint(spec, cfg, scorer), on_scored=tick, what=what_of(spec))
+                        fingerprint=fingerprint(spec, cfg, scorer, pricer), on_scored=tick, what=what_of(spec))
         out = engine.run()
     if not out.evaluated:
         raise BudgetError(f"search ({cfg.strategy}) scored no candidate within the time budget "
