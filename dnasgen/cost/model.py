@@ -1,38 +1,28 @@
 """The cost model: MACs, params, flash, RAM (THE memory planner) and latency of a candidate.
 
-Board-independent figures (graph, arena, flash) are cached per (candidate, classes, head);
-latency depends only on the board's core and clock, budgets on the board. Coefficients
-live in the data files latency.yaml and footprint.yaml next to this module (estimates
-until calibrated on QEMU / arm-none-eabi-size by the firmware engineer).
+Board-independent figures (graph, arena, flash, sensor-independent RAM) are cached per
+(candidate, classes, head); latency depends only on the board's core and clock, budgets on
+the board, the preprocessing code and buffer on the sensor's pixel format. Coefficients live in the
+data files latency.yaml (calibrated on QEMU) and footprint.yaml (calibrated on
+arm-none-eabi-size; formulas in dnasgen.cost.footprint) next to this module.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache, partial
-from importlib import resources
 
 from dnasgen.candidate import Candidate
+from dnasgen.cost.footprint import (code_flash_bytes, data_file, op_flash_bytes, preprocess_code_bytes,
+                                    preprocess_planes, preprocess_ram_bytes, static_ram_bytes)
 from dnasgen.cost.memory import MemoryPlan, plan_graph
 from dnasgen.cost.report import CostReport, OpCost, budget_violations
 from dnasgen.errors import DnasgenError
 from dnasgen.graph import Graph, Op, build_graph
 
 
-@lru_cache(maxsize=None)
-def _data_file(name: str) -> dict:
-    from ruamel.yaml import YAML
-    text = resources.files("dnasgen.cost").joinpath(name).read_text()
-    return YAML(typ="safe").load(text)
-
-
-def footprint_table() -> dict:
-    """The flash/RAM footprint coefficients (footprint.yaml)."""
-    return _data_file("footprint.yaml")
-
-
 def latency_table() -> dict:
     """The latency coefficients per core (latency.yaml)."""
-    return _data_file("latency.yaml")
+    return data_file("latency.yaml")
 
 
 def core_coefficients(core: str) -> dict:
@@ -41,21 +31,6 @@ def core_coefficients(core: str) -> dict:
         raise DnasgenError(f"no latency coefficients for core {core!r}; "
                            f"dnasgen/cost/latency.yaml knows {sorted(cores)}")
     return cores[core]
-
-
-def _padded(nbytes: int, alignment: int) -> int:
-    return -(-nbytes // alignment) * alignment if nbytes else 0
-
-
-def op_flash_bytes(op: Op) -> int:
-    """Constant data one op puts in flash: weights, biases, requantisation data, descriptor."""
-    fl = footprint_table()["flash"]
-    align = fl["array_alignment"]
-    requant = fl["requant_bytes_per_tensor"].get(op.kind, 0)
-    if op.kind in ("conv", "dwconv"):
-        requant += fl["requant_bytes_per_channel"] * op.out_shape[2]
-    return (_padded(op.weights * fl["weight_bytes"], align) + _padded(op.biases * fl["bias_bytes"], align)
-            + _padded(requant, align) + fl["op_descriptor_bytes"])
 
 
 def op_cycles(op: Op, coeffs: dict) -> float:
@@ -73,21 +48,40 @@ class GraphCost:
     plan: MemoryPlan
     macs: int
     params: int
-    op_flash: tuple[int, ...]  # per op: weights, biases, requantisation data, descriptor
-    code_flash_bytes: int      # kernels (once per distinct kind) + runtime
-    ram_overhead_bytes: int    # stack + runtime state
+    op_flash: tuple[int, ...]  # per op: weights, biases, requantisation arrays, descriptor, call
+    code_flash_bytes: int      # kernels (once per distinct kind / depthwise size) + runtime + tables
+    ram_overhead_bytes: int    # stack + static state + DSP scratch
+    # The sensor-dependent parts (preprocessing code and buffer) are added per sensor format
+    # (None: an unknown sensor, the largest figures).
 
     @property
     def model_flash_bytes(self) -> int:
         return sum(self.op_flash)
 
     @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return self.graph.tensors[self.graph.input]
+
+    @property
     def flash_bytes(self) -> int:
-        return self.model_flash_bytes + self.code_flash_bytes
+        """Flash for an unknown sensor (the largest preprocessing code)."""
+        return self.flash_bytes_for(None)
 
     @property
     def ram_bytes(self) -> int:
-        return self.plan.arena_bytes + self.ram_overhead_bytes
+        """RAM for an unknown sensor (the 3-plane preprocessing buffer)."""
+        return self.ram_bytes_for(None)
+
+    def flash_bytes_for(self, sensor_format: str | None) -> int:
+        """Model data + code, the preprocessing code for that sensor format included."""
+        return self.model_flash_bytes + self.code_flash_bytes + preprocess_code_bytes(
+            sensor_format, self.input_shape[2])
+
+    def ram_bytes_for(self, sensor_format: str | None) -> int:
+        """Arena + overheads + the preprocessing buffer for that sensor format."""
+        res, _, channels = self.input_shape
+        return (self.plan.arena_bytes + self.ram_overhead_bytes
+                + preprocess_ram_bytes(res, preprocess_planes(sensor_format, channels)))
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -96,13 +90,9 @@ class GraphCost:
 
 def graph_cost_of(graph: Graph) -> GraphCost:
     """Costs of an already-built graph (no caching)."""
-    table = footprint_table()
-    code = sum(table["flash"]["kernel_code_bytes"][k] for k in {op.kind for op in graph.ops})
-    ram = table["ram"]
     return GraphCost(graph, plan_graph(graph), graph.macs, graph.params,
-                     tuple(op_flash_bytes(op) for op in graph.ops),
-                     code + table["flash"]["runtime_code_bytes"],
-                     ram["stack_bytes"] + ram["runtime_bytes"])
+                     tuple(op_flash_bytes(op) for op in graph.ops), code_flash_bytes(graph),
+                     static_ram_bytes(graph))
 
 
 @lru_cache(maxsize=1024)   # ~32 KB per entry (graph + plan)
@@ -124,18 +114,23 @@ def op_rows(gc: GraphCost, cycles: tuple[float, ...], clock_mhz: float) -> tuple
 
 
 def estimate(candidate: Candidate, board, num_classes: int, head_channels: int,
-             max_latency_ms: float | None = None) -> CostReport:
-    """Price one candidate on a board; violations list every budget it exceeds."""
+             max_latency_ms: float | None = None, *, sensor_format: str | None = None) -> CostReport:
+    """Price one candidate on a board; violations list every budget it exceeds.
+
+    sensor_format (the spec's sensor pixel format) sizes the preprocessing code (flash) and
+    buffer (RAM); None (unknown sensor) takes the largest of each.
+    """
     gc = graph_cost(candidate, int(num_classes), int(head_channels))
     cycles = latency_cycles(gc, board.core)
     latency_ms = sum(cycles) / (board.clock_mhz * 1000.0)
-    violations = budget_violations(gc.ram_bytes, board.ram_budget_bytes, gc.flash_bytes,
-                                   board.flash_budget_bytes, latency_ms, max_latency_ms)
+    ram, flash = gc.ram_bytes_for(sensor_format), gc.flash_bytes_for(sensor_format)
+    violations = budget_violations(ram, board.ram_budget_bytes, flash, board.flash_budget_bytes,
+                                   latency_ms, max_latency_ms)
     return CostReport(
-        macs=gc.macs, params=gc.params, flash_bytes=gc.flash_bytes, ram_bytes=gc.ram_bytes,
+        macs=gc.macs, params=gc.params, flash_bytes=flash, ram_bytes=ram,
         latency_ms=latency_ms, fits=not violations, violations=tuple(violations),
-        arena_bytes=gc.plan.arena_bytes, ram_overhead_bytes=gc.ram_overhead_bytes,
-        model_flash_bytes=gc.model_flash_bytes, code_flash_bytes=gc.code_flash_bytes,
+        arena_bytes=gc.plan.arena_bytes, ram_overhead_bytes=ram - gc.plan.arena_bytes,
+        model_flash_bytes=gc.model_flash_bytes, code_flash_bytes=flash - gc.model_flash_bytes,
         board_id=board.id, core=board.core, clock_mhz=board.clock_mhz,
         ram_budget_bytes=board.ram_budget_bytes, flash_budget_bytes=board.flash_budget_bytes,
         max_latency_ms=max_latency_ms, latency_calibrated=bool(core_coefficients(board.core)["calibrated"]),
@@ -143,6 +138,6 @@ def estimate(candidate: Candidate, board, num_classes: int, head_channels: int,
 
 
 def estimate_spec(spec, candidate: Candidate) -> CostReport:
-    """estimate() with the spec's board, classes, head channels and latency constraint."""
+    """estimate() with the spec's board, classes, head channels, latency constraint and sensor."""
     return estimate(candidate, spec.board, spec.num_classes, spec.space.head_channels,
-                    spec.constraints.max_latency_ms)
+                    spec.constraints.max_latency_ms, sensor_format=spec.sensor.pixel_format)

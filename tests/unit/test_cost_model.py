@@ -1,16 +1,20 @@
 """Cost model: MACs/params anchors, flash and latency formulas, budgets and violations."""
 import dataclasses
 import random
+from pathlib import Path
 
 import pytest
 
 from dnasgen.boards import board_ids, get_board
 from dnasgen.candidate import ArchConfig, Candidate, DataConfig, SearchSpace, StageConfig
-from dnasgen.cost import (REPORT_KEYS, budget_violations, estimate, footprint_table, format_report,
-                          graph_cost, latency_table, plan_graph)
-from dnasgen.cost.model import op_flash_bytes
+from dnasgen.cost import (REPORT_KEYS, budget_violations, estimate, estimate_spec, footprint_table,
+                          format_report, graph_cost, latency_table, plan_graph)
+from dnasgen.cost.footprint import op_arrays, op_flash_bytes, op_scratch_words, preprocess_planes
 from dnasgen.errors import DnasgenError
 from dnasgen.graph import build_graph
+from dnasgen.spec import load_spec
+
+ROOT = Path(__file__).resolve().parents[2]
 
 FULL_DEPTHS = (1, 2, 3, 4, 3, 3, 1)
 
@@ -27,38 +31,92 @@ def test_keras_anchor_figures(width, res, params, macs):
     assert (rep.params, rep.macs) == (params, macs)
 
 
-def test_flash_is_weights_biases_requant_descriptors_code_and_runtime():
+def _ops(graph, *names):
+    return [next(op for op in graph.ops if op.name == n) for n in names]
+
+
+def test_op_flash_is_padded_arrays_descriptor_and_call():
+    graph = build_graph(mobilenet_v2(0.35, 96), 2, 1280)
+    fl = footprint_table()["flash"]
+    assert (fl["array_alignment"], fl["op_call_bytes"]) == (16, 18)
+    assert fl["op_descriptor_bytes"] == {"conv": 88, "dwconv": 88, "fc": 40, "add": 52, "mean": 28}
+    stem, expand, dw, add, pool, fc = _ops(graph, "stem", "s1b0.expand", "s1b0.dw", "s1b1.add", "pool",
+                                           "classifier")
+    # 16 rows of 3x3x3 = 27 weights padded to 28; int32 bias, multiplier and shift per channel
+    assert op_arrays(stem) == (16 * 28, 64, 64, 64)
+    assert op_flash_bytes(stem) == 448 + 3 * 64 + 88 + 18
+    assert op_arrays(expand) == (48 * 8, 192, 192, 192)                 # 1x1 rows are not padded
+    assert op_flash_bytes(dw) == 432 + 3 * 192 + 88 + 18
+    assert op_arrays(fc) == (2560, 8, 8, 8)                               # Dense is per channel too
+    assert op_flash_bytes(fc) == 2560 + 3 * 16 + 40 + 18                  # each array padded to 16 B
+    assert op_flash_bytes(add) == 52 + 18 and op_flash_bytes(pool) == 28 + 18
+    gray = build_graph(mobilenet_v2(0.35, 96, "grayscale"), 2, 1280).ops[0]
+    assert op_arrays(gray)[0] == 16 * 12                                  # 9 -> 12
+
+
+def test_flash_is_ops_kernels_runtime_preprocessing_and_tables():
     cand = mobilenet_v2(0.35, 96)
     graph = build_graph(cand, 2, 1280)
-    stem = graph.ops[0]
-    # 3x3x3x16 int8 weights, 16 int32 biases, 16 x (multiplier + shift), descriptor
-    assert op_flash_bytes(stem) == 432 + 64 + 128 + footprint_table()["flash"]["op_descriptor_bytes"]
-    add = next(op for op in graph.ops if op.kind == "add")
     fl = footprint_table()["flash"]
-    assert op_flash_bytes(add) == 32 + fl["op_descriptor_bytes"]          # 28 B per-tensor data, padded
-    rep = estimate(cand, get_board("nucleo-f412zg"), 2, 1280)
-    code = sum(fl["kernel_code_bytes"][k] for k in ("conv", "dwconv", "add", "mean", "fc"))
-    assert rep.flash_bytes == sum(map(op_flash_bytes, graph.ops)) + code + fl["runtime_code_bytes"]
-    assert rep.model_flash_bytes + rep.code_flash_bytes == rep.flash_bytes
+    kernels = 3240 + 1928 + 268 + 264 + 212 + 756                         # conv, dw (+ 3x3), add, mean, fc
+    fixed = fl["runtime_code_bytes"] + fl["input_table_bytes"] + fl["vector_table_bytes"]
+    assert (fl["input_table_bytes"], fl["vector_table_bytes"]) == (256, 64)
+    for fmt, pre in (("rgb565", 520), ("rgb888", 485), ("grayscale", 355), ("yuyv", 555), (None, 555)):
+        rep = estimate(cand, get_board("nucleo-f412zg"), 2, 1280, sensor_format=fmt)
+        assert rep.flash_bytes == sum(map(op_flash_bytes, graph.ops)) + kernels + fixed + pre
+        assert rep.model_flash_bytes + rep.code_flash_bytes == rep.flash_bytes
+    gray = mobilenet_v2(0.35, 96, "grayscale")
+    assert (estimate(gray, get_board("nucleo-f412zg"), 2, 1280, sensor_format="yuyv").code_flash_bytes
+            == kernels + fixed + 350)                                     # luma only
     assert rep.flash_bytes > rep.params                    # int32 biases and requant data cost extra
 
 
-def test_kernel_code_counted_once_per_kind_used():
-    no_residual = Candidate(DataConfig(64, "grayscale"), ArchConfig(0.35, tuple(
-        StageConfig(1, (3,), ((1 if i == 0 else 6),)) for i in range(7))))
-    gc = graph_cost(no_residual, 2, 1280)
-    assert "add" not in gc.kinds
+def test_kernel_code_counted_once_per_kind_and_depthwise_size():
+    def plain(kernel):
+        return Candidate(DataConfig(64, "grayscale"), ArchConfig(0.35, tuple(
+            StageConfig(1, (kernel if i else 3,), ((1 if i == 0 else 6),)) for i in range(7))))
+    gc3, gc7 = graph_cost(plain(3), 2, 1280), graph_cost(plain(7), 2, 1280)
+    assert "add" not in gc3.kinds
     fl = footprint_table()["flash"]
-    assert gc.code_flash_bytes == sum(fl["kernel_code_bytes"][k] for k in gc.kinds) + fl["runtime_code_bytes"]
+    fixed = fl["runtime_code_bytes"] + fl["input_table_bytes"] + fl["vector_table_bytes"]
+    assert gc3.code_flash_bytes == sum(fl["kernel_code_bytes"][k] for k in gc3.kinds) + 756 + fixed
+    assert gc7.code_flash_bytes == gc3.code_flash_bytes + 2116                   # 3x3 (stage 0) and 7x7
 
 
-def test_ram_is_the_planned_arena_plus_runtime_overhead():
-    cand = mobilenet_v2(0.35, 96)
-    rep = estimate(cand, get_board("nucleo-f412zg"), 2, 1280)
-    ram = footprint_table()["ram"]
+@pytest.mark.parametrize("fmt,color,planes", [
+    ("rgb565", "rgb", 3), ("rgb888", "grayscale", 3), ("grayscale", "rgb", 1), ("grayscale", "grayscale", 1),
+    ("yuyv", "rgb", 3), ("yuyv", "grayscale", 1), (None, "grayscale", 3)])
+def test_ram_is_arena_stack_statics_dsp_scratch_and_preprocess_rows(fmt, color, planes):
+    cand = mobilenet_v2(0.35, 96, color)
+    rep = estimate(cand, get_board("nucleo-f412zg"), 2, 1280, sensor_format=fmt)
+    assert preprocess_planes(fmt, cand.data.channels) == planes
     arena = plan_graph(build_graph(cand, 2, 1280)).arena_bytes
     assert rep.arena_bytes == arena == 138_240            # s1b0.dw: 48x48x48 in + 24x24x48 out
-    assert rep.ram_bytes == arena + ram["stack_bytes"] + ram["runtime_bytes"]
+    scratch = 4 * (336 + 4)                 # s5b1.project: a 1x1 conv of 336 channels (stem: 46 words)
+    assert rep.ram_bytes == arena + 2048 + 296 + scratch + 4 * 96 * planes
+    assert rep.ram_overhead_bytes == rep.ram_bytes - arena
+    gc = graph_cost(cand, 2, 1280)
+    assert (gc.ram_bytes_for(fmt), gc.flash_bytes_for(fmt)) == (rep.ram_bytes, rep.flash_bytes)
+    assert gc.ram_bytes == gc.ram_bytes_for(None) >= rep.ram_bytes       # unknown sensor: the larger figure
+
+
+def test_dsp_scratch_words_follow_the_lowering():
+    stem, expand, dw = _ops(build_graph(mobilenet_v2(0.35, 96), 2, 1280), "stem", "s1b0.expand", "s1b0.dw")
+    assert (op_scratch_words(stem), op_scratch_words(expand), op_scratch_words(dw)) == (28 + 4 + 14, 8 + 4, 18)
+
+
+def test_unknown_sensor_format_is_a_clean_error():
+    with pytest.raises(DnasgenError, match="unknown sensor pixel format 'bayer'"):
+        estimate(mobilenet_v2(0.35, 96), get_board("nucleo-f412zg"), 2, 1280, sensor_format="bayer")
+
+
+def test_estimate_spec_prices_the_spec_sensor():
+    spec = load_spec(ROOT / "specs" / "quickstart.yaml", check_paths=False)
+    cand = spec.space.largest()
+    for fmt in ("rgb565", "grayscale", "yuyv"):
+        s = dataclasses.replace(spec, sensor=dataclasses.replace(spec.sensor, pixel_format=fmt))
+        assert estimate_spec(s, cand) == estimate(cand, spec.board, spec.num_classes, spec.space.head_channels,
+                                                  spec.constraints.max_latency_ms, sensor_format=fmt)
 
 
 def test_latency_follows_the_data_file_formula():
@@ -111,7 +169,8 @@ def test_reserve_shrinks_the_budget():
     cand = mobilenet_v2(0.35, 96)
     rep = estimate(cand, get_board("nucleo-f412zg", reserve_ram_kb=150), 2, 1280)
     assert rep.ram_budget_bytes == (256 - 150) * 1024
-    assert not rep.fits and rep.violations[0].startswith("ram: 141,312 B > budget 108,544 B")
+    # arena 138,240 + stack 2,048 + statics 296 + DSP scratch 1,360 + preprocessing rows 4 x 96 x 3
+    assert not rep.fits and rep.violations[0].startswith("ram: 143,096 B > budget 108,544 B")
 
 
 def test_to_dict_has_exactly_the_contract_keys_and_details_has_ops():

@@ -1,0 +1,112 @@
+"""Flash and RAM footprint of the generated firmware: the formulas (constants in footprint.yaml).
+
+Mirrors what dnasgen.codegen lowers and the templates lay out (see footprint.yaml for each
+term and where it comes from), computed from the candidate's graph so the search can price
+thousands of candidates without generating anything.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+
+from dnasgen.errors import DnasgenError
+from dnasgen.graph import Graph, Op
+
+PIXEL_FORMATS = ("rgb565", "rgb888", "grayscale", "yuyv")
+
+
+@lru_cache(maxsize=None)
+def data_file(name: str) -> dict:
+    from ruamel.yaml import YAML
+    text = resources.files("dnasgen.cost").joinpath(name).read_text()
+    return YAML(typ="safe").load(text)
+
+
+def footprint_table() -> dict:
+    """The flash/RAM footprint coefficients (footprint.yaml)."""
+    return data_file("footprint.yaml")
+
+
+def _padded(nbytes: int, alignment: int) -> int:
+    return -(-nbytes // alignment) * alignment if nbytes else 0
+
+
+def conv_row_bytes(op: Op, multiple: int) -> int:
+    """Weights per output channel of a conv as laid out: k x k rows padded unless 1x1 stride 1."""
+    k = op.kernel * op.kernel * op.in_shape[2]
+    return k if op.kernel == 1 and op.stride == 1 else _padded(k, multiple)
+
+
+def op_arrays(op: Op) -> tuple[int, ...]:
+    """Byte sizes of the constant arrays of one op (weights, then per-channel arrays); () if none."""
+    fl = footprint_table()["flash"]
+    if op.kind not in ("conv", "dwconv", "fc"):
+        return ()
+    out_c = op.out_shape[2]
+    weights = op.weights
+    if op.kind == "conv":
+        weights = out_c * conv_row_bytes(op, fl["conv_row_multiple"])
+    return (weights * fl["weight_bytes"],) + tuple(b * out_c for b in fl["channel_array_bytes"])
+
+
+def op_flash_bytes(op: Op) -> int:
+    """Flash of one op: its padded constant arrays, its descriptor and its call."""
+    fl = footprint_table()["flash"]
+    arrays = sum(_padded(n, fl["array_alignment"]) for n in op_arrays(op))
+    return arrays + fl["op_descriptor_bytes"][op.kind] + fl["op_call_bytes"]
+
+
+def dw_kernel_sizes(graph: Graph) -> tuple[int, ...]:
+    return tuple(sorted({op.kernel for op in graph.ops if op.kind == "dwconv"}))
+
+
+def code_flash_bytes(graph: Graph) -> int:
+    """Kernels (once per distinct kind, depthwise once per kernel size) + runtime + tables."""
+    fl = footprint_table()["flash"]
+    kinds = {op.kind for op in graph.ops}
+    dw = fl["dwconv_kernel_code_bytes"]
+    return (sum(fl["kernel_code_bytes"][k] for k in kinds) + sum(dw.get(k, 0) for k in dw_kernel_sizes(graph))
+            + fl["runtime_code_bytes"] + fl["input_table_bytes"] + fl["vector_table_bytes"])
+
+
+def op_scratch_words(op: Op) -> int:
+    """32-bit words the DSP kernels need for one op (codegen.lowering.scratch_words)."""
+    if op.kind == "conv":
+        kp = _padded(op.kernel * op.kernel * op.in_shape[2], 4)
+        return kp + 4 if op.kernel == 1 and op.stride == 1 else kp + 4 + kp // 2
+    if op.kind == "dwconv":
+        return 2 * op.kernel * op.kernel
+    return 0
+
+
+def scratch_bytes(graph: Graph) -> int:
+    ram = footprint_table()["ram"]
+    return ram["scratch_word_bytes"] * max([1] + [op_scratch_words(op) for op in graph.ops])
+
+
+def static_ram_bytes(graph: Graph) -> int:
+    """RAM that does not depend on the sensor: stack, static state, DSP scratch (arena excluded)."""
+    ram = footprint_table()["ram"]
+    return ram["stack_bytes"] + ram["static_bytes"] + scratch_bytes(graph)
+
+
+def preprocess_planes(sensor_format: str | None, channels: int) -> int:
+    """Colour planes the streaming preprocessor accumulates (preprocess.c DN_PLANES)."""
+    if sensor_format is not None and sensor_format not in PIXEL_FORMATS:
+        raise DnasgenError(f"unknown sensor pixel format {sensor_format!r} (known: {', '.join(PIXEL_FORMATS)})")
+    if sensor_format == "grayscale" or (sensor_format == "yuyv" and channels == 1):
+        return 1
+    return 3
+
+
+def preprocess_code_bytes(sensor_format: str | None, channels: int) -> int:
+    """Flash of the preprocessing code for the sensor's pixel format (None: the largest)."""
+    table = footprint_table()["flash"]["preprocess_code_bytes"]
+    if sensor_format is None:
+        return max(table.values())
+    preprocess_planes(sensor_format, channels)            # validates the format
+    return table["yuyv_rgb" if sensor_format == "yuyv" and channels == 3 else sensor_format]
+
+
+def preprocess_ram_bytes(resolution: int, planes: int) -> int:
+    return footprint_table()["ram"]["preprocess_bytes_per_pixel"] * resolution * planes
