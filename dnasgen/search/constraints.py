@@ -41,13 +41,21 @@ class Budgets:
 
 
 def _spec_estimator(spec) -> Callable[[Candidate], dict]:
-    from dnasgen.cost import estimate
+    from dnasgen.cost import estimate_spec
 
-    def price(cand: Candidate) -> dict:
-        report = estimate(cand, spec.board, spec.num_classes, spec.space.head_channels,
-                          spec.constraints.max_latency_ms)
-        return _summary(report.to_dict())
+    def price(cand: Candidate) -> dict:      # board, classes, head, latency limit, sensor format
+        return _summary(estimate_spec(spec, cand).to_dict())
     return price
+
+
+def cost_model_identity() -> str:
+    """Digest of the cost model's data files (a recalibration invalidates a saved search state)."""
+    import hashlib
+    import json
+
+    from dnasgen.cost import footprint_table, latency_table
+    blob = json.dumps([footprint_table(), latency_table()], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def _summary(cost: dict) -> dict:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from dnasgen.candidate import DataConfig
 from dnasgen.errors import BudgetError, DnasgenError
-from dnasgen.search.constraints import (Pricer, budget_error, feasible_data_configs, largest_feasible_data,
-                                        what_of)
+from dnasgen.search.constraints import (Pricer, budget_error, cost_model_identity, feasible_data_configs,
+                                        largest_feasible_data, what_of)
 from dnasgen.search.engine import STRATEGIES, Engine, SearchConfig
 from dnasgen.search.pareto import choose
 from dnasgen.search.result import ComparisonTable, SearchResult
@@ -54,7 +54,7 @@ def _resolve(spec, strategy: str | None, pricer: Pricer, evaluations: int | None
 
 def fingerprint(spec, cfg: SearchConfig, scorer, pricer: Pricer) -> str:
     """Identity of a search: config, space, board + budgets, data/search sections, the scorer's supernet."""
-    parts = [cfg.identity(), repr(spec.space), repr(spec.board), pricer.budgets.to_dict(),
+    parts = [cfg.identity(), repr(spec.space), repr(spec.board), pricer.budgets.to_dict(), cost_model_identity(),
              spec.section_hash("task", "dataset", "sensor", "search", "train"),
              getattr(scorer, "identity", type(scorer).__name__)]
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:20]

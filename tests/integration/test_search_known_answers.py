@@ -115,10 +115,9 @@ def search(spec, project, scorer, strategy=None):
 
 def assert_fits(spec, result) -> None:
     """Every scored candidate (the chosen one included) fits every budget, re-priced from scratch."""
-    from dnasgen.cost import estimate
+    from dnasgen.cost import estimate_spec
     for e in result.evaluated + [result.chosen]:
-        cost = estimate(e.candidate, spec.board, spec.num_classes, spec.space.head_channels,
-                        spec.constraints.max_latency_ms)
+        cost = estimate_spec(spec, e.candidate)
         assert cost.fits and cost.ram_bytes <= spec.board.ram_budget_bytes, cost.violations
         assert cost.flash_bytes <= spec.board.flash_budget_bytes
         limit = spec.constraints.max_latency_ms
