@@ -9,8 +9,8 @@ Parallel scoring: not done across processes, on purpose. Measured on the 2-core 
 830-950 with 2 intra-op threads; two 1-thread worker processes could at best add ~40 % on an idle
 machine, while a score computed with another thread count may differ in the last float bits
 (a borderline logit flips), so "parallel without changing results" would not hold, and the search
-is dominated by supernet training anyway (48 evaluations: 5-12 s vs ~40 s of training). On GPUs
-torch uses the device for each candidate; DDP ranks are not used for scoring.
+is dominated by supernet training anyway (48 evaluations: 5-12 s vs ~40 s of training).
+`load_scorer` puts the supernet on the GPU when there is one.
 """
 from __future__ import annotations
 
@@ -63,4 +63,7 @@ def load_scorer(spec, workdir: Path, checkpoint: Path | None = None) -> Supernet
     bundle = open_dataset(spec, cache_dir=Path(workdir) / ARTIFACTS / "data")
     path = Path(checkpoint) if checkpoint else supernet_checkpoint(spec, workdir, bundle)
     supernet = load_supernet(path).eval()
+    import torch
+    if torch.cuda.is_available():
+        supernet = supernet.cuda()
     return SupernetScorer(supernet, bundle, spec, identity=file_digest(path))
