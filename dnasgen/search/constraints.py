@@ -1,9 +1,11 @@
 """Constraint-first pricing: every candidate is priced by the cost model before it is scored.
 
-`Pricer` memoises `dnasgen.cost.estimate` per candidate key; `repair` shrinks an infeasible
+`Pricer` memoises `dnasgen.cost.estimate_spec` per candidate key: the spec's board, classes,
+head, latency limit and sensor pixel format (which sizes the preprocessing code and buffer), so
+the search's RAM/flash figures are the generated firmware's. `repair` shrinks an infeasible
 candidate one gene at a time (random gene group, seeded) until it fits every budget at once;
-`check_space` raises BudgetError, naming the budget and the closest candidate's cost, when
-not even the smallest candidate of any allowed data configuration fits.
+`feasible_data_configs` raises BudgetError, naming the budget and the closest candidate's cost,
+when not even the smallest candidate of any allowed data configuration fits.
 """
 from __future__ import annotations
 

@@ -164,3 +164,24 @@ def test_report_files_and_result_round_trip(tmp_path):
     assert [r["strategy"] for r in rows] == ["evolution", "hardware_aware", "random"]
     assert len({r["evaluations"] for r in rows}) == 1
     assert isinstance(table, ComparisonTable) and "| evolution | 26 |" in (report / "comparison.md").read_text()
+
+
+@pytest.mark.parametrize("pixel_format", ["grayscale", "rgb565", "rgb888", "yuyv"])
+def test_prices_are_the_sensor_aware_cost_model(tmp_path, pixel_format):
+    from dnasgen.cost import estimate, estimate_spec, footprint_table
+    colors = ["grayscale"] if pixel_format == "grayscale" else ["grayscale", "rgb"]
+    spec = make_spec(tmp_path, sensor={"pixel_format": pixel_format}, constraints={"max_latency_ms": 300},
+                     data_options={"colors": colors})
+    result = run_search(spec, tmp_path / "w", scorer=Analytic(), report=False, show=False)
+    for e in result.evaluated:
+        cost = estimate_spec(spec, e.candidate)
+        assert (e.cost["ram_bytes"], e.cost["flash_bytes"]) == (cost.ram_bytes, cost.flash_bytes)
+        assert e.cost["latency_ms"] == pytest.approx(cost.latency_ms, abs=1e-3)     # rounded in to_dict
+    gray = spec.space.smallest(spec.space.data_configs()[0])
+    assert gray.data.color == "grayscale"
+    blind = estimate(gray, spec.board, spec.num_classes, spec.space.head_channels)   # no sensor: worst case
+    priced = Pricer(spec).cost(gray)
+    assert priced["flash_bytes"] < blind.flash_bytes                # one preprocessing routine, not the largest
+    per_pixel = footprint_table()["ram"]["preprocess_bytes_per_pixel"]
+    planes = 1 if pixel_format in ("grayscale", "yuyv") else 3      # planes of the streaming preprocessor
+    assert blind.ram_bytes - priced["ram_bytes"] == per_pixel * gray.data.resolution * (3 - planes)
