@@ -5,6 +5,9 @@ Light at import time: torch and matplotlib are imported only when scoring, fine-
 plotting actually runs.
 """
 from dnasgen.search.engine import STRATEGIES, Engine, Scorer, SearchConfig
+# Imported here, not lazily: the first import of the submodule dnasgen.search.finetune (by the CLI,
+# the pipeline) would otherwise rebind the package attribute `finetune` from the function to the module.
+from dnasgen.search.finetune import finetune, finetune_candidate
 from dnasgen.search.pareto import Evaluated, choose, pareto_front
 from dnasgen.search.result import ComparisonTable, SearchResult
 from dnasgen.search.runner import compare, load_result, run_search
@@ -12,14 +15,3 @@ from dnasgen.search.runner import compare, load_result, run_search
 __all__ = ["run_search", "compare", "load_result", "finetune", "finetune_candidate", "SearchResult", "ComparisonTable",
            "Evaluated", "Engine", "SearchConfig", "Scorer", "STRATEGIES", "choose", "pareto_front"]
 
-
-def finetune(spec, workdir, candidate=None):
-    """Fine-tune the chosen candidate (see dnasgen.search.finetune)."""
-    from dnasgen.search.finetune import finetune as _finetune
-    return _finetune(spec, workdir, candidate)
-
-
-def finetune_candidate(spec, supernet_path, candidate, bundle, out_dir, **kwargs):
-    """Fine-tune a candidate from a supernet checkpoint into out_dir (see dnasgen.search.finetune)."""
-    from dnasgen.search.finetune import finetune_candidate as _finetune_candidate
-    return _finetune_candidate(spec, supernet_path, candidate, bundle, out_dir, **kwargs)

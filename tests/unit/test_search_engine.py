@@ -185,3 +185,10 @@ def test_prices_are_the_sensor_aware_cost_model(tmp_path, pixel_format):
     per_pixel = footprint_table()["ram"]["preprocess_bytes_per_pixel"]
     planes = 1 if pixel_format in ("grayscale", "yuyv") else 3      # planes of the streaming preprocessor
     assert blind.ram_bytes - priced["ram_bytes"] == per_pixel * gray.data.resolution * (3 - planes)
+
+
+def test_package_finetune_stays_the_function_after_the_submodule_is_imported():
+    import importlib
+    importlib.import_module("dnasgen.search.finetune")            # as the CLI and the pipeline do
+    from dnasgen.search import finetune, finetune_candidate
+    assert callable(finetune) and callable(finetune_candidate)
