@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from dnasgen.candidate import Candidate
-from dnasgen.search.state import ARTIFACTS, atomic_write_text
+from dnasgen.search.state import ARTIFACTS, atomic_write_text, data_cache
 
 FINETUNE_VERSION = 1
 LR_SCALE = 0.2          # fine-tuning learning rate = LR_SCALE * train.lr (cosine to zero)
@@ -144,7 +144,7 @@ def finetune_project(spec, workdir: Path, candidate: Candidate | None = None) ->
     if candidate is None:
         searched = load_result(workdir)
         candidate, estimate = searched.candidate, searched.chosen.accuracy
-    bundle = open_dataset(spec, cache_dir=work / "data")
+    bundle = open_dataset(spec, cache_dir=data_cache(workdir))
     return finetune_candidate(spec, supernet_checkpoint(spec, workdir, bundle), candidate, bundle, work,
                               search_estimate=estimate)
 

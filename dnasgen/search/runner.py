@@ -21,7 +21,6 @@ from dnasgen.search.result import ComparisonTable, SearchResult
 from dnasgen.search.state import ARTIFACTS
 
 
-
 def config_from_spec(spec, strategy: str) -> SearchConfig:
     s = spec.search
     return SearchConfig(strategy=strategy, population=s.population, generations=s.generations,
@@ -147,8 +146,10 @@ def load_result(workdir: Path, strategy: str | None = None) -> SearchResult:
 
 
 def project_of(spec, out: Path | None = None) -> Path:
-    """<out or spec.output_dir>/<name>: the generated project (the search's workdir)."""
-    return Path(out if out is not None else spec.output_dir) / spec.name
+    """<out or spec.output_dir>/<name>, resolved and guarded as `dnasgen build` does (a relative
+    output dir is taken from the working directory): the generated project, the search's workdir."""
+    from dnasgen.pipeline.guard import project_dir
+    return project_dir(Path(out if out is not None else spec.output_dir), spec.name)
 
 
 def search_spec(spec_path: Path, strategy: str | None = None, compare_all: bool = False,

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Sequence
 
 from dnasgen.candidate import Candidate
-from dnasgen.search.state import ARTIFACTS, file_digest
+from dnasgen.search.state import ARTIFACTS, data_cache, file_digest
 
 
 class SupernetScorer:
@@ -60,7 +60,7 @@ def load_scorer(spec, workdir: Path, checkpoint: Path | None = None) -> Supernet
     """A scorer over the spec's supernet (trained on demand) and dataset."""
     from dnasgen.data import open_dataset
     from dnasgen.nn import load_supernet
-    bundle = open_dataset(spec, cache_dir=Path(workdir) / ARTIFACTS / "data")
+    bundle = open_dataset(spec, cache_dir=data_cache(workdir))
     path = Path(checkpoint) if checkpoint else supernet_checkpoint(spec, workdir, bundle)
     supernet = load_supernet(path).eval()
     import torch

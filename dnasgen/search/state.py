@@ -15,6 +15,12 @@ from pathlib import Path
 
 STATE_VERSION = 1
 ARTIFACTS = ".dnasgen"          # <project>/.dnasgen: stage artifacts (supernet.pt, data cache, search state)
+DATA_CACHE = "data"             # <project>/.dnasgen/data: the dataset cache every stage opens (build, train, export)
+
+
+def data_cache(workdir: Path) -> Path:
+    """The project's dataset cache: the one `dnasgen build/train/export` use, so it is built once."""
+    return Path(workdir) / ARTIFACTS / DATA_CACHE
 
 
 def atomic_write_text(path: Path, text: str) -> None:
