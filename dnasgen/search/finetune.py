@@ -14,7 +14,7 @@ from dnasgen.candidate import Candidate
 from dnasgen.search.state import ARTIFACTS, atomic_write_text, data_cache
 
 FINETUNE_VERSION = 1
-LR_SCALE = 0.2          # fine-tuning learning rate = LR_SCALE * train.lr (cosine to zero)
+LR_SCALE = 0.2          # default fine-tuning learning rate = LR_SCALE * train.lr (search.finetune_lr: null)
 
 
 @dataclass
@@ -30,6 +30,7 @@ class FinetuneResult:
     epochs: int
     steps: int
     seconds: float
+    lr: float = 0.0                    # peak fine-tuning learning rate used
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -56,6 +57,12 @@ def _accuracies(net, bundle, data, limit: int | None = None, seed: int = 0) -> t
     return out[0], out[1]
 
 
+def finetune_lr(spec) -> float:
+    """Peak fine-tuning learning rate (cosine to zero): search.finetune_lr, else LR_SCALE * train.lr."""
+    lr = spec.search.finetune_lr
+    return float(lr) if lr is not None else LR_SCALE * spec.train.lr
+
+
 def _epoch(student, teacher, optimizer, bundle, cand: Candidate, spec, epoch: int, step: int,
            total: int, tick) -> int:
     import torch
@@ -64,7 +71,7 @@ def _epoch(student, teacher, optimizer, bundle, cand: Candidate, spec, epoch: in
     from dnasgen.train.runtime import to_input
     from dnasgen.train.sandwich import lr_at, set_lr, soft_cross_entropy
     device = next(student.parameters()).device
-    base = LR_SCALE * spec.train.lr
+    base = finetune_lr(spec)
     for x_u8, y in bundle.train_batches(cand.data, spec.train.batch_size, spec.train.seed, epoch):
         set_lr(optimizer, lr_at(step, total, base, warmup=max(1, total // 20)))
         x, target = to_input(x_u8, device), torch.as_tensor(y, device=device)
@@ -92,7 +99,7 @@ def _train(student, teacher, bundle, cand: Candidate, spec, epochs: int) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from dnasgen.train.sandwich import make_optimizer
-    optimizer = make_optimizer(student, LR_SCALE * spec.train.lr, spec.train.weight_decay)
+    optimizer = make_optimizer(student, finetune_lr(spec), spec.train.weight_decay)
     total = epochs * _steps_per_epoch(bundle, cand, spec)
     step = 0
     with Progress(TextColumn("[bold]fine-tune"), BarColumn(), MofNCompleteColumn(),
@@ -127,7 +134,7 @@ def finetune_candidate(spec, supernet_path: Path, candidate: Candidate, bundle, 
     out_dir = Path(out_dir)
     result = FinetuneResult(out_dir / "finetuned.pt", out_dir / "finetune.json", candidate.to_dict(), test,
                             sup_test, val, sup_val if search_estimate is None else search_estimate,
-                            teacher_test, epochs, steps, time.monotonic() - t0)
+                            teacher_test, epochs, steps, time.monotonic() - t0, finetune_lr(spec))
     save_static(student.cpu().eval(), result.checkpoint, **{k: v for k, v in result.to_dict().items()
                                                                if isinstance(v, (int, float))})
     atomic_write_text(result.json_path, json.dumps(result.to_dict(), indent=1) + "\n")

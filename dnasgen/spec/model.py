@@ -54,6 +54,7 @@ class Search:
     seed: int = 0
     fixed_data: dict | None = None  # {"resolution": r, "color": c} for hardware_aware
     finetune_epochs: int = 3
+    finetune_lr: float | None = None  # None: 0.2 * train.lr
     calibration_samples: int = 200
     eval_samples: int = 1000
 

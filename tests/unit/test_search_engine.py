@@ -192,3 +192,10 @@ def test_package_finetune_stays_the_function_after_the_submodule_is_imported():
     importlib.import_module("dnasgen.search.finetune")            # as the CLI and the pipeline do
     from dnasgen.search import finetune, finetune_candidate
     assert callable(finetune) and callable(finetune_candidate)
+
+
+def test_finetune_lr_is_a_spec_field_defaulting_to_a_fifth_of_train_lr(tmp_path):
+    from dnasgen.search.finetune import finetune_lr
+    spec = make_spec(tmp_path, train={"lr": 0.08})
+    assert spec.search.finetune_lr is None and finetune_lr(spec) == pytest.approx(0.016)
+    assert finetune_lr(make_spec(tmp_path, train={"lr": 0.08}, search={"finetune_lr": 0.003})) == 0.003
