@@ -2,10 +2,8 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -17,10 +15,8 @@ from dnasgen.codegen.render import Renderer, commit_dir, staging_dir, template_r
 from dnasgen.codegen.vectors import as_vectors, input_quant
 from dnasgen.errors import CodegenError
 
-LOCK_VERSION = 1
+LOCK_VERSION = 2
 LOCK_NAME = "dnasgen.lock.json"
-_PACKAGES = ("dnasgen", "numpy", "jinja2", "ai-edge-litert", "tensorflow-cpu", "tensorflow", "torch")
-_TOOLS = ("gcc", "arm-none-eabi-gcc", "qemu-system-arm")
 
 
 def plan_program(program: Program):
@@ -29,34 +25,32 @@ def plan_program(program: Program):
     return plan_arena(program.tensor_bytes(), program.schedule(), keep=(program.output,))
 
 
-def tool_versions() -> dict[str, str]:
-    versions = {}
-    for pkg in _PACKAGES:
-        try:
-            versions[pkg] = importlib.metadata.version(pkg)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    for tool in _TOOLS:
-        if shutil.which(tool):
-            out = subprocess.run([tool, "--version"], capture_output=True, text=True, check=False).stdout
-            versions[tool] = out.splitlines()[0].strip() if out else "unknown"
-    return versions
+def model_tools(recorded: dict | None = None) -> dict[str, str]:
+    """The lock's `model_tools`: versions of the packages that made the model and its expected
+    outputs (dnasgen.export.MODEL_TOOLS), as recorded when the model was made; None: this
+    machine's (the model was just made here). Anything else in `recorded` is dropped."""
+    from dnasgen.export.export import MODEL_TOOLS, model_tool_versions
+    versions = model_tool_versions() if recorded is None else recorded
+    return {k: str(versions[k]) for k in MODEL_TOOLS if k in versions}
 
 
 def _file_hashes(root: Path, names: list[str]) -> dict[str, str]:
     return {n: hashlib.sha256((root / n).read_bytes()).hexdigest() for n in sorted(names)}
 
 
-def _lock(spec, candidate, metrics: dict, model: dict, hashes: dict) -> str:
-    lock = {"generated_by": BANNER, "version": LOCK_VERSION, "spec_name": spec.name,
-            "spec_hash": spec.hash, "board": spec.board.id,
+def _lock(spec, candidate, metrics: dict, model: dict, tools: dict, hashes: dict) -> str:
+    """Only what determines the generated files: nothing read from the generating machine
+    (compiler and QEMU versions belong to `dnasgen verify`'s report, not here)."""
+    from dnasgen import __version__
+    lock = {"generated_by": BANNER, "version": LOCK_VERSION, "dnasgen": __version__,
+            "spec_name": spec.name, "spec_hash": spec.hash, "board": spec.board.id,
             "board_budgets": {"flash_bytes": spec.board.flash_budget_bytes,
                               "ram_bytes": spec.board.ram_budget_bytes},
             "candidate": candidate.to_dict(),
             "sensor": {"width": spec.sensor.width, "height": spec.sensor.height,
                        "pixel_format": spec.sensor.pixel_format},
             "classes": list(spec.classes), "metrics": dict(metrics or {}), "model": model,
-            "tools": tool_versions(), "files": hashes}
+            "model_tools": tools, "files": hashes}
     return json.dumps(lock, indent=2, sort_keys=False, default=_json_default) + "\n"
 
 
@@ -98,11 +92,14 @@ def model_summary(program: Program, plan, tflite_bytes: bytes, context: dict) ->
                        "zero_point": program.tensors[program.output].zero_point}}
 
 
-def generate_project(tflite_bytes: bytes, spec, candidate, out_dir, vectors=None, metrics=None) -> Path:
+def generate_project(tflite_bytes: bytes, spec, candidate, out_dir, vectors=None, metrics=None,
+                     tools: dict | None = None) -> Path:
     """Write the firmware project for `tflite_bytes` into `out_dir` (replaced as a whole, atomically).
 
     vectors: TestVectors, a list of raw sensor frames (expected outputs are computed with the
     LiteRT reference), or None (two deterministic random frames). metrics: recorded in the lock.
+    tools: versions of the packages that made the model (see `model_tools`), recorded in the
+    lock; None reads this machine's. The files depend only on the arguments and dnasgen itself.
     """
     tflite_bytes = bytes(tflite_bytes)
     program = lower(tflite_bytes)
@@ -122,7 +119,8 @@ def generate_project(tflite_bytes: bytes, spec, candidate, out_dir, vectors=None
         r.render("README.md.jinja", "README.md", context)
         r.add_file("model.tflite", tflite_bytes)
         model = model_summary(program, plan, tflite_bytes, context)
-        r.add_file(LOCK_NAME, _lock(spec, candidate, metrics, model, _file_hashes(staged, r.written)))
+        r.add_file(LOCK_NAME, _lock(spec, candidate, metrics, model, model_tools(tools),
+                                    _file_hashes(staged, r.written)))
         commit_dir(staged, out_dir)
     finally:
         if staged.exists():

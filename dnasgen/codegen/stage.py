@@ -44,7 +44,7 @@ def generate_spec(spec_path: Path, out: Path | None = None, tflite: Path | None 
         raise CodegenError(f"no candidate: pass --candidate or run `dnasgen search {spec_path}` first")
     metrics = {k: export[k] for k in ("float_accuracy", "int8_accuracy", "int8_agreement") if k in export}
     return generate_project(tflite.read_bytes(), spec, cand, project, dataset_frames(spec, work, frames),
-                            metrics)
+                            metrics, export.get("tools"))
 
 
 def format_generate(project: Path) -> str:

@@ -18,6 +18,8 @@ _NAMES = {
     "make_test_model": "dnasgen.export.testmodels",
     "export_model": "dnasgen.export.export",
     "ExportResult": "dnasgen.export.export",
+    "MODEL_TOOLS": "dnasgen.export.export",
+    "model_tool_versions": "dnasgen.export.export",
     "export_spec": "dnasgen.export.stage",
     "format_export": "dnasgen.export.stage",
 }

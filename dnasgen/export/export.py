@@ -50,15 +50,27 @@ class ExportResult:
         return out
 
 
-def _tool_versions() -> dict:
+# The packages whose versions determine model.tflite (torch trained it, Keras + TensorFlow
+# converted it) and the expected test-vector outputs (the LiteRT reference). Recorded in
+# export.json and in the generated project's lock; the C compiler and QEMU are not among them.
+MODEL_TOOLS = ("torch", "keras", "tensorflow", "tensorflow-cpu", "ai-edge-litert")
+
+
+def model_tool_versions() -> dict[str, str]:
+    """{package: version} of the MODEL_TOOLS installed here (the ones absent are left out)."""
     from importlib.metadata import PackageNotFoundError, version
     out = {}
-    for pkg in ("tensorflow-cpu", "ai-edge-litert", "torch", "dnasgen"):
+    for pkg in MODEL_TOOLS:
         try:
             out[pkg] = version(pkg)
         except PackageNotFoundError:
             continue
     return out
+
+
+def _tool_versions() -> dict:
+    from dnasgen import __version__
+    return {**model_tool_versions(), "dnasgen": __version__}
 
 
 def _int8_scores(ref, x_u8: np.ndarray) -> np.ndarray:

@@ -5,7 +5,9 @@ candidate, metrics). Next to them the pipeline keeps what the generator was give
 fresh clone would not have: the resolved spec and the raw sensor frames of the test vectors
 (`frames/`, also handy for `app --frame`), listed with their hashes in dnasgen.inputs.json.
 `generate_from_lock` rebuilds the project from these and model.tflite: no dataset, no
-training, byte-identical output.
+training, byte-identical output on any machine. What cannot be recomputed there is carried
+over from the lock, never re-read from the machine: the metrics and the versions of the tools
+that made the model (`model_tools`). The lock holds no compiler or QEMU versions.
 """
 from __future__ import annotations
 
@@ -39,12 +41,14 @@ def _write_inputs(project: Path, spec, frames: list[np.ndarray], labels: list[st
 
 
 def generate_with_inputs(tflite_bytes: bytes, spec, candidate, project: Path, frames, labels,
-                         metrics: dict) -> Path:
-    """generate_project, then record the spec and the test frames for --from-lock."""
+                         metrics: dict, tools: dict | None = None) -> Path:
+    """generate_project, then record the spec and the test frames for --from-lock.
+
+    tools: versions of the packages that made the model (None: this machine's)."""
     from dnasgen.codegen import generate_project
     frames = [np.ascontiguousarray(f, np.uint8).reshape(-1) for f in frames]
     names = [spec.classes[int(y)] if not isinstance(y, str) else y for y in labels]
-    generate_project(tflite_bytes, spec, candidate, project, frames, metrics)
+    generate_project(tflite_bytes, spec, candidate, project, frames, metrics, tools)
     _write_inputs(Path(project), spec, frames, names)
     return Path(project)
 
@@ -96,4 +100,10 @@ def generate_from_lock(lock_path: Path, out: Path | None = None, force: bool = F
         Path(out).mkdir(parents=True, exist_ok=True)
     check_hand_edits(target, force)
     return generate_with_inputs(tflite, spec, Candidate.from_dict(lock["candidate"]), target,
-                                frames, labels, lock.get("metrics") or {})
+                                frames, labels, lock.get("metrics") or {}, recorded_tools(lock))
+
+
+def recorded_tools(lock: dict) -> dict:
+    """The model-tool versions recorded in a lock (version 1 called them `tools` and mixed in the
+    generating machine's compilers; only the model tools are kept). Never this machine's."""
+    return dict(lock.get("model_tools", lock.get("tools")) or {})

@@ -142,8 +142,9 @@ def run_generate(ctx: Context) -> StageResult:
     from dnasgen.pipeline.guard import owned_files
     cand = Candidate.from_dict(read_json(ctx.artifact("candidate")))
     frames, labels = ctx.bundle.frames("test", VECTOR_FRAMES)
+    tools = (read_json(ctx.artifact("export")) or {}).get("tools")   # recorded when the model was made
     generate_with_inputs(ctx.artifact("tflite").read_bytes(), ctx.spec, cand, ctx.project,
-                         frames, labels, lock_metrics(ctx))
+                         frames, labels, lock_metrics(ctx), tools)
     lock = read_json(ctx.path(LOCK_NAME))
     owned = {f"project:{rel}": ctx.path(rel) for rel in owned_files(ctx.project)}
     return StageResult({**owned, "lock": ctx.path(LOCK_NAME)}, {

@@ -6,7 +6,8 @@
    must print exactly the host's lines; instructions per inference are collected;
 3. `make size BOARD=<board>`: flash / RAM from arm-none-eabi-size, compared with the board's
    budgets (violations are reported as a list, not raised).
-A mismatch or a failed build raises BuildError.
+A mismatch or a failed build raises BuildError. The report names the compilers and QEMU it
+used (`tools`); the project's lock does not, so the generated files never depend on them.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from dnasgen.errors import BuildError
 LOCK_NAME = "dnasgen.lock.json"
 QEMU_BOARD = "qemu-mps2-an386"
 _SCORES = re.compile(r"^scores:( -?\d+)+ class: \d+$")
+TOOLCHAIN = ("make", "gcc", "arm-none-eabi-gcc", "qemu-system-arm")
 
 
 @dataclass
@@ -44,6 +46,7 @@ class VerifyReport:
     violations: list[str] = field(default_factory=list)
     edited_files: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    tools: dict[str, str] = field(default_factory=dict)    # `--version` of the toolchain used
 
     @property
     def ok(self) -> bool:
@@ -51,6 +54,16 @@ class VerifyReport:
 
     def to_dict(self) -> dict:
         return {**asdict(self), "ok": self.ok}
+
+
+def toolchain_versions() -> dict[str, str]:
+    """First line of `<tool> --version` for each TOOLCHAIN program installed here."""
+    versions = {}
+    for tool in TOOLCHAIN:
+        if shutil.which(tool):
+            out = subprocess.run([tool, "--version"], capture_output=True, text=True, check=False).stdout
+            versions[tool] = out.splitlines()[0].strip() if out.strip() else "unknown"
+    return versions
 
 
 def toolchain_available() -> bool:
@@ -165,7 +178,8 @@ def verify_project(project_dir, board=None, max_latency_ms: float | None = None)
     lock = read_lock(project)
     budgets = _budgets(_board(board, lock), board is not None, lock)
     board = _board(board, lock)
-    report = VerifyReport(str(project), board.id, edited_files=edited_files(project, lock))
+    report = VerifyReport(str(project), board.id, edited_files=edited_files(project, lock),
+                          tools=toolchain_versions())
     host_lines = _host(project, report)
     if not toolchain_available():
         report.skipped.append("qemu and size: arm-none-eabi-gcc / qemu-system-arm not installed")
@@ -195,4 +209,6 @@ def format_report(report: VerifyReport) -> str:
     lines += [f"  violation: {v}" for v in report.violations]
     lines += [f"  edited by hand: {f}" for f in report.edited_files]
     lines += [f"  skipped: {s}" for s in report.skipped]
+    if report.tools:
+        lines.append("  toolchain: " + "; ".join(report.tools.values()))
     return "\n".join(lines)

@@ -6,6 +6,7 @@ One module-scoped build (~1 min on 2 cores); the later tests reuse its cache.
 """
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import shutil
@@ -24,6 +25,7 @@ from dnasgen.pipeline import build
 from dnasgen.pipeline.cache import file_hash, load_manifest, read_json
 from dnasgen.pipeline.fromlock import generate_from_lock
 from dnasgen.verify import toolchain_available
+from dnasgen.verify.project import TOOLCHAIN
 
 pytestmark = pytest.mark.slow
 TINY = Path(__file__).parent.parent / "pipeline_tiny.yaml"
@@ -73,6 +75,8 @@ def test_every_stage_runs_to_a_verified_project(first):
     if not toolchain_available():
         pytest.skip("arm-none-eabi-gcc / qemu-system-arm not installed: QEMU part not run")
     assert verify["qemu_ran"] and verify["qemu_match"] and min(verify["instructions"]) > 0
+    assert {"gcc", "arm-none-eabi-gcc", "qemu-system-arm"} <= set(verify["tools"])   # in the report,
+    assert not set(TOOLCHAIN) & set(lock["model_tools"])                              # not the lock
     assert summary["budget"]["flash_bytes"]["measured"] <= summary["budget"]["flash_bytes"]["budget"]
 
 
@@ -108,6 +112,35 @@ def test_generate_from_lock_is_byte_identical(first, tmp_path):
     shutil.copytree(project, clone, ignore=shutil.ignore_patterns(*NOT_GENERATED))
     generate_from_lock(clone / "dnasgen.lock.json")
     assert project_files(clone) == before
+
+
+def _another_machine(monkeypatch, bin_dir: Path) -> None:
+    """Other gcc / arm-none-eabi-gcc / QEMU / make first on PATH, other installed package versions."""
+    bin_dir.mkdir()
+    for tool in TOOLCHAIN:
+        (bin_dir / tool).write_text(f"#!/bin/sh\necho '{tool} (another machine) 99.1'\n")
+        (bin_dir / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setattr(importlib.metadata, "version", lambda pkg: "0.0+another-machine")
+
+
+def test_from_lock_output_does_not_depend_on_the_machine(first, tmp_path, monkeypatch):
+    """CI regenerates with other tool versions than the machine that trained: same bytes; what
+    cannot be recomputed there (metrics, the model's tool versions) is carried over from the lock."""
+    project = first["result"].project
+    clone = tmp_path / "ci" / project.name
+    shutil.copytree(project, clone, ignore=shutil.ignore_patterns(*NOT_GENERATED))
+    lock_path = clone / "dnasgen.lock.json"
+    lock = json.loads(lock_path.read_text())
+    assert "tools" not in lock and set(lock["model_tools"]) >= {"torch", "ai-edge-litert"}
+    lock["model_tools"] = {pkg: f"{v}+recorded-elsewhere" for pkg, v in lock["model_tools"].items()}
+    lock["metrics"]["int8_val_accuracy"] = 0.4321
+    lock_path.write_text(json.dumps(lock, indent=2) + "\n")
+    expected = project_files(clone)
+    _another_machine(monkeypatch, tmp_path / "bin")
+    generate_from_lock(lock_path)
+    assert project_files(clone) == expected
+    assert json.loads(lock_path.read_text())["model_tools"]["torch"].endswith("+recorded-elsewhere")
 
 
 def test_hand_edits_are_named_refused_and_forced_back(first):
