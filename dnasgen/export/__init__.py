@@ -1,10 +1,15 @@
 """Export: static subnet -> Keras -> full-int8 TFLite, the LiteRT reference, parity checks.
 
-Names are resolved lazily so `import dnasgen.export` does not load TensorFlow.
+Names are resolved lazily so `import dnasgen.export` does not load TensorFlow; it does set
+TensorFlow's environment (quiet native logs, no oneDNN) so that it holds when TF is first imported.
 """
 from __future__ import annotations
 
 import importlib
+
+from dnasgen.export.quiet import tf_environment
+
+tf_environment()
 
 _NAMES = {
     "build_keras": "dnasgen.export.keras_model",
@@ -22,6 +27,7 @@ _NAMES = {
     "model_tool_versions": "dnasgen.export.export",
     "export_spec": "dnasgen.export.stage",
     "format_export": "dnasgen.export.stage",
+    "quiet": "dnasgen.export.quiet",
 }
 
 __all__ = sorted(_NAMES)

@@ -6,11 +6,10 @@ fixed batch of 1 (what the firmware runs), so the flatbuffer has static shapes.
 """
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from dnasgen.errors import ExportError
+from dnasgen.export.quiet import quietly
 
 # Ops the exporter may emit, and nothing else (codegen supports exactly these). The converter
 # inserts a RESHAPE before an ADD whose residual tensors are 1x1 spatially; codegen aliases it.
@@ -44,10 +43,11 @@ def _check_calibration(keras_model, calib_u8: np.ndarray) -> np.ndarray:
     return normalize_u8(calib)
 
 
+@quietly
 def convert(keras_model, calib_u8: np.ndarray, float_input: bool = False) -> bytes:
     """Full-int8 conversion; `float_input=True` keeps a float input (the converter's own QUANTIZE op
-    first), used only to check that the firmware's u8 -> int8 table matches the converter."""
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    first), used only to check that the firmware's u8 -> int8 table matches the converter.
+    The converter's logs and warnings stay off the terminal (dnasgen.export.quiet)."""
     import tensorflow as tf
     samples = _check_calibration(keras_model, calib_u8)
 

@@ -21,6 +21,7 @@ from dnasgen.pipeline.cache import atomic_write_bytes, atomic_write_json
 EXPORT_VERSION = 1
 PARITY_SAMPLES = 16
 MODEL_FILE, REPORT_FILE = "model.tflite", "export.json"
+LOG_FILE = "export.log"          # TensorFlow's native logs and warnings (kept off the terminal)
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,15 @@ def _int8_scores(ref, x_u8: np.ndarray) -> np.ndarray:
 
 
 def export_model(static_net, spec, bundle, out_dir: Path) -> ExportResult:
-    """Static subnet -> Keras (parity-checked) -> full-int8 .tflite + export.json in out_dir."""
+    """Static subnet -> Keras (parity-checked) -> full-int8 .tflite + export.json in out_dir.
+
+    TensorFlow's logs and warnings go to out_dir/export.log, not to the terminal."""
+    from dnasgen.export.quiet import quiet
+    with quiet(Path(out_dir) / LOG_FILE):
+        return _export(static_net, spec, bundle, Path(out_dir))
+
+
+def _export(static_net, spec, bundle, out_dir: Path) -> ExportResult:
     from dnasgen.export.convert import to_int8_tflite
     from dnasgen.export.keras_model import build_keras
     from dnasgen.export.parity import accuracy, check_float_parity, keras_logits, logit_error
@@ -101,7 +110,6 @@ def export_model(static_net, spec, bundle, out_dir: Path) -> ExportResult:
     blob = to_int8_tflite(keras_model, x_cal)
     ref = ReferenceInterpreter(blob)
     float_scores, int8_scores = keras_logits(keras_model, x_val), _int8_scores(ref, x_val)
-    out_dir = Path(out_dir)
     result = ExportResult(
         out_dir / MODEL_FILE, out_dir / REPORT_FILE, cand, hashlib.sha256(blob).hexdigest(), len(blob),
         ref.op_names(), ref.input_quant, ref.output_quant, diff, min(len(x_val), PARITY_SAMPLES),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from dnasgen.errors import ExportError
+from dnasgen.export.quiet import quietly
 from dnasgen.graph import Graph, Op
 
 
@@ -48,6 +49,7 @@ def _layer(op: Op):
     raise ExportError(f"op {op.name}: unsupported kind {op.kind!r}")
 
 
+@quietly
 def build_keras(graph: Graph, weights: dict):
     """Float Keras model of `graph` with `weights[op_name] = (w, b)` in torch layouts (BN folded)."""
     import keras

@@ -11,6 +11,7 @@ import numpy as np
 
 from dnasgen.errors import ExportError
 from dnasgen.export.convert import normalize_u8
+from dnasgen.export.quiet import quietly
 from dnasgen.graph import Graph
 
 PARITY_TOLERANCE = 1e-4
@@ -25,6 +26,7 @@ def torch_logits(static_net, x_u8: np.ndarray) -> np.ndarray:
         return static_net(x).double().numpy()
 
 
+@quietly
 def keras_logits(keras_model, x_u8: np.ndarray, batch_size: int = 64) -> np.ndarray:
     x = normalize_u8(x_u8)
     parts = [np.asarray(keras_model(x[i:i + batch_size], training=False))
@@ -51,6 +53,7 @@ def _torch_intermediates(static_net, graph: Graph, x_u8: np.ndarray) -> dict[str
     return seen
 
 
+@quietly
 def worst_op(static_net, keras_model, graph: Graph, x_u8: np.ndarray) -> tuple[str, float] | None:
     """The first graph op whose torch and Keras outputs differ beyond the tolerance (and the diff)."""
     import keras

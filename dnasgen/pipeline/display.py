@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Column
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+_FIXED_WIDTH = 34    # spinner, name, bar, elapsed and gaps: the status note gets the rest, never them
 _STYLE = {"pending": "dim", "running": "bold yellow", "cached": "cyan", "done": "green",
           "failed": "bold red"}
 
@@ -60,7 +61,8 @@ class BuildDisplay:
             self._progress = Progress(
                 SpinnerColumn(), TextColumn("{task.description}", table_column=Column(width=9)),
                 BarColumn(bar_width=12), TimeElapsedColumn(),
-                TextColumn("{task.fields[status]}", table_column=Column(no_wrap=True, overflow="ellipsis")),
+                TextColumn("{task.fields[status]}", table_column=Column(
+                    no_wrap=True, overflow="ellipsis", max_width=max(10, self.console.width - _FIXED_WIDTH))),
                 console=self.console)
             self._overall = self._progress.add_task("build", total=len(self.names), status="")
             for name in self.names:

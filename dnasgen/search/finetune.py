@@ -103,7 +103,7 @@ def _train(student, teacher, bundle, cand: Candidate, spec, epochs: int) -> int:
     total = epochs * _steps_per_epoch(bundle, cand, spec)
     step = 0
     with Progress(TextColumn("[bold]fine-tune"), BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn()) as bar:
+                  TimeRemainingColumn(), transient=True) as bar:
         task = bar.add_task("fine-tune", total=total)
         for epoch in range(epochs):
             step = _epoch(student, teacher, optimizer, bundle, cand, spec, epoch, step, total,

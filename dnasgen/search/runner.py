@@ -66,7 +66,7 @@ def _progress(label: str, total: int, show: bool):
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), transient=False) as bar:
+                  TimeElapsedColumn(), transient=True) as bar:     # no leftover bar under `build`
         task = bar.add_task(label, total=total)
         yield lambda done, tot: bar.update(task, completed=done, total=tot)
 

@@ -44,6 +44,7 @@ class _Trainer:
     def __init__(self, spec, workdir: Path, bundle, rt: Runtime):
         self.spec, self.cfg, self.space, self.rt = spec, spec.train, spec.space, rt
         self.workdir, self.bundle = workdir, bundle
+        self.note = ""                   # the last epoch's evaluation, shown next to the bar
         torch.manual_seed(self.cfg.seed)
         self.model = Supernet(self.space).to(rt.device)
         self.optimizer = make_optimizer(self.model, self.cfg.lr, self.cfg.weight_decay)
@@ -104,7 +105,7 @@ class _Trainer:
             images += len(y) * self.rt.world      # global batch (equal shards)
             rate = images / (time.perf_counter() - t0)
             progress.update(task, advance=1, description=f"epoch {epoch + 1}/{self.cfg.epochs}",
-                            info=f"loss {mean_loss:.3f} · {rate:.0f} img/s")
+                            info=f"loss {mean_loss:.3f} · {rate:.0f} img/s{self.note}")
         seconds = time.perf_counter() - t0
         return {"epoch": epoch + 1, "step": (epoch + 1) * self.steps_per_epoch,
                 "loss": sum(losses) / len(losses), "loss_largest": sum(firsts) / len(firsts),
@@ -126,7 +127,8 @@ class _Trainer:
 
 def _progress(rt: Runtime) -> Progress:
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[info]}"), TimeRemainingColumn(), disable=not rt.is_main)
+                    TextColumn("{task.fields[info]}"), TimeRemainingColumn(), disable=not rt.is_main,
+                    transient=True)         # under `dnasgen build`: one display, no leftover bars
 
 
 def _append_log(path: Path, record: dict) -> None:
@@ -157,8 +159,10 @@ def train_supernet(spec, workdir: Path, bundle=None, stop_at_epoch: int | None =
             record = {**trainer.run_epoch(epoch, progress, task), **trainer.quick_eval()}
             if rt.is_main:
                 save_training(ckpt, trainer.model, trainer.optimizer, trainer.rng, spec, record)
-                _append_log(workdir / LOG_NAME, record)
-                progress.console.print(json.dumps(record))
+                _append_log(workdir / LOG_NAME, record)      # the JSON lines go to the log file only
+            trainer.note = (f" · val largest {record['val_largest']:.3f}"
+                            f" smallest {record['val_smallest']:.3f}")
+            progress.update(task, info=f"loss {record['loss']:.3f}{trainer.note}")
             rt.barrier()
             if callback is not None:
                 callback(record, trainer.model)

@@ -77,7 +77,8 @@ def exported(tmp_path_factory):
 
 def test_export_writes_model_and_versioned_report(exported):
     _, _, result, out = exported
-    assert sorted(p.name for p in out.iterdir()) == ["export.json", "model.tflite"]
+    assert sorted(p.name for p in out.iterdir()) == ["export.json", "export.log", "model.tflite"]
+    assert "Statistics for quantized inputs" in (out / "export.log").read_text()   # TF's noise, kept here
     report = json.loads((out / "export.json").read_text())
     assert report["version"] == 1 and report["candidate"] == CAND.to_dict()
     assert report["sha256"] == result.sha256 and report["classes"] == ["dark", "bright"]

@@ -124,3 +124,11 @@ def test_changed_train_section_retrains(spec, bundle, tmp_path):
     assert train_spec_hash(other) != train_spec_hash(spec)
     path = train_supernet(other, tmp_path / "w", bundle=bundle, threads=1)
     assert _payload(path)["train"]["epoch"] == 1
+
+
+def test_epoch_records_go_to_the_log_file_not_the_terminal(spec, bundle, tmp_path, capsys):
+    train_supernet(spec, tmp_path, bundle=bundle, threads=1, stop_at_epoch=1)
+    shown = capsys.readouterr()
+    assert '"epoch"' not in shown.out + shown.err and "loss_largest" not in shown.out + shown.err
+    records = [json.loads(line) for line in (tmp_path / LOG_NAME).read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1] and "val_largest" in records[0]
