@@ -106,8 +106,9 @@ def estimate(spec: Path = SpecArg,
 @clean_errors
 def train(spec: Path = SpecArg,
           out: Optional[Path] = typer.Option(None, "--out", help="Output root (default: output.dir)."),
-          threads: Optional[int] = typer.Option(None, help="Torch threads per process (default: free "
-                                                "cores). Multi-process: torchrun -m dnasgen.cli train.")) -> None:
+          threads: Optional[int] = typer.Option(None, help="Torch threads per process (default: "
+                                                "$DNASGEN_THREADS, else the available cores split over the "
+                                                "processes). Multi-process: torchrun -m dnasgen.cli train.")) -> None:
     """Train the weight-sharing supernet (resumes from its last epoch checkpoint)."""
     from dnasgen.train import format_train, train_spec
     typer.echo(format_train(train_spec(spec, out, threads)))

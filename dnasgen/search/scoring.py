@@ -10,7 +10,9 @@ Parallel scoring: not done across processes, on purpose. Measured on the 2-core 
 machine, while a score computed with another thread count may differ in the last float bits
 (a borderline logit flips), so "parallel without changing results" would not hold, and the search
 is dominated by supernet training anyway (48 evaluations: 5-12 s vs ~40 s of training).
-`load_scorer` puts the supernet on the GPU when there is one.
+`load_scorer` puts the supernet on the GPU when there is one. Torch threads follow training's rule
+(`dnasgen.train.runtime.configure_threads`: --threads, $DNASGEN_THREADS, else the available cores),
+so a score does not depend on the machine's load or on whether training ran in the same process.
 """
 from __future__ import annotations
 
@@ -24,10 +26,12 @@ from dnasgen.search.state import ARTIFACTS, data_cache, file_digest
 class SupernetScorer:
     """Scores candidates with one trained supernet and one dataset bundle."""
 
-    def __init__(self, supernet, bundle, spec, identity: str = ""):
+    def __init__(self, supernet, bundle, spec, identity: str = "", threads: int | None = None):
+        from dnasgen.train.runtime import configure_threads
         self.supernet, self.bundle, self.spec = supernet, bundle, spec
         self.identity = identity       # checkpoint digest: part of the search state fingerprint
         self.scored = 0
+        self.threads = configure_threads(threads)    # training's rule: --threads, env, the cores
 
     def score_many(self, candidates: Sequence[Candidate]) -> list[float]:
         from dnasgen.train import score_candidate

@@ -9,6 +9,8 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+THREADS_ENV = "DNASGEN_THREADS"
+
 
 @dataclass(frozen=True)
 class Runtime:
@@ -43,24 +45,50 @@ def _cpu_cores() -> int:
 
 
 def default_threads(processes: int = 1) -> int:
-    """Cores per process, minus the cores other work already keeps busy (load average).
+    """The cores this process may run on (its CPU affinity), split over the node's processes.
 
-    Oversubscribed OpenMP threads spin on barriers: on a shared 2-core machine two threads
-    ran 4x slower than one.
+    Deliberately not the load average: the thread count (and with it the last float bits of a
+    reduction) must not depend on what else the machine happens to be doing.
     """
-    cores = _cpu_cores()
+    return max(1, _cpu_cores() // max(1, processes))
+
+
+def resolve_threads(threads: int | None = None, processes: int = 1) -> int:
+    """Torch threads: `threads` (--threads), else $DNASGEN_THREADS, else `default_threads`.
+
+    The default never guesses from the current load: the thread count changes the trained weights
+    (different float reduction orders), so it must not depend on what else the machine is doing.
+    On a machine shared with busy jobs, pass fewer threads explicitly: an OpenMP thread waiting
+    for a descheduled sibling stalls every op (quickstart supernet, 2-core box with one core
+    busy: 1 thread ~820 img/s, 2 threads ~15 img/s; idle: ~660 vs ~1080).
+    """
+    given, source = threads, "--threads"
+    if given is None:
+        given, source = os.environ.get(THREADS_ENV, "").strip() or None, THREADS_ENV
+    if given is None:
+        return default_threads(processes)
     try:
-        busy = int(os.getloadavg()[0])
-    except (AttributeError, OSError):
-        busy = 0
-    return max(1, min(cores - busy, cores) // max(1, processes))
+        value = int(given)
+    except ValueError:
+        value = 0
+    if value < 1:
+        from dnasgen.errors import BuildError
+        raise BuildError(f"{source} must be a positive integer, got {given!r}")
+    return value
+
+
+def configure_threads(threads: int | None = None, processes: int = 1) -> int:
+    """Set torch's intra-op threads to `resolve_threads(...)`; THE rule for training and scoring."""
+    n = resolve_threads(threads, processes)
+    torch.set_num_threads(n)
+    return n
 
 
 def setup_runtime(threads: int | None = None) -> Runtime:
     """Initialise the process group when launched by torchrun (WORLD_SIZE > 1).
 
     NCCL on GPUs, gloo on CPU. Torch threads: `threads`, else $DNASGEN_THREADS, else the
-    free cores split over the processes of this node (`default_threads`).
+    available cores split over the processes of this node (`configure_threads`).
     """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     local_rank = int(os.environ.get("LOCAL_RANK", os.environ.get("RANK", "0")))
@@ -75,8 +103,7 @@ def setup_runtime(threads: int | None = None) -> Runtime:
     else:
         device = torch.device("cpu")
     local_world = int(os.environ.get("LOCAL_WORLD_SIZE", str(world)))
-    threads = threads or int(os.environ.get("DNASGEN_THREADS", "0"))
-    torch.set_num_threads(threads or default_threads(local_world))
+    configure_threads(threads, local_world)
     return Runtime(device, rank, world)
 
 
