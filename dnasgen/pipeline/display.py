@@ -87,7 +87,7 @@ class BuildDisplay:
         task = self._tasks.get(name)
         if task is None:
             return
-        if state == "running":
+        if state == "running" or complete:     # a task never started never counts as finished
             self._progress.start_task(task)
         self._progress.update(task, status=f"[{_STYLE[state]}]{state}[/] {note}",
                               completed=1 if complete else 0)
