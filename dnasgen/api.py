@@ -77,7 +77,7 @@ def build(spec, out=None, until: str | None = None, force: bool = False, candida
 def summary(project) -> dict:
     """The summary of the last build of a project (from .dnasgen/summary.json)."""
     from dnasgen.errors import BuildError
-    from dnasgen.pipeline.cache import read_json
+    from dnasgen.io import read_json
     data = read_json(Path(project) / ".dnasgen" / "summary.json")
     if data is None:
         raise BuildError(f"{project}: no build summary (run dnasgen build first)")

@@ -7,7 +7,6 @@ quantize_table (equal to the converter's own input quantization, tested).
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import numpy as np
 from dnasgen.candidate import Candidate
 from dnasgen.errors import ExportError
 from dnasgen.graph import build_graph
-from dnasgen.pipeline.cache import atomic_write_bytes, atomic_write_json
+from dnasgen.io import atomic_write_bytes, atomic_write_json, sha256_bytes
 
 EXPORT_VERSION = 1
 PARITY_SAMPLES = 16
@@ -111,7 +110,7 @@ def _export(static_net, spec, bundle, out_dir: Path) -> ExportResult:
     ref = ReferenceInterpreter(blob)
     float_scores, int8_scores = keras_logits(keras_model, x_val), _int8_scores(ref, x_val)
     result = ExportResult(
-        out_dir / MODEL_FILE, out_dir / REPORT_FILE, cand, hashlib.sha256(blob).hexdigest(), len(blob),
+        out_dir / MODEL_FILE, out_dir / REPORT_FILE, cand, sha256_bytes(blob), len(blob),
         ref.op_names(), ref.input_quant, ref.output_quant, diff, min(len(x_val), PARITY_SAMPLES),
         accuracy(float_scores, y_val), accuracy(int8_scores, y_val),
         float(np.mean(float_scores.argmax(1) == int8_scores.argmax(1))),

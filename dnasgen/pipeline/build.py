@@ -5,7 +5,6 @@ Stages are cached under <project>/.dnasgen/ (see cache.py); the generated projec
 """
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 from rich.console import Console
 
 from dnasgen.errors import BuildError
-from dnasgen.pipeline.cache import atomic_write_bytes
+from dnasgen.io import atomic_write_bytes, atomic_write_json
 from dnasgen.pipeline.display import BuildDisplay
 from dnasgen.pipeline.guard import BuildLock, check_hand_edits, project_dir
 from dnasgen.pipeline.runner import RunLog, StageRecord, run_stages
@@ -103,6 +102,5 @@ def build(spec, out: Path | None = None, until: str | None = None, force: bool =
 def _summary(ctx: Context, result: BuildResult) -> dict:
     from dnasgen.pipeline.summary import collect
     summary = collect(ctx, result)
-    atomic_write_bytes(ctx.work_path("summary.json"),
-                       (json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n").encode())
+    atomic_write_json(ctx.work_path("summary.json"), summary)
     return summary

@@ -1,4 +1,4 @@
-"""Content hashes, atomic writes and per-stage manifests: the build's cache.
+"""Stage cache keys and per-stage manifests: the build's cache (atomic writes and hashes: dnasgen.io).
 
 A stage's cache key is the hash of what it depends on: the spec sections it reads
 (Spec.section_hash), the hashes of its input artifacts and the tool version. Its
@@ -13,35 +13,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from dnasgen.io import atomic_write_json, read_json, sha256_file
+
 MANIFEST_VERSION = 1
-_CHUNK = 1 << 20
-
-
-def file_hash(path: Path) -> str:
-    """sha256 hex digest of a file's bytes (streamed)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def text_hash(*parts: object) -> str:
-    """sha256 hex digest of a JSON rendering of the parts (stable key order)."""
-    blob = json.dumps(parts, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 TEMPLATES = "@templates"        # code_fingerprint: the firmware templates, wherever they live
@@ -68,38 +46,6 @@ def code_fingerprint(parts: tuple[str, ...]) -> str:
             digest.update(f"{label}\0".encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> Path:
-    """Write to a temp file in the same directory, fsync, then rename over `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())         # mkstemp makes 0600; give the usual mode
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def atomic_write_json(path: Path, obj: object) -> Path:
-    text = json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n"
-    return atomic_write_bytes(path, text.encode())
-
-
-def read_json(path: Path) -> dict | None:
-    """The JSON object in `path`, or None when missing, unreadable or not an object."""
-    try:
-        obj = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return None
-    return obj if isinstance(obj, dict) else None
 
 
 @dataclass
@@ -148,7 +94,7 @@ def stale_outputs(project: Path, manifest: Manifest) -> list[str]:
     bad = []
     for name, rec in manifest.outputs.items():
         path = Path(project) / rec["path"]
-        if not path.is_file() or file_hash(path) != rec["sha256"]:
+        if not path.is_file() or sha256_file(path) != rec["sha256"]:
             bad.append(rec["path"])
     return bad
 

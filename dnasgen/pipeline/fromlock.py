@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from dnasgen.errors import BuildError
-from dnasgen.pipeline.cache import atomic_write_bytes, atomic_write_json, file_hash, read_json
+from dnasgen.io import atomic_write_bytes, atomic_write_json, read_json, sha256_bytes
 from dnasgen.pipeline.guard import INPUTS_NAME, LOCK_NAME, check_hand_edits, inside, project_dir
 
 INPUTS_VERSION = 1
@@ -32,8 +32,9 @@ def _write_inputs(project: Path, spec, frames: list[np.ndarray], labels: list[st
     listed = []
     for i, (frame, label) in enumerate(zip(frames, labels)):
         rel = _frame_name(i, label)
-        path = atomic_write_bytes(inside(project, project / rel), frame.tobytes())
-        listed.append({"path": rel, "label": label, "sha256": file_hash(path)})
+        data = frame.tobytes()
+        atomic_write_bytes(inside(project, project / rel), data)
+        listed.append({"path": rel, "label": label, "sha256": sha256_bytes(data)})
     return atomic_write_json(project / INPUTS_NAME, {
         "version": INPUTS_VERSION, "spec": spec.raw, "frames": listed,
         "about": "generator inputs: `dnasgen generate --from-lock dnasgen.lock.json` rebuilds this "
@@ -64,7 +65,7 @@ def _checked_bytes(path: Path, digest: str | None, what: str) -> bytes:
     if not path.is_file():
         raise BuildError(f"{path}: {what} is missing")
     data = path.read_bytes()
-    if digest and file_hash(path) != digest:
+    if digest and sha256_bytes(data) != digest:
         raise BuildError(f"{path}: {what} does not match the hash in the lock (edited or corrupt)")
     return data
 

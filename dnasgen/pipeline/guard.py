@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 
 from dnasgen.errors import BuildError
-from dnasgen.pipeline.cache import file_hash, read_json
+from dnasgen.io import read_json, sha256_file
 
 LOCK_NAME = "dnasgen.lock.json"
 INPUTS_NAME = "dnasgen.inputs.json"
@@ -81,7 +81,7 @@ def edited_files(project: Path) -> list[str]:
         return []
     owned = owned_files(project)
     edited = [rel for rel, digest in sorted(owned.items())
-              if digest and (project / rel).is_file() and file_hash(project / rel) != digest]
+              if digest and (project / rel).is_file() and sha256_file(project / rel) != digest]
     return edited + _foreign(project, owned)     # a deleted generated file is simply regenerated
 
 

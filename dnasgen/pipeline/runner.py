@@ -10,8 +10,9 @@ from pathlib import Path
 
 from dnasgen import __version__ as TOOL_VERSION
 from dnasgen.errors import BuildError
-from dnasgen.pipeline.cache import (Manifest, append_log, code_fingerprint, file_hash, load_manifest,
-                                    stale_outputs, text_hash, write_manifest)
+from dnasgen.io import json_digest, sha256_file
+from dnasgen.pipeline.cache import (Manifest, append_log, code_fingerprint, load_manifest, stale_outputs,
+                                    write_manifest)
 from dnasgen.pipeline.guard import inside
 from dnasgen.pipeline.stages import Context, Stage
 
@@ -42,8 +43,8 @@ def stage_key(ctx: Context, stage: Stage) -> tuple[str, dict[str, str]]:
         raise BuildError(f"stage {stage.name} needs {', '.join(missing)}, which no earlier stage made")
     inputs = {name: ctx.artifacts[name]["sha256"] for name in stage.inputs}
     extra = stage.extra_key(ctx) if stage.extra_key else None
-    key = text_hash(stage.name, TOOL_VERSION, code_fingerprint(stage.code),
-                    ctx.spec.section_hash(*stage.sections), inputs, extra)
+    key = json_digest([stage.name, TOOL_VERSION, code_fingerprint(stage.code),
+                       ctx.spec.section_hash(*stage.sections), inputs, extra])
     return key[:32], inputs
 
 
@@ -63,7 +64,7 @@ def _record_outputs(ctx: Context, result) -> dict[str, dict]:
     outputs = {}
     for name, path in result.outputs.items():
         path = inside(ctx.project, path)
-        outputs[name] = {"path": str(path.relative_to(ctx.project)), "sha256": file_hash(path)}
+        outputs[name] = {"path": str(path.relative_to(ctx.project)), "sha256": sha256_file(path)}
     return outputs
 
 

@@ -4,7 +4,8 @@ Heavy packages (torch, tensorflow) are imported inside the functions, never at m
 """
 from __future__ import annotations
 
-from dnasgen.pipeline.cache import atomic_write_json, code_fingerprint, read_json
+from dnasgen.io import atomic_write_json, read_json, sha256_file
+from dnasgen.pipeline.cache import code_fingerprint
 from dnasgen.pipeline.stages import CODE, Context, StageResult
 
 
@@ -47,11 +48,10 @@ def run_search(ctx: Context) -> StageResult:
     from dnasgen.nn import load_supernet
     from dnasgen.search.runner import run_search as search
     from dnasgen.search.scoring import SupernetScorer
-    from dnasgen.search.state import file_digest
     path = ctx.artifact("supernet")
     # the search's resumable state is keyed by the scorer identity: add the code (cost model
     # coefficients included), so a recalibrated cost model never resumes a stale finished search
-    identity = f"{file_digest(path)}+code:{code_fingerprint(CODE['search'])[:16]}"
+    identity = f"{sha256_file(path)}+code:{code_fingerprint(CODE['search'])[:16]}"
     scorer = SupernetScorer(load_supernet(path).eval(), ctx.bundle, ctx.spec, identity=identity)
     result = search(ctx.spec, ctx.project, scorer=scorer)
     outputs = {"search": ctx.work_path("search.json"), "candidate": _write_candidate(ctx, result.candidate)}

@@ -10,7 +10,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from dnasgen.pipeline.cache import read_json
+from dnasgen.io import read_json
 from dnasgen.pipeline.guard import INPUTS_NAME
 
 

@@ -22,7 +22,8 @@ from typer.testing import CliRunner
 from dnasgen.cli import app
 from dnasgen.errors import BuildError
 from dnasgen.pipeline import build
-from dnasgen.pipeline.cache import file_hash, load_manifest, read_json
+from dnasgen.io import read_json, sha256_file
+from dnasgen.pipeline.cache import load_manifest
 from dnasgen.pipeline.fromlock import generate_from_lock
 from dnasgen.verify import toolchain_available
 from dnasgen.verify.project import TOOLCHAIN
@@ -35,7 +36,7 @@ NOT_GENERATED = (".dnasgen", "build", "report")
 
 def project_files(project: Path) -> dict[str, str]:
     """sha256 of every file of the generated project (not the cache, make outputs or report)."""
-    return {p.relative_to(project).as_posix(): file_hash(p) for p in sorted(project.rglob("*"))
+    return {p.relative_to(project).as_posix(): sha256_file(p) for p in sorted(project.rglob("*"))
             if p.is_file() and p.relative_to(project).parts[0] not in NOT_GENERATED}
 
 
@@ -64,7 +65,7 @@ def test_every_stage_runs_to_a_verified_project(first):
     assert all(r.status == "ran" for r in result.stages)
     project = result.project
     lock = read_json(project / "dnasgen.lock.json")
-    assert lock["files"] and all(file_hash(project / f) == h for f, h in lock["files"].items())
+    assert lock["files"] and all(sha256_file(project / f) == h for f, h in lock["files"].items())
     assert "do not edit" in (project / "model.c").read_text().splitlines()[0]
     verify = read_json(project / ".dnasgen" / "verify.json")
     assert verify["ok"] and verify["host_ok"] and verify["vectors"] == 4

@@ -12,8 +12,8 @@ import pytest
 from dnasgen.boards import get_board
 from dnasgen.candidate import SearchSpace
 from dnasgen.errors import BuildError
-from dnasgen.pipeline.cache import (atomic_write_bytes, file_hash, load_manifest, manifest_path,
-                                    read_json)
+from dnasgen.io import atomic_write_bytes, read_json, sha256_file
+from dnasgen.pipeline.cache import load_manifest, manifest_path
 from dnasgen.pipeline.display import BuildDisplay
 from dnasgen.pipeline.guard import project_dir
 from dnasgen.pipeline.runner import run_stages
@@ -136,7 +136,7 @@ def test_manifest_records_output_hashes(tmp_path):
     ctx, _ = build(tmp_path, make_spec(), calls)
     manifest = load_manifest(ctx.work, "export")
     rec = manifest.outputs["tflite"]
-    assert rec["sha256"] == file_hash(ctx.project / rec["path"])
+    assert rec["sha256"] == sha256_file(ctx.project / rec["path"])
     assert manifest.inputs == {"candidate": ctx.artifacts["candidate"]["sha256"]}
     assert manifest.sections == ["train"]
     assert read_json(manifest_path(ctx.work, "export"))["key"] == manifest.key

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from dnasgen.cli import app
 from dnasgen.errors import BuildError, SpecError
 from dnasgen.pipeline import build
-from dnasgen.pipeline.cache import atomic_write_bytes, file_hash
+from dnasgen.io import atomic_write_bytes, sha256_file
 from dnasgen.pipeline.guard import BuildLock, check_hand_edits, edited_files, inside, project_dir
 from dnasgen.pipeline.stages import Stage, StageResult
 from dnasgen.spec import load_spec
@@ -100,7 +100,7 @@ def write_lock(project: Path, files: dict[str, bytes]) -> None:
     hashes = {}
     for rel, data in files.items():
         atomic_write_bytes(project / rel, data)
-        hashes[rel] = file_hash(project / rel)
+        hashes[rel] = sha256_file(project / rel)
     (project / "dnasgen.lock.json").write_text(json.dumps({"files": hashes}))
 
 
