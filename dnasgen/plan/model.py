@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from dnasgen.candidate import Candidate, DataConfig
+from dnasgen.io import atomic_write_text
 
 PLAN_VERSION = 1
 BUDGETS = ("ram", "flash", "latency", "all")
@@ -101,18 +100,8 @@ class SearchPlan:
 
 
 def write_plan(plan: SearchPlan, path: Path) -> Path:
-    """Atomic write: temp file in the same directory, then os.replace."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(plan.to_json() + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Atomic write (dnasgen.io), parent folders created."""
+    return atomic_write_text(path, plan.to_json() + "\n")
 
 
 def read_plan(path: Path) -> SearchPlan:

@@ -6,12 +6,11 @@ dataclass defaults below repeat them so tests can build specs programmatically.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 
 from dnasgen.boards import Board
 from dnasgen.candidate import SearchSpace
+from dnasgen.io import json_digest
 
 
 @dataclass(frozen=True)
@@ -94,9 +93,7 @@ class Spec:
 
     def section_hash(self, *sections: str) -> str:
         """Content hash of the named top-level sections (stage cache keys)."""
-        picked = {k: self.raw.get(k) for k in sorted(sections)}
-        blob = json.dumps(picked, sort_keys=True, default=str).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
+        return json_digest({k: self.raw.get(k) for k in sorted(sections)})[:16]
 
     @property
     def hash(self) -> str:

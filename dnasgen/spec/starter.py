@@ -1,29 +1,16 @@
 """`dnasgen init`: a commented starter spec that validates as written."""
 from __future__ import annotations
 
-import os
-import tempfile
 from importlib import resources
 from pathlib import Path
 
 from dnasgen.errors import DnasgenError
+from dnasgen.io import atomic_write_text
 
 
 def starter_text() -> str:
     """The commented starter spec (package data dnasgen/spec/starter.yaml)."""
     return resources.files("dnasgen.spec").joinpath("starter.yaml").read_text(encoding="utf-8")
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temp file in the same folder + os.replace (never a half-written file)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_starter(path: str | Path, force: bool = False) -> Path:
