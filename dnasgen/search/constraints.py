@@ -15,6 +15,7 @@ from typing import Callable
 
 from dnasgen.candidate import ArchConfig, Candidate, DataConfig, SearchSpace, StageConfig
 from dnasgen.errors import BudgetError
+from dnasgen.io import json_digest
 
 GENE_GROUPS = ("resolution", "color", "width", "depth", "kernel", "expand")
 DATA_GROUPS = ("resolution", "color")
@@ -52,12 +53,8 @@ def _spec_estimator(spec) -> Callable[[Candidate], dict]:
 
 def cost_model_identity() -> str:
     """Digest of the cost model's data files (a recalibration invalidates a saved search state)."""
-    import hashlib
-    import json
-
     from dnasgen.cost import footprint_table, latency_table
-    blob = json.dumps([footprint_table(), latency_table()], sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    return json_digest([footprint_table(), latency_table()])[:16]
 
 
 def _summary(cost: dict) -> dict:

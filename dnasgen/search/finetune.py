@@ -5,13 +5,12 @@ to the supernet's estimates, and save it with dnasgen.nn.save_static.
 """
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from dnasgen.candidate import Candidate
-from dnasgen.search.state import ARTIFACTS, atomic_write_text, data_cache
+from dnasgen.search.state import ARTIFACTS, data_cache, write_record
 
 FINETUNE_VERSION = 1
 LR_SCALE = 0.2          # default fine-tuning learning rate = LR_SCALE * train.lr (search.finetune_lr: null)
@@ -137,7 +136,7 @@ def finetune_candidate(spec, supernet_path: Path, candidate: Candidate, bundle, 
                             teacher_test, epochs, steps, time.monotonic() - t0, finetune_lr(spec))
     save_static(student.cpu().eval(), result.checkpoint, **{k: v for k, v in result.to_dict().items()
                                                                if isinstance(v, (int, float))})
-    atomic_write_text(result.json_path, json.dumps(result.to_dict(), indent=1) + "\n")
+    write_record(result.json_path, result.to_dict())
     return result
 
 

@@ -4,12 +4,12 @@ matplotlib (Agg) is imported only here, when a report is written.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from dnasgen.search.pareto import COST_OBJECTIVES, Evaluated, pareto_front
 from dnasgen.search.result import ComparisonTable, SearchResult
-from dnasgen.search.state import atomic_write_text
+from dnasgen.io import atomic_path, atomic_write_text
+from dnasgen.search.state import write_record
 
 REPORT = "report"
 _AXES = {"ram_bytes": ("RAM (KiB)", 1 / 1024), "flash_bytes": ("flash (KiB)", 1 / 1024),
@@ -24,9 +24,8 @@ def _pyplot():
 
 
 def _save_figure(fig, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=path.suffix[1:], dpi=110, bbox_inches="tight")
 
 
 def _panel(ax, items: list[Evaluated], objective: str, budget, colours: dict) -> None:
@@ -114,7 +113,7 @@ def write_report(spec, workdir: Path, result: SearchResult) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     plot_pareto(result, out / "pareto.png")
     atomic_write_text(out / "search.md", search_markdown(result))
-    atomic_write_text(out / "search.json", json.dumps(result.to_dict(), indent=1) + "\n")
+    result.save(out / "search.json")
     return out
 
 
@@ -146,6 +145,6 @@ def write_comparison(spec, workdir: Path, table: ComparisonTable) -> Path:
             "val acc selects, test acc (supernet subnet, BN recalibrated) is reported only.\n\n"
             + table.markdown() + "\n![comparison](comparison.png)\n")
     atomic_write_text(out / "comparison.md", text)
-    atomic_write_text(out / "comparison.json", json.dumps(table.to_dict(), indent=1) + "\n")
+    write_record(out / "comparison.json", table.to_dict())
     plot_comparison(table, out / "comparison.png")
     return out

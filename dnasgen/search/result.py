@@ -7,7 +7,7 @@ from pathlib import Path
 
 from dnasgen.candidate import Candidate
 from dnasgen.search.pareto import Evaluated, best_per_data_config, pareto_front
-from dnasgen.search.state import atomic_write_text
+from dnasgen.search.state import write_record
 
 RESULT_VERSION = 1
 
@@ -68,8 +68,7 @@ class SearchResult:
                    obj.get("supernet", ""), dict(obj.get("holdout", {})))
 
     def save(self, path: Path) -> Path:
-        atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=1) + "\n")
-        return Path(path)
+        return write_record(path, self.to_dict())
 
     @classmethod
     def load(cls, path: Path) -> "SearchResult":

@@ -5,14 +5,13 @@ and results live in `workdir/.dnasgen/`, the report in `workdir/report/`.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
 from dnasgen.candidate import DataConfig
 from dnasgen.errors import BudgetError, DnasgenError
+from dnasgen.io import json_digest
 from dnasgen.search.constraints import (Pricer, budget_error, cost_model_identity, feasible_data_configs,
                                         largest_feasible_data, what_of)
 from dnasgen.search.engine import STRATEGIES, Engine, SearchConfig
@@ -56,7 +55,7 @@ def fingerprint(spec, cfg: SearchConfig, scorer, pricer: Pricer) -> str:
     parts = [cfg.identity(), repr(spec.space), repr(spec.board), pricer.budgets.to_dict(), cost_model_identity(),
              spec.section_hash("task", "dataset", "sensor", "search", "train"),
              getattr(scorer, "identity", type(scorer).__name__)]
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:20]
+    return json_digest(parts)[:20]
 
 
 @contextmanager

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Sequence
 
 from dnasgen.candidate import Candidate
-from dnasgen.search.state import ARTIFACTS, data_cache, file_digest
+from dnasgen.io import sha256_file
+from dnasgen.search.state import ARTIFACTS, data_cache
 
 
 class SupernetScorer:
@@ -70,4 +71,4 @@ def load_scorer(spec, workdir: Path, checkpoint: Path | None = None) -> Supernet
     import torch
     if torch.cuda.is_available():
         supernet = supernet.cuda()
-    return SupernetScorer(supernet, bundle, spec, identity=file_digest(path))
+    return SupernetScorer(supernet, bundle, spec, identity=sha256_file(path))

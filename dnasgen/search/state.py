@@ -8,10 +8,10 @@ children, takes their scores from the memo and ends with the same result.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from dnasgen.io import atomic_write_json, atomic_write_text, read_json
 
 STATE_VERSION = 1
 ARTIFACTS = ".dnasgen"          # <project>/.dnasgen: stage artifacts (supernet.pt, data cache, search state)
@@ -23,18 +23,10 @@ def data_cache(workdir: Path) -> Path:
     return Path(workdir) / ARTIFACTS / DATA_CACHE
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write to a temp file in the same directory, then os.replace."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def write_record(path: Path, obj: dict) -> Path:
+    """The search's JSON records (search*.json, comparison.json, finetune.json): indent 1, keys in
+    insertion order, final newline, written atomically."""
+    return atomic_write_json(path, obj, indent=1, sort_keys=False, default=None)
 
 
 def _rng_to_json(state) -> list:
@@ -82,22 +74,8 @@ class SearchState:
     @classmethod
     def load(cls, path: Path, fingerprint: str) -> "SearchState":
         """The saved state when it belongs to this search (same fingerprint), else a fresh one."""
-        path = Path(path)
-        if path.exists():
-            try:
-                obj = json.loads(path.read_text())
-            except (OSError, json.JSONDecodeError):
-                obj = None
-            if obj and obj.get("version") == STATE_VERSION and obj.get("fingerprint") == fingerprint:
-                return cls.from_dict(obj)
+        obj = read_json(path)
+        if obj and obj.get("version") == STATE_VERSION and obj.get("fingerprint") == fingerprint:
+            return cls.from_dict(obj)
         return cls(fingerprint)
 
-
-def file_digest(path: Path) -> str:
-    """sha256 of a file's bytes (identifies the supernet a memo of scores belongs to)."""
-    import hashlib
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
