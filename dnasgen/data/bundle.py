@@ -4,16 +4,13 @@ Cache layout (default <output_dir>/<name>/.dnasgen/cache, or $DNASGEN_CACHE, or 
   source-<key>/{train,val,test}_{x,y}.npy  decoded RGB source images (N, s, s, 3) + labels
   arrays-<key>/<split>_<r>_<color>.npy     sensor-simulated + preprocessed model inputs (N, r, r, C)
 Keys hash the dataset section, classes, source size, sensor and code versions, so any change
-rebuilds; arrays are memory-mapped. Writes are atomic (temp file / temp dir, then os.replace).
+rebuilds; arrays are memory-mapped. Writes are atomic (dnasgen.io: temp file / temp dir, then os.replace).
 """
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +21,7 @@ from dnasgen.data.images import log, progress, spec_error
 from dnasgen.data.preprocess import preprocess_frames
 from dnasgen.data.sensor import simulate_batch
 from dnasgen.errors import DataError
+from dnasgen.io import atomic_dir, atomic_path, json_digest
 
 SPLITS = ("train", "val", "test")
 SOURCE_VERSION = 2        # bump when decoding/generation changes
@@ -32,7 +30,7 @@ _BLOCK = 256
 
 
 def _hash(obj) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return json_digest(obj)[:16]
 
 
 def source_size(spec) -> int:
@@ -74,10 +72,8 @@ def _load_source(spec, size: int, scan=None) -> dict:
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy.tmp")
-    with os.fdopen(fd, "wb") as fh:
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         np.save(fh, array)
-    os.replace(tmp, path)
 
 
 def _build_source(spec, directory: Path, size: int, scan) -> None:
@@ -85,18 +81,15 @@ def _build_source(spec, directory: Path, size: int, scan) -> None:
     for split, (x, _, _) in data.items():
         if len(x) == 0:
             raise DataError(f"dataset split {split!r} has no readable images")
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=".tmp-source-"))
+    meta = {"classes": list(spec.classes), "size": size, "version": SOURCE_VERSION,
+            "counts": {s: len(d[1]) for s, d in data.items()}, "skipped": {s: d[2] for s, d in data.items()}}
     try:
-        for split, (x, y, _) in data.items():
-            np.save(tmp / f"{split}_x.npy", x)
-            np.save(tmp / f"{split}_y.npy", y)
-        meta = {"classes": list(spec.classes), "size": size, "version": SOURCE_VERSION,
-                "counts": {s: len(d[1]) for s, d in data.items()}, "skipped": {s: d[2] for s, d in data.items()}}
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
-        os.replace(tmp, directory)
+        with atomic_dir(directory, overwrite=False) as tmp:
+            for split, (x, y, _) in data.items():
+                np.save(tmp / f"{split}_x.npy", x)
+                np.save(tmp / f"{split}_y.npy", y)
+            (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
     except OSError:
-        shutil.rmtree(tmp, ignore_errors=True)
         if not (directory / "meta.json").exists():   # not a concurrent builder's finished copy
             raise
 

@@ -1,14 +1,13 @@
 """Self-describing checkpoints: constructor arguments travel with the weights (nanoGPT style)."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 
 from dnasgen.candidate import Candidate, SearchSpace
 from dnasgen.errors import DnasgenError
+from dnasgen.io import atomic_path
 
 CHECKPOINT_VERSION = 1
 
@@ -28,18 +27,12 @@ def space_from_dict(obj: dict) -> SearchSpace:
 
 
 def atomic_torch_save(obj: dict, path: Path) -> Path:
-    """torch.save to a temp file in the same directory, then os.replace."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    """torch.save to a temp file in the same directory, then os.replace (dnasgen.io.atomic_path).
+    Saved through a file object: the archive's inner folder is then "archive", not the temp file's
+    random name, so the same checkpoint always has the same bytes (and sha256)."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        torch.save(obj, fh)
+    return Path(path)
 
 
 def _load(path: Path, kind: str) -> dict:

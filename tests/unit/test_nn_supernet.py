@@ -151,6 +151,9 @@ def test_checkpoints_round_trip(supernet, tmp_path):
     sup.set_active(cand)
     with torch.no_grad():
         assert torch.equal(sup(x), supernet(x))
+    save_supernet(supernet, tmp_path / "again" / "super.pt")      # same checkpoint, same bytes (and hash)
+    assert (tmp_path / "again" / "super.pt").read_bytes() == (tmp_path / "super.pt").read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["again", "s.pt", "super.pt"]   # no temp files
 
 
 def test_candidate_outside_space_is_rejected(supernet):
