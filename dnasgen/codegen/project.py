@@ -1,9 +1,6 @@
 """generate_project: int8 .tflite + spec + candidate -> a complete, self-checking C project."""
 from __future__ import annotations
 
-import hashlib
-import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +8,10 @@ import numpy as np
 from dnasgen.codegen import context as ctx
 from dnasgen.codegen.cgen import BANNER
 from dnasgen.codegen.lowering import Program, lower
-from dnasgen.codegen.render import Renderer, commit_dir, staging_dir, template_root
+from dnasgen.codegen.render import Renderer, keep_artifacts, template_root
 from dnasgen.codegen.vectors import as_vectors, input_quant
 from dnasgen.errors import CodegenError
+from dnasgen.io import atomic_dir, json_text, sha256_bytes, sha256_file
 
 LOCK_VERSION = 2
 LOCK_NAME = "dnasgen.lock.json"
@@ -35,7 +33,7 @@ def model_tools(recorded: dict | None = None) -> dict[str, str]:
 
 
 def _file_hashes(root: Path, names: list[str]) -> dict[str, str]:
-    return {n: hashlib.sha256((root / n).read_bytes()).hexdigest() for n in sorted(names)}
+    return {n: sha256_file(root / n) for n in sorted(names)}
 
 
 def _lock(spec, candidate, metrics: dict, model: dict, tools: dict, hashes: dict) -> str:
@@ -51,7 +49,7 @@ def _lock(spec, candidate, metrics: dict, model: dict, tools: dict, hashes: dict
                        "pixel_format": spec.sensor.pixel_format},
             "classes": list(spec.classes), "metrics": dict(metrics or {}), "model": model,
             "model_tools": tools, "files": hashes}
-    return json.dumps(lock, indent=2, sort_keys=False, default=_json_default) + "\n"
+    return json_text(lock, indent=2, sort_keys=False, default=_json_default)
 
 
 def _json_default(value):
@@ -81,7 +79,7 @@ def _context(program: Program, plan, spec, candidate, vectors, tflite_bytes: byt
 
 
 def model_summary(program: Program, plan, tflite_bytes: bytes, context: dict) -> dict:
-    return {"sha256": hashlib.sha256(tflite_bytes).hexdigest(), "ops": len(program.ops),
+    return {"sha256": sha256_bytes(tflite_bytes), "ops": len(program.ops),
             "kernels": list(program.kernels), "macs": program.macs, "arena_bytes": plan.arena_bytes,
             "model_data_bytes": context["model_data_bytes"],
             "input": {"shape": list(program.tensors[program.input].shape),
@@ -110,8 +108,7 @@ def generate_project(tflite_bytes: bytes, spec, candidate, out_dir, vectors=None
         raise CodegenError("at least one test vector is needed")
     context = _context(program, plan, spec, candidate, vecs, tflite_bytes)
     root, out_dir = template_root(), Path(out_dir)
-    staged = staging_dir(out_dir)
-    try:
+    with atomic_dir(out_dir) as staged:
         r = Renderer(root, staged)
         r.tree("firmware", context)
         for board in context["boards"]:
@@ -121,8 +118,5 @@ def generate_project(tflite_bytes: bytes, spec, candidate, out_dir, vectors=None
         model = model_summary(program, plan, tflite_bytes, context)
         r.add_file(LOCK_NAME, _lock(spec, candidate, metrics, model, model_tools(tools),
                                     _file_hashes(staged, r.written)))
-        commit_dir(staged, out_dir)
-    finally:
-        if staged.exists():
-            shutil.rmtree(staged, ignore_errors=True)
+        keep_artifacts(out_dir, staged)
     return out_dir

@@ -11,8 +11,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from importlib import resources
 from pathlib import Path
 
@@ -20,8 +18,7 @@ from dnasgen.codegen.cgen import BANNER
 from dnasgen.errors import CodegenError
 
 BINARY_SUFFIXES = (".tflite", ".bin")
-KEEP_ON_REGENERATE = (".dnasgen", "report")   # other stages' artifacts inside the project dir
-DROP_ON_REGENERATE = ("build",)               # stale build outputs
+KEEP_ON_REGENERATE = (".dnasgen", "report")   # other stages' artifacts inside the project dir (build/: dropped)
 
 
 def template_root() -> Path:
@@ -103,27 +100,12 @@ class Renderer:
         return self._write_bytes(relative, raw)
 
 
-def staging_dir(out_dir: Path) -> Path:
-    """A fresh temporary directory next to `out_dir` (same filesystem, so renames are atomic)."""
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staged = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    staged.chmod(0o755)
-    return staged
-
-
-def commit_dir(staged: Path, out_dir: Path) -> None:
-    """Move `staged` into place as `out_dir`, keeping other stages' artifacts of the old one."""
+def keep_artifacts(out_dir: Path, staged: Path) -> None:
+    """Move other stages' artifacts (KEEP_ON_REGENERATE) of the old `out_dir` into `staged`, the
+    project that is about to replace it as a whole (dnasgen.io.atomic_dir); the rest is dropped."""
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise CodegenError(f"{out_dir} exists and is not a directory")
-    if out_dir.is_dir():
-        for name in KEEP_ON_REGENERATE:
-            if (out_dir / name).exists() and not (staged / name).exists():
-                os.replace(out_dir / name, staged / name)
-        backup = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
-        os.replace(out_dir, backup / "old")
-        os.replace(staged, out_dir)
-        shutil.rmtree(backup, ignore_errors=True)
-    else:
-        os.replace(staged, out_dir)
+    for name in KEEP_ON_REGENERATE:
+        if (out_dir / name).exists() and not (staged / name).exists():
+            os.replace(out_dir / name, staged / name)

@@ -5,12 +5,9 @@ import json
 from pathlib import Path
 
 from dnasgen.errors import CodegenError
+from dnasgen.io import read_json
 
 VECTOR_FRAMES = 4
-
-
-def _read_json(path: Path) -> dict | None:
-    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def dataset_frames(spec, work: Path, count: int = VECTOR_FRAMES) -> list:
@@ -33,7 +30,7 @@ def generate_spec(spec_path: Path, out: Path | None = None, tflite: Path | None 
     tflite = Path(tflite) if tflite is not None else work / "model.tflite"
     if not tflite.is_file():
         raise CodegenError(f"{tflite}: no int8 model; run `dnasgen export {spec_path}` first (or pass --tflite)")
-    export = _read_json(work / "export.json") or {}
+    export = read_json(work / "export.json") or {}
     if candidate is not None:
         cand = Candidate.from_json(Path(candidate).read_text())
     elif "candidate" in export:

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from dnasgen.candidate import ArchConfig, Candidate, DataConfig, StageConfig
+from dnasgen.io import atomic_write_text
 
 KINDS = ("conv", "dwconv", "fc", "add", "mean")
 MAC_KINDS = ("conv", "dwconv", "fc")
@@ -194,10 +195,7 @@ def write_latency(fits: dict[str, dict], models: int, path: Path | None = None) 
         if not block.search(text):
             raise ValueError(f"{path} has no {core} block")
         text = block.sub(lambda _: _core_block(core, coeffs, source, core == CORE), text, count=1)
-    tmp = path.with_suffix(".yaml.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-    return path
+    return atomic_write_text(path, text)
 
 
 def calibrate(work: Path, models=MODELS) -> tuple[dict, list[ModelResult], list[OpSample]]:
@@ -237,8 +235,9 @@ def main(argv=None) -> int:
         fits, results, samples = calibrate(Path(tmp))
     print(format_results(fits["dsp"], results))
     if args.json:
-        args.json.write_text(json.dumps({"fits": fits, "models": [vars(r) | {"error": r.error} for r in results],
-                                         "ops": [vars(s) for s in samples]}, indent=1))
+        figures = {"fits": fits, "models": [vars(r) | {"error": r.error} for r in results],
+                   "ops": [vars(s) for s in samples]}
+        atomic_write_text(args.json, json.dumps(figures, indent=1))
     if args.write:
         print(f"wrote {write_latency(fits, len(results))}")
     return 0

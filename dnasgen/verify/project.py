@@ -11,7 +11,6 @@ used (`tools`); the project's lock does not, so the generated files never depend
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import shutil
@@ -20,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from dnasgen.errors import BuildError
+from dnasgen.io import sha256_file
 
 LOCK_NAME = "dnasgen.lock.json"
 QEMU_BOARD = "qemu-mps2-an386"
@@ -107,7 +107,7 @@ def edited_files(project: Path, lock: dict) -> list[str]:
     out = []
     for rel, digest in sorted((lock.get("files") or {}).items()):
         p = Path(project) / rel
-        if not p.is_file() or hashlib.sha256(p.read_bytes()).hexdigest() != digest:
+        if not p.is_file() or sha256_file(p) != digest:
             out.append(rel)
     return out
 

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 from dnasgen.codegen import cgen
-from dnasgen.codegen.render import Renderer, commit_dir, safe_path, staging_dir, template_root
+from dnasgen.codegen.render import Renderer, keep_artifacts, safe_path, template_root
 from dnasgen.errors import CodegenError
+from dnasgen.io import atomic_dir
 
 
 def test_literals_are_exact():
@@ -78,15 +79,15 @@ def test_shipped_templates_all_carry_the_banner():
             p.read_text(encoding="utf-8").split("\n", 1)[0], p
 
 
-def test_commit_dir_replaces_and_keeps_stage_artifacts(tmp_path):
+def test_regenerate_replaces_the_project_and_keeps_stage_artifacts(tmp_path):
     out = tmp_path / "proj"
     (out / ".dnasgen").mkdir(parents=True)
     (out / ".dnasgen" / "plan.json").write_text("{}")
     (out / "old.c").write_text("old")
     (out / "build").mkdir()
-    staged = staging_dir(out)
-    (staged / "new.c").write_text("new")
-    commit_dir(staged, out)
+    with atomic_dir(out) as staged:
+        (staged / "new.c").write_text("new")
+        keep_artifacts(out, staged)
     assert sorted(p.name for p in out.iterdir()) == [".dnasgen", "new.c"]
     assert (out / ".dnasgen" / "plan.json").read_text() == "{}"
     assert not staged.exists()
