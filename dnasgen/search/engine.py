@@ -18,8 +18,10 @@ from dnasgen.candidate import Candidate, DataConfig, SearchSpace
 from dnasgen.search.constraints import Pricer, budget_error, data_fits, repair
 from dnasgen.search.pareto import Evaluated
 from dnasgen.search.state import SearchState
+from dnasgen.spec.model import Search
 
 STRATEGIES = ("evolution", "random", "hardware_aware")
+_SPEC = Search()        # the spec's `search:` defaults, kept in one place (dnasgen.spec.model)
 
 
 class Scorer(Protocol):
@@ -30,14 +32,15 @@ class Scorer(Protocol):
 
 @dataclass(frozen=True)
 class SearchConfig:
-    strategy: str = "evolution"
-    population: int = 20
-    generations: int = 5
-    mutation_prob: float = 0.1
-    mutation_ratio: float = 0.5
-    parent_ratio: float = 0.25
-    time_budget_s: float | None = None
-    seed: int = 0
+    """The engine's settings; those the spec's `search:` section also has default to the spec's."""
+    strategy: str = _SPEC.strategy
+    population: int = _SPEC.population
+    generations: int = _SPEC.generations
+    mutation_prob: float = _SPEC.mutation_prob
+    mutation_ratio: float = _SPEC.mutation_ratio
+    parent_ratio: float = _SPEC.parent_ratio
+    time_budget_s: float | None = _SPEC.time_budget_s
+    seed: int = _SPEC.seed
     fixed_data: DataConfig | None = None      # set: the data configuration never changes
     evaluations: int | None = None            # random: how many candidates to score
     attempts: int = 50                        # tries for a new (unseen) feasible candidate
