@@ -52,12 +52,10 @@ def decode_image(source: str | Path | bytes | np.ndarray, size: int) -> np.ndarr
 
 @contextmanager
 def progress(description: str, total: int | None):
-    """A rich progress bar; yields advance(n)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn(), transient=True) as bar:
-        task = bar.add_task(description, total=total)
-        yield lambda n=1: bar.advance(task, n)
+    """A progress bar (dnasgen.progress); yields advance(n)."""
+    from dnasgen.progress import progress_bar
+    with progress_bar(description, total) as bar:
+        yield bar.advance
 
 
 def decode_all(items, size: int, description: str, total: int | None = None):

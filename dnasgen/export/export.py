@@ -75,10 +75,14 @@ def _tool_versions() -> dict:
 
 def _int8_scores(ref, x_u8: np.ndarray) -> np.ndarray:
     from dnasgen.data.preprocess import quantize_table
-    from rich.progress import track
+    from dnasgen.progress import progress_bar
     table = quantize_table(*ref.input_quant)
-    return np.stack([ref.run(table[x]) for x in track(x_u8, description="int8 reference eval",
-                                                      transient=True)])
+    scores = []
+    with progress_bar("int8 reference eval", len(x_u8)) as bar:
+        for x in x_u8:
+            scores.append(ref.run(table[x]))
+            bar.advance()
+    return np.stack(scores)
 
 
 def export_model(static_net, spec, bundle, out_dir: Path) -> ExportResult:

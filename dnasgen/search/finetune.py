@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from dnasgen.candidate import Candidate
+from dnasgen.progress import progress_bar
 from dnasgen.search.state import ARTIFACTS, data_cache, write_record
 
 FINETUNE_VERSION = 1
@@ -95,18 +96,14 @@ def _steps_per_epoch(bundle, cand: Candidate, spec) -> int:
 
 
 def _train(student, teacher, bundle, cand: Candidate, spec, epochs: int) -> int:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from dnasgen.train.sandwich import make_optimizer
     optimizer = make_optimizer(student, finetune_lr(spec), spec.train.weight_decay)
     total = epochs * _steps_per_epoch(bundle, cand, spec)
     step = 0
-    with Progress(TextColumn("[bold]fine-tune"), BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn(), transient=True) as bar:
-        task = bar.add_task("fine-tune", total=total)
+    with progress_bar("fine-tune", total) as bar:
         for epoch in range(epochs):
-            step = _epoch(student, teacher, optimizer, bundle, cand, spec, epoch, step, total,
-                          lambda: bar.advance(task))
+            step = _epoch(student, teacher, optimizer, bundle, cand, spec, epoch, step, total, bar.advance)
     return step
 
 

@@ -63,11 +63,9 @@ def _progress(label: str, total: int, show: bool):
     if not show:
         yield None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), transient=True) as bar:     # no leftover bar under `build`
-        task = bar.add_task(label, total=total)
-        yield lambda done, tot: bar.update(task, completed=done, total=tot)
+    from dnasgen.progress import progress_bar
+    with progress_bar(label, total, elapsed=True) as bar:
+        yield lambda done, tot: bar.update(completed=done, total=tot)
 
 
 def _search(spec, workdir: Path, strategy: str | None, scorer, pricer: Pricer,

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from dnasgen.nn import Supernet
+from dnasgen.progress import Bar, progress_bar
 from dnasgen.train.evaluate import evaluate, recal_arrays, recalibrate_bn, subset
 from dnasgen.train.runtime import Runtime, setup_runtime, to_input
 from dnasgen.train.sandwich import (SandwichLoss, lr_at, make_optimizer, set_lr, step_candidates,
@@ -96,7 +96,7 @@ class _Trainer:
         self.optimizer.step()
         return float(total.detach()) / len(cands), float(first)
 
-    def run_epoch(self, epoch: int, progress: Progress, task) -> dict:
+    def run_epoch(self, epoch: int, bar: Bar) -> dict:
         t0, images, losses, firsts = time.perf_counter(), 0, [], []
         for s, (data, x, y) in enumerate(self._batches(epoch)):
             mean_loss, first = self._step(epoch * self.steps_per_epoch + s, data, x, y)
@@ -104,8 +104,9 @@ class _Trainer:
             firsts.append(first)
             images += len(y) * self.rt.world      # global batch (equal shards)
             rate = images / (time.perf_counter() - t0)
-            progress.update(task, advance=1, description=f"epoch {epoch + 1}/{self.cfg.epochs}",
-                            info=f"loss {mean_loss:.3f} · {rate:.0f} img/s{self.note}")
+            bar.advance()
+            bar.update(description=f"epoch {epoch + 1}/{self.cfg.epochs}",
+                       info=f"loss {mean_loss:.3f} · {rate:.0f} img/s{self.note}")
         seconds = time.perf_counter() - t0
         return {"epoch": epoch + 1, "step": (epoch + 1) * self.steps_per_epoch,
                 "loss": sum(losses) / len(losses), "loss_largest": sum(firsts) / len(firsts),
@@ -123,12 +124,6 @@ class _Trainer:
             idx = subset(len(y), EPOCH_EVAL_SAMPLES, self.cfg.seed)
             out[f"val_{name}"] = round(evaluate(self.model, x[idx], y[idx]), 4)
         return out
-
-
-def _progress(rt: Runtime) -> Progress:
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[info]}"), TimeRemainingColumn(), disable=not rt.is_main,
-                    transient=True)         # under `dnasgen build`: one display, no leftover bars
 
 
 def _append_log(path: Path, record: dict) -> None:
@@ -152,17 +147,16 @@ def train_supernet(spec, workdir: Path, bundle=None, stop_at_epoch: int | None =
     payload = load_training(ckpt, spec)
     done = restore(payload, trainer.model, trainer.optimizer, trainer.rng)["epoch"] if payload else 0
     end = min(spec.train.epochs, stop_at_epoch or spec.train.epochs)
-    with _progress(rt) as progress:
-        task = progress.add_task("training", total=trainer.total, completed=done * trainer.steps_per_epoch,
-                                 info="")
+    with progress_bar("training", trainer.total, completed=done * trainer.steps_per_epoch, info=True,
+                      enabled=rt.is_main) as bar:
         for epoch in range(done, end):
-            record = {**trainer.run_epoch(epoch, progress, task), **trainer.quick_eval()}
+            record = {**trainer.run_epoch(epoch, bar), **trainer.quick_eval()}
             if rt.is_main:
                 save_training(ckpt, trainer.model, trainer.optimizer, trainer.rng, spec, record)
                 _append_log(workdir / LOG_NAME, record)      # the JSON lines go to the log file only
             trainer.note = (f" · val largest {record['val_largest']:.3f}"
                             f" smallest {record['val_smallest']:.3f}")
-            progress.update(task, info=f"loss {record['loss']:.3f}{trainer.note}")
+            bar.update(info=f"loss {record['loss']:.3f}{trainer.note}")
             rt.barrier()
             if callback is not None:
                 callback(record, trainer.model)
