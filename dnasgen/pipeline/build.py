@@ -85,9 +85,9 @@ def build(spec, out: Path | None = None, until: str | None = None, force: bool =
     Candidate (or a JSON file of one) to build instead of searching.
     """
     t0 = time.monotonic()
+    stages = stages if stages is not None else stage_list(candidate is not None)
+    stop = _until(until, stages)                 # a bad --until fails before anything is written
     ctx = prepare(spec, out, candidate)
-    stages = stages if stages is not None else stage_list(ctx.candidate is not None)
-    stop = _until(until, stages)
     display = BuildDisplay(["validate"] + [s.name for s in stages], console=console, quiet=quiet)
     with BuildLock(ctx.work), display:
         _mark_work(ctx)

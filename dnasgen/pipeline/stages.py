@@ -98,7 +98,7 @@ def stage_list(use_candidate: bool) -> list[Stage]:
     search = _stage("search", ("task", "dataset", "sensor", "data_options", "search_space", "board",
                                "constraints", "search"), ("supernet",), steps.run_search,
                     "evolutionary search")
-    given = _stage("candidate", ("task", "data_options", "search_space", "board", "constraints"),
+    given = _stage("candidate", ("task", "sensor", "data_options", "search_space", "board", "constraints"),
                    (), steps.run_candidate, "given candidate", extra_key=steps.candidate_key)
     rest = [
         _stage("finetune", ("task", "dataset", "sensor", "search_space", "train", "search"),

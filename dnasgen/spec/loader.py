@@ -57,6 +57,8 @@ def _read(path: Path, name: str) -> str:
         raise SpecError([SpecIssue(name, 1, 1, "$", "is a directory, not a spec file")]) from None
     except UnicodeDecodeError as exc:
         raise SpecError([SpecIssue(name, 1, 1, "$", f"not UTF-8 text: {exc.reason}")]) from None
+    except OSError as exc:          # permission denied, name too long, ...
+        raise SpecError([SpecIssue(name, 1, 1, "$", f"cannot read spec file: {exc.strerror}")]) from None
 
 
 def _where(parsed: Parsed, json_path: str, anchor: str) -> tuple[int, int]:

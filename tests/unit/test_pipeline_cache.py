@@ -163,3 +163,17 @@ def test_code_fingerprint_covers_the_stage_code():
     assert len(code_fingerprint((TEMPLATES,))) == 64
     for use_candidate in (False, True):
         assert all(stage.code == CODE[stage.name] for stage in stage_list(use_candidate))
+
+
+def test_stages_that_price_a_candidate_key_on_the_sensor():
+    """estimate_spec sizes the preprocessing code and buffer from the sensor's pixel format, so a
+    sensor edit can turn a fitting candidate into one that does not: those stages must re-run."""
+    from dnasgen.cost import estimate_spec
+    from dnasgen.pipeline.stages import stage_list
+    rgb, gray = make_spec(), dataclasses.replace(make_spec(), sensor=Sensor(pixel_format="grayscale"))
+    cand = rgb.space.smallest()
+    assert estimate_spec(rgb, cand).ram_bytes != estimate_spec(gray, cand).ram_bytes
+    pricing = {s.name: s for flag in (False, True) for s in stage_list(flag)
+               if s.name in ("plan", "candidate", "search")}
+    assert sorted(pricing) == ["candidate", "plan", "search"]
+    assert all("sensor" in stage.sections for stage in pricing.values())

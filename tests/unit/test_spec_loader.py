@@ -162,6 +162,8 @@ def test_positions_locate_and_spec_issue(tmp_path):
 def test_missing_file_and_directory_are_spec_errors(tmp_path):
     assert issues_of(tmp_path / "nope.yaml") == [f"{tmp_path / 'nope.yaml'}:1:1: $: spec file not found"]
     assert "is a directory" in issues_of(tmp_path)[0]
+    too_long = tmp_path / ("a" * 300 + ".yaml")          # any other OSError: still a located SpecError
+    assert issues_of(too_long) == [f"{too_long}:1:1: $: cannot read spec file: File name too long"]
 
 
 def test_import_is_light():
