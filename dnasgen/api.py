@@ -31,12 +31,13 @@ validate = load_spec
 
 
 def _candidate(candidate, spec):
+    """A Candidate object as given; a dict or JSON file checked like `--candidate` (SpecError)."""
     from dnasgen.candidate import Candidate
-    from dnasgen.cost.files import read_candidate
+    from dnasgen.cost.files import parse_candidate, read_candidate
     if isinstance(candidate, Candidate):
         return candidate
     if isinstance(candidate, dict):
-        return Candidate.from_dict(candidate)
+        return parse_candidate(candidate, "<candidate>", spec.space)
     return read_candidate(Path(candidate), spec.space)
 
 

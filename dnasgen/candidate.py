@@ -126,8 +126,10 @@ class Candidate:
             stages = tuple(StageConfig(int(s["depth"]), tuple(s["kernel"]), tuple(s["expand"]))
                            for s in obj["arch"]["stages"])
             arch = ArchConfig(float(obj["arch"]["width"]), stages)
-        except (KeyError, TypeError) as exc:
-            raise ValueError(f"malformed candidate: missing or wrong field {exc}") from exc
+        except KeyError as exc:
+            raise ValueError(f"malformed candidate: missing field {exc}") from exc
+        except TypeError as exc:
+            raise ValueError(f"malformed candidate: a field has the wrong type ({exc})") from exc
         if data.color not in COLORS:
             raise ValueError(f"candidate color must be one of {COLORS}, got {data.color!r}")
         return cls(data, arch)

@@ -10,7 +10,7 @@ from dnasgen.cost.report import CostReport
 from dnasgen.errors import SpecError, SpecIssue
 
 
-def _fail(path: Path, message: str, line: int = 1, col: int = 1, where: str = "$") -> SpecError:
+def _fail(path: str | Path, message: str, line: int = 1, col: int = 1, where: str = "$") -> SpecError:
     return SpecError([SpecIssue(str(path), line, col, where, message)])
 
 
@@ -27,15 +27,21 @@ def read_candidate(path: Path, space: SearchSpace | None = None) -> Candidate:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
         raise _fail(path, f"invalid JSON: {exc.msg}", exc.lineno, exc.colno) from None
+    return parse_candidate(obj, path, space)
+
+
+def parse_candidate(obj, source: str | Path = "<candidate>", space: SearchSpace | None = None) -> Candidate:
+    """A Candidate from its dict (or a {"candidate": ..., "cost": ...} pick); SpecError naming
+    `source` when it is malformed or outside `space`."""
     if isinstance(obj, dict) and "candidate" in obj and "data" not in obj:
         obj = obj["candidate"]           # accept a {"candidate": ..., "cost": ...} pick as well
     try:
         cand = Candidate.from_dict(obj)
     except (ValueError, TypeError, AttributeError) as exc:
-        raise _fail(path, f"not a candidate: {exc}") from None
+        raise _fail(source, f"not a candidate: {exc}") from None
     problems = space.violations(cand) if space is not None else []
     if problems:
-        raise SpecError([SpecIssue(str(path), 1, 1, "$", f"outside the spec's search space: {p}")
+        raise SpecError([SpecIssue(str(source), 1, 1, "$", f"outside the spec's search space: {p}")
                          for p in problems])
     return cand
 

@@ -62,9 +62,6 @@ class Manifest:
     tool_version: str = ""
     version: int = MANIFEST_VERSION
 
-    def output_hash(self, name: str) -> str:
-        return self.outputs[name]["sha256"]
-
     @classmethod
     def from_dict(cls, obj: dict) -> "Manifest | None":
         if obj.get("version") != MANIFEST_VERSION:

@@ -90,3 +90,12 @@ def test_from_lock_without_a_project_is_a_clean_error(tmp_path):
 def test_summary_of_a_project_that_was_never_built(tmp_path):
     with pytest.raises(BuildError, match="no build summary"):
         dnasgen.summary(tmp_path)
+
+
+def test_api_candidate_dict_is_checked_like_a_candidate_file():
+    with pytest.raises(SpecError, match=r"<candidate>:1:1: \$: not a candidate: malformed candidate: "
+                                        r"missing field 'arch'"):
+        dnasgen.estimate(TINY, {"data": BIG["data"]})
+    with pytest.raises(SpecError, match="outside the spec's search space: resolution 40"):
+        dnasgen.estimate(TINY, {**BIG, "data": {"resolution": 40, "color": "rgb"}})
+    assert dnasgen.estimate(TINY, BIG).macs > 0
