@@ -12,8 +12,10 @@ used (`tools`); the project's lock does not, so the generated files never depend
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -73,14 +75,19 @@ def toolchain_available() -> bool:
 def run_make(project: Path, *targets: str, timeout: float = 900) -> str:
     """`make <targets>` in the project; BuildError with the output tail on failure."""
     cmd = ["make", "--no-print-directory", "-C", str(project), *targets]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired as exc:
-        raise BuildError(f"`{' '.join(cmd)}` timed out after {timeout:.0f} s") from exc
+    # Own process group: on timeout make's children (a hung qemu-system-arm) are killed too.
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          start_new_session=True) as proc:
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise BuildError(f"`{' '.join(cmd)}` timed out after {timeout:.0f} s") from exc
     if proc.returncode != 0:
-        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-25:])
+        tail = "\n".join((stdout + stderr).splitlines()[-25:])
         raise BuildError(f"`make {' '.join(targets)}` failed in {project} (exit {proc.returncode}):\n{tail}")
-    return proc.stdout
+    return stdout
 
 
 def score_lines(output: str) -> list[str]:

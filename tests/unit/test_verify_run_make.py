@@ -1,0 +1,40 @@
+"""run_make: failures and timeouts are BuildErrors, and a timeout leaves no child of make running."""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+
+import pytest
+
+from dnasgen.errors import BuildError
+from dnasgen.verify.project import run_make
+
+pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make not installed")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_timeout_kills_the_whole_make_tree(tmp_path):
+    # A recipe whose child outlives make's own kill (like a hung qemu-system-arm in `make qemu`).
+    (tmp_path / "Makefile").write_text("hang:\n\tsleep 60 & echo $$! > child.pid; wait\n")
+    with pytest.raises(BuildError, match="timed out after 1 s"):
+        run_make(tmp_path, "hang", timeout=1)
+    deadline = time.monotonic() + 5
+    pid = int((tmp_path / "child.pid").read_text())
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(pid), "the recipe's child survived the timeout"
+
+
+def test_failure_carries_the_output_tail(tmp_path):
+    (tmp_path / "Makefile").write_text("ok:\n\t@echo fine\nbad:\n\t@echo compiler says no; exit 3\n")
+    assert run_make(tmp_path, "ok").strip() == "fine"
+    with pytest.raises(BuildError, match=r"(?s)exit 2\).*compiler says no"):
+        run_make(tmp_path, "bad")
