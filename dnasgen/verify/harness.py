@@ -28,7 +28,10 @@ def _app(project: Path, *args: str, timeout: float = 600) -> str:
     app = Path(project) / HOST_APP
     if not app.is_file():
         run_make(project, "host")
-    proc = subprocess.run([str(app), *args], capture_output=True, text=True, timeout=timeout, check=False)
+    try:
+        proc = subprocess.run([str(app), *args], capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise BuildError(f"{app} {' '.join(args)} timed out after {timeout:.0f} s") from exc
     if proc.returncode != 0:
         raise BuildError(f"{app} {' '.join(args)} failed (exit {proc.returncode}): {proc.stdout[-400:]}"
                          f"{proc.stderr[-400:]}")

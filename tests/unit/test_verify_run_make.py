@@ -1,4 +1,5 @@
-"""run_make: failures and timeouts are BuildErrors, and a timeout leaves no child of make running."""
+"""run_make / the host-app runner: failures and timeouts are BuildErrors; a make timeout leaves no
+child of make running."""
 from __future__ import annotations
 
 import os
@@ -38,3 +39,13 @@ def test_failure_carries_the_output_tail(tmp_path):
     assert run_make(tmp_path, "ok").strip() == "fine"
     with pytest.raises(BuildError, match=r"(?s)exit 2\).*compiler says no"):
         run_make(tmp_path, "bad")
+
+
+def test_host_app_timeout_is_a_build_error(tmp_path):
+    from dnasgen.verify import harness
+    app = tmp_path / harness.HOST_APP
+    app.parent.mkdir(parents=True)
+    app.write_text("#!/bin/sh\nexec sleep 30\n")
+    app.chmod(0o755)
+    with pytest.raises(BuildError, match="timed out after 1 s"):
+        harness._app(tmp_path, "--tensor", "batch.bin", timeout=1)
