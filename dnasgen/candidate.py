@@ -166,13 +166,10 @@ class SearchSpace:
         return tuple(max(d) for d in self.depths)
 
     def size(self) -> int:
-        """Number of distinct candidates in the joint space."""
-        total = 0
-        for depth_choice in product(*self.depths):
-            blocks = [(len(self.kernels) * len(self.expand_choices(i))) ** d
-                      for i, d in enumerate(depth_choice)]
-            total += prod(blocks)
-        return total * len(self.widths) * len(self.data_configs())
+        """Number of distinct candidates in the joint space (stages choose independently)."""
+        per_stage = [sum((len(self.kernels) * len(self.expand_choices(i))) ** d for d in depths)
+                     for i, depths in enumerate(self.depths)]
+        return prod(per_stage) * len(self.widths) * len(self.data_configs())
 
     def violations(self, cand: Candidate) -> list[str]:
         """Why a candidate is outside this space (empty list when it is inside)."""
