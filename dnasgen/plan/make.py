@@ -15,12 +15,9 @@ from dnasgen.candidate import Candidate
 from dnasgen.cost import CostReport, estimate_spec
 from dnasgen.errors import BudgetError
 from dnasgen.plan.model import DataConfigPlan, Pick, SearchPlan, write_plan
+from dnasgen.plan.render import kb
 
 DEFAULT_SAMPLES = 500
-
-
-def _kb(nbytes: float) -> str:
-    return f"{nbytes / 1024:,.1f} KB"
 
 
 def _floor(spec, data) -> tuple[DataConfigPlan, Candidate, CostReport]:
@@ -42,8 +39,8 @@ def _fits(rep: CostReport, spec) -> dict[str, bool]:
 def _refusal(spec, floors: list[DataConfigPlan]) -> BudgetError:
     """Say which budget cannot be met and by how much (best data config for that budget)."""
     board, lat = spec.board, spec.constraints.max_latency_ms
-    checks = [("ram", lambda f: f.min_ram_bytes, board.ram_budget_bytes, _kb),
-              ("flash", lambda f: f.min_flash_bytes, board.flash_budget_bytes, _kb)]
+    checks = [("ram", lambda f: f.min_ram_bytes, board.ram_budget_bytes, kb),
+              ("flash", lambda f: f.min_flash_bytes, board.flash_budget_bytes, kb)]
     if lat is not None:
         checks.append(("latency", lambda f: f.min_latency_ms, lat, lambda v: f"{v:,.1f} ms"))
     lines = []
@@ -53,7 +50,7 @@ def _refusal(spec, floors: list[DataConfigPlan]) -> BudgetError:
             line = (f"{what}: the smallest candidate needs {fmt(get(best))} at {best.data.label}, "
                     f"budget {fmt(budget)} (over by {fmt(get(best) - budget)})")
             if what == "ram" and best.input_bytes > budget:
-                line += f"; the input tensor alone is {_kb(best.input_bytes)}"
+                line += f"; the input tensor alone is {kb(best.input_bytes)}"
             lines.append(line)
     if not lines:
         lines = ["no candidate meets all budgets at once; the smallest candidate at each data config:"]
