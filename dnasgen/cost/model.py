@@ -128,9 +128,8 @@ def estimate(candidate: Candidate, board, num_classes: int, head_channels: int,
                                    latency_ms, max_latency_ms)
     return CostReport(
         macs=gc.macs, params=gc.params, flash_bytes=flash, ram_bytes=ram,
-        latency_ms=latency_ms, fits=not violations, violations=tuple(violations),
-        arena_bytes=gc.plan.arena_bytes, ram_overhead_bytes=ram - gc.plan.arena_bytes,
-        model_flash_bytes=gc.model_flash_bytes, code_flash_bytes=flash - gc.model_flash_bytes,
+        latency_ms=latency_ms, violations=tuple(violations), arena_bytes=gc.plan.arena_bytes,
+        model_flash_bytes=gc.model_flash_bytes,
         board_id=board.id, core=board.core, clock_mhz=board.clock_mhz,
         ram_budget_bytes=board.ram_budget_bytes, flash_budget_bytes=board.flash_budget_bytes,
         max_latency_ms=max_latency_ms, latency_calibrated=bool(core_coefficients(board.core)["calibrated"]),

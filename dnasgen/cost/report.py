@@ -31,12 +31,9 @@ class CostReport:
     flash_bytes: int
     ram_bytes: int
     latency_ms: float
-    fits: bool
     violations: tuple[str, ...]
     arena_bytes: int = 0
-    ram_overhead_bytes: int = 0
     model_flash_bytes: int = 0
-    code_flash_bytes: int = 0
     board_id: str = ""
     core: str = ""
     clock_mhz: float = 0.0
@@ -45,6 +42,21 @@ class CostReport:
     max_latency_ms: float | None = None
     latency_calibrated: bool = False
     breakdown: Callable[[], tuple[OpCost, ...]] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def fits(self) -> bool:
+        """Every budget met (no violation)."""
+        return not self.violations
+
+    @property
+    def ram_overhead_bytes(self) -> int:
+        """RAM besides the arena: stack, static state, scratch, preprocessing buffer."""
+        return self.ram_bytes - self.arena_bytes
+
+    @property
+    def code_flash_bytes(self) -> int:
+        """Flash besides the model's constant data: kernels, runtime, tables, preprocessing."""
+        return self.flash_bytes - self.model_flash_bytes
 
     @property
     def ops(self) -> tuple[OpCost, ...]:

@@ -204,3 +204,13 @@ def test_report_pickles_with_its_breakdown():
     rep = estimate(mobilenet_v2(0.35, 96), get_board("nucleo-f412zg"), 2, 1280)
     back = pickle.loads(pickle.dumps(rep))
     assert back == rep and back.ops == rep.ops
+
+
+def test_report_verdict_and_breakdowns_follow_the_figures():
+    """fits and the overheads are derived from the stored figures: they can never disagree."""
+    from dnasgen.cost import CostReport
+    ok = CostReport(macs=1, params=2, flash_bytes=300, ram_bytes=100, latency_ms=1.0, violations=(),
+                    arena_bytes=60, model_flash_bytes=250)
+    assert ok.fits and (ok.ram_overhead_bytes, ok.code_flash_bytes) == (40, 50)
+    over = dataclasses.replace(ok, violations=("ram: 100 B > budget 90 B (by 10 B)",))
+    assert not over.fits and over.to_dict()["fits"] is False
