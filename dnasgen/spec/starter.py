@@ -21,6 +21,7 @@ def write_starter(path: str | Path, force: bool = False) -> Path:
     if path.exists() and not force:
         raise DnasgenError(f"{path} already exists; use --force to overwrite it")
     if not path.parent.is_dir():
-        raise DnasgenError(f"folder {path.parent} does not exist")
+        what = "is a file, not a folder" if path.parent.exists() else "does not exist"
+        raise DnasgenError(f"folder {path.parent} {what}")
     atomic_write_text(path, starter_text())
     return path

@@ -96,6 +96,8 @@ def test_write_starter_refuses_to_overwrite_without_force(tmp_path):
     assert path.read_text(encoding="utf-8") == starter_text()
     with pytest.raises(DnasgenError, match="does not exist"):
         write_starter(tmp_path / "no" / "spec.yaml")
+    with pytest.raises(DnasgenError, match=f"folder {path} is a file, not a folder"):
+        write_starter(path / "spec.yaml")
 
 
 def test_cli_init(tmp_path, monkeypatch):
