@@ -179,7 +179,7 @@ DN_INLINE int32_t dn_rdbpot_fast(int32_t x, int32_t e, int32_t h, int32_t nm) {
 }
 
 /* reference_integer_ops::Add. Inputs are int8, so |(x + offset) << 20| < 2^28 and every SMMULR
- * below is exact (|2a| < 2^31). */
+ * below is exact (|2a| < 2^31). Shifted as unsigned: << of a negative int is undefined in C99. */
 void dn_add(const dn_add_t *p, const int8_t *in1, const int8_t *in2, int8_t *out) {
     const int32_t n = p->size, o1 = p->in1_offset, o2 = p->in2_offset, off = p->out_offset;
     const int32_t lo = p->act_min, hi = p->act_max, ls = p->left_shift + 1;
@@ -188,8 +188,8 @@ void dn_add(const dn_add_t *p, const int8_t *in1, const int8_t *in2, int8_t *out
     const int32_t h1 = (1 << e1) >> 1, h2 = (1 << e2) >> 1, ho = (1 << eo) >> 1;
     const int32_t n1 = e1 ? -1 : 0, n2 = e2 ? -1 : 0, no = eo ? -1 : 0;
     for (int32_t i = 0; i < n; ++i) {
-        const int32_t a = dn_rdbpot_fast(dn_smmulr((in1[i] + o1) << ls, m1), e1, h1, n1);
-        const int32_t b = dn_rdbpot_fast(dn_smmulr((in2[i] + o2) << ls, m2), e2, h2, n2);
+        const int32_t a = dn_rdbpot_fast(dn_smmulr((int32_t)((uint32_t)(in1[i] + o1) << ls), m1), e1, h1, n1);
+        const int32_t b = dn_rdbpot_fast(dn_smmulr((int32_t)((uint32_t)(in2[i] + o2) << ls), m2), e2, h2, n2);
         const int32_t r = dn_rdbpot_fast(dn_smmulr((a + b) * 2, mo), eo, ho, no);
         out[i] = dn_clamp8(r + off, lo, hi);
     }

@@ -66,10 +66,12 @@ def test_qemu_reads_frames_over_semihosting(project, tmp_path):
 
 
 @requires_toolchain
-@pytest.mark.parametrize("flags", ["", "-DDN_NO_DSP", "-DDN_SLOW_REQUANT=1"],
-                         ids=["dsp-kernels", "portable-kernels", "dsp-portable-requant"])
+@pytest.mark.parametrize("flags", ["", "-DDN_NO_DSP", "-DDN_SLOW_REQUANT=1",
+                                   "-fsanitize=undefined -fsanitize-undefined-trap-on-error"],
+                         ids=["dsp-kernels", "portable-kernels", "dsp-portable-requant", "dsp-ubsan-trap"])
 def test_qemu_tensors_equal_litert_reference(project, tmp_path, flags):
-    """Every Cortex-M kernel variant is bit-exact with LiteRT BUILTIN_REF on random tensors."""
+    """Every Cortex-M kernel variant is bit-exact with LiteRT BUILTIN_REF on random tensors, and
+    has no undefined behaviour (UBSan traps to the fault handler, which halts: a timeout here)."""
     from dnasgen.export import ReferenceInterpreter
     from dnasgen.verify.harness import parse_scores
     from dnasgen.verify.project import run_make, score_lines
@@ -78,7 +80,7 @@ def test_qemu_tensors_equal_litert_reference(project, tmp_path, flags):
     x = np.random.default_rng(5).integers(-128, 128, (6,) + ref.input_shape[1:], dtype=np.int8)
     path = tmp_path / "tensors.bin"
     x.tofile(path)
-    out = run_make(proj, "qemu", f"ARM_CFLAGS=-O2 {flags}", f"ARGS=--tensor {path}")
+    out = run_make(proj, "qemu", f"ARM_CFLAGS=-O2 {flags}", f"ARGS=--tensor {path}", timeout=120)
     assert np.array_equal(parse_scores(score_lines(out)), ref.run_batch(x))
 
 
