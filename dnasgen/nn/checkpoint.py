@@ -1,6 +1,7 @@
 """Self-describing checkpoints: constructor arguments travel with the weights (nanoGPT style)."""
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import torch
@@ -39,9 +40,15 @@ def _load(path: Path, kind: str) -> dict:
     path = Path(path)
     if not path.is_file():
         raise DnasgenError(f"{path}: no such checkpoint")
-    obj = torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=False)
+    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError) as exc:   # truncated / not torch
+        raise DnasgenError(f"{path}: not a readable {kind} checkpoint ({exc})") from exc
     if not isinstance(obj, dict) or obj.get("kind") != kind:
         raise DnasgenError(f"{path}: not a {kind} checkpoint")
+    if obj.get("version") != CHECKPOINT_VERSION:
+        raise DnasgenError(f"{path}: {kind} checkpoint version {obj.get('version')!r}, expected "
+                           f"{CHECKPOINT_VERSION}; run the stage again")
     return obj
 
 

@@ -156,6 +156,21 @@ def test_checkpoints_round_trip(supernet, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["again", "s.pt", "super.pt"]   # no temp files
 
 
+def test_unreadable_or_stale_checkpoints_are_clean_errors(supernet, tmp_path):
+    from dnasgen.errors import DnasgenError
+    from dnasgen.nn.checkpoint import atomic_torch_save, supernet_payload
+    good = save_supernet(supernet, tmp_path / "super.pt")
+    (tmp_path / "cut.pt").write_bytes(good.read_bytes()[:1000])           # truncated copy
+    (tmp_path / "text.pt").write_text("not a checkpoint\n")
+    atomic_torch_save({**supernet_payload(supernet), "version": 0}, tmp_path / "old.pt")
+    for name, message in (("cut.pt", "not a readable supernet"), ("text.pt", "not a readable supernet"),
+                          ("old.pt", "version 0, expected 1")):
+        with pytest.raises(DnasgenError, match=message):
+            load_supernet(tmp_path / name)
+    with pytest.raises(DnasgenError, match="not a static checkpoint"):
+        load_static(good)
+
+
 def test_candidate_outside_space_is_rejected(supernet):
     cand = Candidate.from_dict({**SPACE.largest().to_dict(), "data": {"resolution": 99, "color": "rgb"}})
     with pytest.raises(ValueError, match="resolution 99"):
