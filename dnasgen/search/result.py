@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dnasgen.candidate import Candidate
+from dnasgen.errors import DnasgenError
 from dnasgen.search.pareto import Evaluated, best_per_data_config, pareto_front
 from dnasgen.search.state import write_record
 
@@ -72,7 +73,12 @@ class SearchResult:
 
     @classmethod
     def load(cls, path: Path) -> "SearchResult":
-        return cls.from_dict(json.loads(Path(path).read_text()))
+        """A saved result; an unreadable or other-version file is a DnasgenError (search again)."""
+        try:
+            return cls.from_dict(json.loads(Path(path).read_text()))
+        except (ValueError, KeyError, TypeError) as exc:     # JSONDecodeError is a ValueError
+            raise DnasgenError(f"{path}: not a usable search result ({exc}); run `dnasgen search` "
+                               "again") from exc
 
 
 @dataclass

@@ -37,3 +37,22 @@ def test_best_per_data_config_groups_by_label():
              enumerate([(32, "rgb"), (48, "grayscale"), (32, "rgb")])] + [ev(0.8, 1, seed=9, data=DataConfig(32, "rgb"))]
     best = best_per_data_config(items)
     assert list(best) == ["32px-rgb", "48px-grayscale"] and best["32px-rgb"].accuracy == 0.8
+
+
+def test_search_result_round_trips_and_bad_files_are_clean_errors(tmp_path):
+    import json
+
+    import pytest
+
+    from dnasgen.errors import DnasgenError
+    from dnasgen.search.result import SearchResult
+    items = [ev(0.9, 100, seed=1), ev(0.8, 200, seed=2)]
+    res = SearchResult("evolution", "s", "b", {"ram_bytes": 1}, {}, choose(items), items, 1.5, "budget", 2)
+    back = SearchResult.load(res.save(tmp_path / "search.json"))
+    assert back.candidate == items[0].candidate and back.to_dict() == res.to_dict()
+    (tmp_path / "old.json").write_text(json.dumps({**res.to_dict(), "version": 0}))
+    (tmp_path / "cut.json").write_text((tmp_path / "search.json").read_text()[:200])
+    (tmp_path / "bare.json").write_text(json.dumps({"version": res.to_dict()["version"]}))
+    for name in ("old.json", "cut.json", "bare.json"):
+        with pytest.raises(DnasgenError, match="not a usable search result"):
+            SearchResult.load(tmp_path / name)
