@@ -77,12 +77,16 @@ def _inputs(project: Path, lock: dict):
     if inputs.get("version") != INPUTS_VERSION:
         raise BuildError(f"{project / INPUTS_NAME}: version {inputs.get('version')!r}, "
                          f"expected {INPUTS_VERSION}")
-    spec = build_spec(inputs["spec"])
+    try:                                           # a hand-edited or truncated record: clean error
+        spec = build_spec(inputs["spec"])
+        listed = [(f["path"], f["sha256"], f["label"]) for f in inputs["frames"]]
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise BuildError(f"{project / INPUTS_NAME}: malformed ({type(exc).__name__}: {exc})") from None
     if spec.hash != lock.get("spec_hash"):
         raise BuildError(f"{project / INPUTS_NAME}: its spec does not match the lock's spec hash")
-    frames = [np.frombuffer(_checked_bytes(inside(project, project / f["path"]), f["sha256"],
-                                           "a test frame"), np.uint8) for f in inputs["frames"]]
-    return spec, frames, [f["label"] for f in inputs["frames"]]
+    frames = [np.frombuffer(_checked_bytes(inside(project, project / rel), digest, "a test frame"), np.uint8)
+              for rel, digest, _ in listed]
+    return spec, frames, [label for _, _, label in listed]
 
 
 def generate_from_lock(lock_path: Path, out: Path | None = None, force: bool = False) -> Path:

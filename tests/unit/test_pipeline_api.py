@@ -99,3 +99,12 @@ def test_api_candidate_dict_is_checked_like_a_candidate_file():
     with pytest.raises(SpecError, match="outside the spec's search space: resolution 40"):
         dnasgen.estimate(TINY, {**BIG, "data": {"resolution": 40, "color": "rgb"}})
     assert dnasgen.estimate(TINY, BIG).macs > 0
+
+
+@pytest.mark.parametrize("inputs", [{"version": 1}, {"version": 1, "spec": {"name": "x"}, "frames": []},
+                                    {"version": 1, "spec": [], "frames": None}])
+def test_from_lock_with_a_malformed_inputs_file_is_a_clean_error(tmp_path, inputs):
+    (tmp_path / "dnasgen.lock.json").write_text("{}")
+    (tmp_path / "dnasgen.inputs.json").write_text(json.dumps(inputs))
+    with pytest.raises(BuildError, match=r"dnasgen.inputs.json: malformed \("):
+        dnasgen.generate_from_lock(tmp_path)
