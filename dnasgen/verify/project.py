@@ -107,7 +107,13 @@ def read_lock(project: Path) -> dict:
     path = Path(project) / LOCK_NAME
     if not path.is_file():
         raise BuildError(f"{project} is not a generated project (no {LOCK_NAME})")
-    return json.loads(path.read_text())
+    try:
+        lock = json.loads(path.read_text())
+    except ValueError as exc:
+        raise BuildError(f"{path} is not valid JSON ({exc}); regenerate the project") from exc
+    if not isinstance(lock, dict):
+        raise BuildError(f"{path} is not a {LOCK_NAME} object; regenerate the project")
+    return lock
 
 
 def edited_files(project: Path, lock: dict) -> list[str]:

@@ -1,5 +1,5 @@
-"""run_make / the host-app runner: failures and timeouts are BuildErrors; a make timeout leaves no
-child of make running."""
+"""verify's process and file handling: make / host-app failures and timeouts and a damaged lock are
+BuildErrors; a make timeout leaves no child of make running."""
 from __future__ import annotations
 
 import os
@@ -49,3 +49,12 @@ def test_host_app_timeout_is_a_build_error(tmp_path):
     app.chmod(0o755)
     with pytest.raises(BuildError, match="timed out after 1 s"):
         harness._app(tmp_path, "--tensor", "batch.bin", timeout=1)
+
+
+@pytest.mark.parametrize("text", ['{"files": {"main.c": "ab', "[1, 2]"], ids=["truncated", "not-an-object"])
+def test_damaged_lock_is_a_build_error(tmp_path, text):
+    from dnasgen.verify import verify_project
+    from dnasgen.verify.project import LOCK_NAME
+    (tmp_path / LOCK_NAME).write_text(text)
+    with pytest.raises(BuildError, match="regenerate the project"):
+        verify_project(tmp_path)
