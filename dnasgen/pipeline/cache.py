@@ -64,12 +64,19 @@ class Manifest:
 
     @classmethod
     def from_dict(cls, obj: dict) -> "Manifest | None":
-        if obj.get("version") != MANIFEST_VERSION:
+        if obj.get("version") != MANIFEST_VERSION or not _valid_outputs(obj.get("outputs")):
             return None
         try:
             return cls(**{k: obj[k] for k in cls.__dataclass_fields__ if k in obj})
         except TypeError:
             return None
+
+
+def _valid_outputs(outputs) -> bool:
+    """Every output recorded as {"path": str, "sha256": str} (a hand-edited manifest is a miss)."""
+    return isinstance(outputs, dict) and all(
+        isinstance(rec, dict) and isinstance(rec.get("path"), str) and isinstance(rec.get("sha256"), str)
+        for rec in outputs.values())
 
 
 def manifest_path(work: Path, stage: str) -> Path:

@@ -102,6 +102,12 @@ def test_corrupt_manifest_means_rerun(tmp_path):
     calls.clear()
     build(tmp_path, make_spec(), calls)
     assert calls == ["search"]
+    for outputs in ({"candidate": "candidate.bin"}, ["candidate"], {"candidate": {"path": 3}}):   # hand-edited
+        obj = read_json(manifest_path(ctx.work, "search"))
+        manifest_path(ctx.work, "search").write_text(json.dumps({**obj, "outputs": outputs}))
+        calls.clear()
+        build(tmp_path, make_spec(), calls)
+        assert calls == ["search"]
 
 
 def test_failed_stage_writes_no_manifest_and_resumes(tmp_path):
