@@ -39,9 +39,17 @@ static void dn_halt(void) {
 
 void SysTick_Handler(void) { dn_wraps++; }
 
+/* HardFault / MemManage / BusFault / UsageFault: say so and exit (code 3) over semihosting, so
+ * QEMU and `dnasgen verify` stop at once instead of spinning until a timeout. */
+static void dn_fault(void) {
+    static const char msg[] = "error: CPU fault\n";
+    dn_write(msg, sizeof msg - 1);
+    dn_exit(3);
+}
+
 __attribute__((section(".isr_vector"), used))
 static void (*const dn_vectors[16])(void) = {
-    (void (*)(void))(&_estack), Reset_Handler, dn_halt, dn_halt, dn_halt, dn_halt, dn_halt,
+    (void (*)(void))(&_estack), Reset_Handler, dn_halt, dn_fault, dn_fault, dn_fault, dn_fault,
     0, 0, 0, 0, dn_halt, dn_halt, 0, dn_halt, SysTick_Handler,
 };
 

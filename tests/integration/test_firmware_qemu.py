@@ -85,6 +85,15 @@ def test_qemu_tensors_equal_litert_reference(project, tmp_path, flags):
 
 
 @requires_toolchain
+def test_a_cpu_fault_ends_the_qemu_run(project):
+    """A fault (here: a call into unmapped memory) stops QEMU with an error, not a hang to the timeout."""
+    from dnasgen.errors import BuildError
+    from dnasgen.verify.project import run_make
+    with pytest.raises(BuildError, match="(?s)failed.*error: CPU fault"):
+        run_make(project[0], "qemu", "ARM_CFLAGS=-O2 -Wl,--defsym=dnasgen_invoke=0xF0000001", timeout=60)
+
+
+@requires_toolchain
 def test_budget_violations_are_listed(project):
     from dnasgen.boards import get_board
     from dnasgen.verify import verify_project
