@@ -119,32 +119,46 @@ def staging_dir(target: str | Path) -> Path:
     return staged
 
 
-def replace_dir(staged: str | Path, target: str | Path, overwrite: bool = True) -> None:
+def _move_entries(src: Path, dst: Path, names) -> list[str]:
+    """Move the named entries of src that dst lacks into dst; returns the names moved."""
+    moved = [n for n in names if (src / n).exists() and not (dst / n).exists()]
+    for name in moved:
+        os.replace(src / name, dst / name)
+    return moved
+
+
+def replace_dir(staged: str | Path, target: str | Path, overwrite: bool = True,
+                keep: tuple[str, ...] = ()) -> None:
     """Rename `staged` into place as `target`. overwrite: an existing target is renamed aside,
-    then removed (put back if the rename fails); else a non-empty existing target raises OSError."""
+    its `keep` entries (that `staged` lacks) move into the new tree, the rest is removed; if the
+    rename fails, everything is put back. Without overwrite a non-empty target raises OSError."""
     staged, target = Path(staged), Path(target)
     if not (overwrite and target.exists()):
         os.replace(staged, target)
         return
     backup = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-    os.replace(target, backup / "old")
+    old = backup / "old"
+    os.replace(target, old)
+    moved = _move_entries(old, staged, keep)
     try:
         os.replace(staged, target)
     except BaseException:
-        os.replace(backup / "old", target)
+        _move_entries(staged, old, moved)
+        os.replace(old, target)
         backup.rmdir()
         raise
     shutil.rmtree(backup, ignore_errors=True)
 
 
 @contextmanager
-def atomic_dir(target: str | Path, overwrite: bool = True) -> Iterator[Path]:
+def atomic_dir(target: str | Path, overwrite: bool = True, keep: tuple[str, ...] = ()) -> Iterator[Path]:
     """A staging directory for the block to fill; it replaces `target` as a whole when the block
-    ends (see replace_dir) and is removed when the block or the rename raises."""
+    ends (see replace_dir, which carries `keep` entries over) and is removed when the block or the
+    rename raises."""
     staged = staging_dir(target)
     try:
         yield staged
-        replace_dir(staged, target, overwrite=overwrite)
+        replace_dir(staged, target, overwrite=overwrite, keep=keep)
     finally:
         if staged.exists():
             shutil.rmtree(staged, ignore_errors=True)

@@ -8,7 +8,7 @@ import numpy as np
 from dnasgen.codegen import context as ctx
 from dnasgen.codegen.cgen import BANNER
 from dnasgen.codegen.lowering import Program, lower
-from dnasgen.codegen.render import Renderer, keep_artifacts, template_root
+from dnasgen.codegen.render import KEEP_ON_REGENERATE, Renderer, check_project_dir, template_root
 from dnasgen.codegen.vectors import as_vectors, input_quant
 from dnasgen.errors import CodegenError
 from dnasgen.io import atomic_dir, json_text, sha256_bytes, sha256_file
@@ -108,7 +108,8 @@ def generate_project(tflite_bytes: bytes, spec, candidate, out_dir, vectors=None
         raise CodegenError("at least one test vector is needed")
     context = _context(program, plan, spec, candidate, vecs, tflite_bytes)
     root, out_dir = template_root(), Path(out_dir)
-    with atomic_dir(out_dir) as staged:
+    check_project_dir(out_dir)
+    with atomic_dir(out_dir, keep=KEEP_ON_REGENERATE) as staged:
         r = Renderer(root, staged)
         r.tree("firmware", context)
         for board in context["boards"]:
@@ -118,5 +119,4 @@ def generate_project(tflite_bytes: bytes, spec, candidate, out_dir, vectors=None
         model = model_summary(program, plan, tflite_bytes, context)
         r.add_file(LOCK_NAME, _lock(spec, candidate, metrics, model, model_tools(tools),
                                     _file_hashes(staged, r.written)))
-        keep_artifacts(out_dir, staged)
     return out_dir

@@ -100,12 +100,9 @@ class Renderer:
         return self._write_bytes(relative, raw)
 
 
-def keep_artifacts(out_dir: Path, staged: Path) -> None:
-    """Move other stages' artifacts (KEEP_ON_REGENERATE) of the old `out_dir` into `staged`, the
-    project that is about to replace it as a whole (dnasgen.io.atomic_dir); the rest is dropped."""
+def check_project_dir(out_dir: Path) -> None:
+    """The project is replaced as a whole (dnasgen.io.atomic_dir with keep=KEEP_ON_REGENERATE, so
+    other stages' artifacts survive, also when the final rename fails); it must be a directory."""
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise CodegenError(f"{out_dir} exists and is not a directory")
-    for name in KEEP_ON_REGENERATE:
-        if (out_dir / name).exists() and not (staged / name).exists():
-            os.replace(out_dir / name, staged / name)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from dnasgen.codegen import cgen
-from dnasgen.codegen.render import Renderer, keep_artifacts, safe_path, template_root
+from dnasgen.codegen.render import Renderer, KEEP_ON_REGENERATE, safe_path, template_root
 from dnasgen.errors import CodegenError
 from dnasgen.io import atomic_dir
 
@@ -85,9 +85,8 @@ def test_regenerate_replaces_the_project_and_keeps_stage_artifacts(tmp_path):
     (out / ".dnasgen" / "plan.json").write_text("{}")
     (out / "old.c").write_text("old")
     (out / "build").mkdir()
-    with atomic_dir(out) as staged:
+    with atomic_dir(out, keep=KEEP_ON_REGENERATE) as staged:
         (staged / "new.c").write_text("new")
-        keep_artifacts(out, staged)
     assert sorted(p.name for p in out.iterdir()) == [".dnasgen", "new.c"]
     assert (out / ".dnasgen" / "plan.json").read_text() == "{}"
     assert not staged.exists()

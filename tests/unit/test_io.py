@@ -160,6 +160,26 @@ def test_replace_dir_puts_the_old_directory_back_when_the_rename_fails(tmp_path,
     assert sorted(os.listdir(tmp_path)) == ["proj", "staged"]
 
 
+def test_kept_entries_survive_a_failed_rename(tmp_path, monkeypatch):
+    out = tmp_path / "proj"
+    (out / ".dnasgen").mkdir(parents=True)
+    (out / ".dnasgen" / "supernet.pt").write_text("weights")
+    (out / "old.c").write_text("old")
+    real = os.replace
+
+    def failing(src, dst):
+        if Path(dst) == out and ".tmp-" in Path(src).name:     # the staged tree, not the restore
+            raise OSError("rename failed")
+        real(src, dst)
+    monkeypatch.setattr(io.os, "replace", failing)
+    with pytest.raises(OSError, match="rename failed"):
+        with atomic_dir(out, keep=(".dnasgen",)) as staged:
+            (staged / "new.c").write_text("new")
+    monkeypatch.setattr(io.os, "replace", real)
+    assert _tree(out) == {".dnasgen/supernet.pt": "weights", "old.c": "old"}
+    assert os.listdir(tmp_path) == ["proj"]
+
+
 def test_io_imports_nothing_from_dnasgen():
     tree = ast.parse(Path(io.__file__).read_text())
     imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
