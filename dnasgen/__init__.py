@@ -3,17 +3,14 @@
 The Python API (dnasgen.build, dnasgen.load_spec, dnasgen.search_plan, ...) lives in dnasgen.api and
 is re-exported lazily here, so `import dnasgen` loads neither torch nor tensorflow.
 """
+from dnasgen.lazy import lazy_exports
+
 __version__ = "0.1.0"
 
 _API = ("load_spec", "validate", "search_plan", "estimate", "build", "summary",
         "generate_from_lock", "verify_project")
 
-
-def __getattr__(name: str):
-    if name in _API:
-        from dnasgen import api
-        return getattr(api, name)
-    raise AttributeError(f"module 'dnasgen' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, dict.fromkeys(_API, "dnasgen.api"))
 
 
 def __dir__() -> list[str]:

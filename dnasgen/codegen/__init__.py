@@ -4,7 +4,7 @@ Names resolve lazily so importing the package stays cheap.
 """
 from __future__ import annotations
 
-import importlib
+from dnasgen.lazy import lazy_exports
 
 _NAMES = {
     "generate_project": "dnasgen.codegen.project",
@@ -22,8 +22,4 @@ _NAMES = {
 
 __all__ = sorted(_NAMES)
 
-
-def __getattr__(name: str):
-    if name in _NAMES:
-        return getattr(importlib.import_module(_NAMES[name]), name)
-    raise AttributeError(f"module 'dnasgen.codegen' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _NAMES)

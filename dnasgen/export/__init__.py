@@ -5,7 +5,7 @@ TensorFlow's environment (quiet native logs, no oneDNN) so that it holds when TF
 """
 from __future__ import annotations
 
-import importlib
+from dnasgen.lazy import lazy_exports
 
 from dnasgen.export.quiet import tf_environment
 
@@ -32,8 +32,4 @@ _NAMES = {
 
 __all__ = sorted(_NAMES)
 
-
-def __getattr__(name: str):
-    if name in _NAMES:
-        return getattr(importlib.import_module(_NAMES[name]), name)
-    raise AttributeError(f"module 'dnasgen.export' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _NAMES)

@@ -188,4 +188,12 @@ def test_io_imports_nothing_from_dnasgen():
                             for name in {m.split(".")[0] for m in imported}), imported
     code = "import sys, dnasgen.io; print(sorted(m for m in sys.modules if m.startswith('dnasgen')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "['dnasgen', 'dnasgen.io']"
+    assert out.strip() == "['dnasgen', 'dnasgen.io', 'dnasgen.lazy']"   # the package's lazy re-exports
+
+
+def test_lazy_exports_resolve_on_first_use_and_reject_unknown_names():
+    from dnasgen.lazy import lazy_exports
+    getattr_ = lazy_exports("pkg", {"sha256_bytes": "dnasgen.io"})
+    assert getattr_("sha256_bytes") is io.sha256_bytes
+    with pytest.raises(AttributeError, match="module 'pkg' has no attribute 'nope'"):
+        getattr_("nope")
