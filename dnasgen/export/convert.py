@@ -17,11 +17,8 @@ EXPECTED_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MEAN", "FULLY_
 
 
 def normalize_u8(x_u8: np.ndarray) -> np.ndarray:
-    """The training input convention; dnasgen.data.normalize when the data package is present."""
-    try:
-        from dnasgen.data import normalize
-    except ImportError:  # data package not importable: same formula, defined in CONTRACTS.md
-        return (np.asarray(x_u8, np.float32) - 128.0) / 128.0
+    """The training input convention (dnasgen.data.normalize)."""
+    from dnasgen.data import normalize
     return np.asarray(normalize(x_u8), np.float32)
 
 

@@ -47,7 +47,7 @@ def _spec_estimator(spec) -> Callable[[Candidate], dict]:
     from dnasgen.cost import estimate_spec
 
     def price(cand: Candidate) -> dict:      # board, classes, head, latency limit, sensor format
-        return _summary(estimate_spec(spec, cand).to_dict())
+        return estimate_spec(spec, cand).to_dict()
     return price
 
 
@@ -55,13 +55,6 @@ def cost_model_identity() -> str:
     """Digest of the cost model's data files (a recalibration invalidates a saved search state)."""
     from dnasgen.cost import footprint_table, latency_table
     return json_digest([footprint_table(), latency_table()])[:16]
-
-
-def _summary(cost: dict) -> dict:
-    keys = ("macs", "params", "flash_bytes", "ram_bytes", "latency_ms", "fits", "violations")
-    out = {k: cost[k] for k in keys}
-    out["violations"] = list(out["violations"])
-    return out
 
 
 class Pricer:
