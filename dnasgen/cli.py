@@ -126,10 +126,17 @@ def search(spec: Path = SpecArg,
                                                   "hardware_aware (data config fixed) or random."),
            compare: bool = typer.Option(False, "--compare", help="Run all three with equal budgets and "
                                         "evaluation counts; write the comparison table and plot."),
+           sweep: Optional[str] = typer.Option(None, "--sweep", metavar="KEY=V1,V2,...",
+                                               help="With --compare: repeat it per value of one budget "
+                                               "(board.ram_kb, board.flash_kb, constraints.max_latency_ms), "
+                                               "fine-tune + int8-evaluate every winner; report/sweep.*"),
+           seeds: int = typer.Option(3, "--seeds", help="--sweep: search seeds per budget."),
+           int8: bool = typer.Option(True, "--int8/--no-int8", help="--sweep: export each winner to int8 "
+                                     "and evaluate that (else the fine-tuned float net)."),
            out: Optional[Path] = typer.Option(None, "--out", help="Output root (default: output.dir).")) -> None:
     """Search (data config, architecture) under RAM + flash + latency; report in <name>/report/."""
     from dnasgen.search.runner import format_search, search_spec
-    typer.echo(format_search(search_spec(spec, strategy, compare, out)))
+    typer.echo(format_search(search_spec(spec, strategy, compare, out, sweep, seeds, int8)))
 
 
 @app.command()

@@ -69,9 +69,9 @@ def _progress(label: str, total: int, show: bool):
 
 
 def _search(spec, workdir: Path, strategy: str | None, scorer, pricer: Pricer,
-            evaluations: int | None = None, show: bool = True) -> SearchResult:
+            evaluations: int | None = None, show: bool = True, state_dir: Path | None = None) -> SearchResult:
     cfg = _resolve(spec, strategy, pricer, evaluations)
-    state = Path(workdir) / ARTIFACTS / f"search_state_{cfg.strategy}.json"
+    state = Path(state_dir or Path(workdir) / ARTIFACTS) / f"search_state_{cfg.strategy}.json"
     with _progress(f"search ({cfg.strategy})", cfg.target_evaluations, show) as tick:
         engine = Engine(spec.space, pricer, scorer, cfg, state_path=state,
                         fingerprint=fingerprint(spec, cfg, scorer, pricer), on_scored=tick, what=what_of(spec))
@@ -150,10 +150,16 @@ def project_of(spec, out: Path | None = None) -> Path:
 
 
 def search_spec(spec_path: Path, strategy: str | None = None, compare_all: bool = False,
-                out: Path | None = None):
-    """`dnasgen search`: load the spec, then run_search (or compare); SearchResult or ComparisonTable."""
+                out: Path | None = None, sweep: str | None = None, seeds: int = 3, int8: bool = True):
+    """`dnasgen search`: load the spec, then run_search, compare or (with sweep) the budget sweep:
+    a SearchResult, a ComparisonTable or the sweep.json document."""
     from dnasgen.spec import load_spec
     spec = load_spec(spec_path)
+    if sweep is not None:
+        if not compare_all:
+            raise DnasgenError("--sweep runs the strategy comparison per budget: add --compare")
+        from dnasgen.search.sweep import run_sweep
+        return run_sweep(spec, project_of(spec, out), sweep, seeds, int8=int8)
     if compare_all:
         return compare(spec, project_of(spec, out))
     return run_search(spec, project_of(spec, out), strategy)
@@ -163,6 +169,9 @@ def format_search(result, workdir: Path | None = None) -> str:
     """The CLI's summary of a SearchResult or a ComparisonTable."""
     if isinstance(result, ComparisonTable):
         return result.markdown()
+    if isinstance(result, dict):
+        from dnasgen.search.sweep import format_sweep
+        return format_sweep(result)
     c = result.chosen
     test = result.holdout.get("chosen")
     return (f"{result.strategy}: {result.evaluations} candidates scored in {result.elapsed_s:.1f} s "
