@@ -6,6 +6,7 @@
     result = dnasgen.build(spec, out="generated")         # BuildResult: project, stages, summary
     print(result.summary["accuracy"], result.project)
     dnasgen.generate_from_lock(result.lock)               # CI path: regenerate, byte-identical
+    dnasgen.compile_model("model.tflite", board="qemu-mps2-an386", out="generated")  # any int8 model
     report = dnasgen.verify_project(result.project)       # host + QEMU, bit-exact, sizes
 
 Each function accepts a spec path or a loaded Spec. Heavy libraries load only in the
@@ -17,7 +18,7 @@ from pathlib import Path
 
 # names chosen not to clash with the subpackages dnasgen.plan / dnasgen.verify
 __all__ = ["load_spec", "validate", "search_plan", "estimate", "build", "summary",
-           "generate_from_lock", "verify_project"]
+           "generate_from_lock", "compile_model", "verify_project"]
 
 
 def load_spec(spec):
@@ -89,6 +90,14 @@ def generate_from_lock(lock, out=None):
     """Regenerate a project from its dnasgen.lock.json and stored model.tflite (no training)."""
     from dnasgen.pipeline.fromlock import generate_from_lock as _regen
     return _regen(Path(lock), None if out is None else Path(out))
+
+
+def compile_model(tflite, board: str, name: str | None = None, out=None, vectors: int = 20):
+    """A full-int8 .tflite (path or bytes) made anywhere -> <out>/<name>/ firmware project (no
+    preprocessing stage; random int8 test vectors with LiteRT BUILTIN_REF outputs). CodegenError
+    lists every unsupported op and tensor type before anything is written."""
+    from dnasgen.codegen.compile import compile_model as _compile
+    return _compile(tflite, board, name, None if out is None else Path(out), vectors)
 
 
 def verify_project(project, board: str | None = None):

@@ -179,6 +179,19 @@ def generate(spec: Optional[Path] = typer.Argument(None, help="Path to the produ
     typer.echo(format_generate(generate_spec(spec, out, tflite, candidate)))
 
 
+@app.command(name="compile")
+@clean_errors
+def compile_(model: Path = typer.Argument(..., help="A full-int8 .tflite (made anywhere)."),
+             board: str = typer.Option(..., "--board", help="Board id (see `dnasgen boards`)."),
+             name: Optional[str] = typer.Option(None, "--name", help="Project name (default: the file's stem)."),
+             out: Path = typer.Option(Path("."), "--out", help="Output root; the project goes to OUT/<name>/."),
+             vectors: int = typer.Option(20, help="Random int8 test vectors (LiteRT BUILTIN_REF outputs).")) -> None:
+    """Any supported int8 .tflite -> the interpreter-free C project (no preprocessing; app --tensor)."""
+    from dnasgen.codegen.compile import compile_model
+    from dnasgen.codegen.stage import format_generate
+    typer.echo(format_generate(compile_model(model, board, name, out, vectors)))
+
+
 @app.command()
 @clean_errors
 def verify(project: Path = typer.Argument(..., help="A generated project folder."),

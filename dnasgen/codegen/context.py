@@ -95,13 +95,15 @@ def model_context(program: Program, offsets: dict[str, int], arena_bytes: int,
                   input_table: np.ndarray) -> dict:
     arrays = model_arrays(program)
     descriptors = sum(DESCRIPTOR_BYTES[_STRUCTS[op.kernel]] for op in program.ops)
-    data_bytes = sum(padded_bytes(a) for _, a in arrays) + INPUT_TABLE_BYTES + descriptors
+    table = INPUT_TABLE_BYTES if input_table is not None else 0
+    data_bytes = sum(padded_bytes(a) for _, a in arrays) + table + descriptors
     ins, outs = program.tensors[program.input], program.tensors[program.output]
     return {
         "ops": [_op_entry(op, program, offsets) for op in program.ops],
         "arrays": [cgen.array_definition(name, arr) for name, arr in arrays],
         "array_decls": [cgen.array_declaration(name, arr) for name, arr in arrays],
-        "input_table": cgen.array_definition("dn_input_table", np.asarray(input_table, np.int8)),
+        "input_table": "" if input_table is None else
+        cgen.array_definition("dn_input_table", np.asarray(input_table, np.int8)),
         "model_data_bytes": data_bytes,
         "arena_bytes": arena_bytes,
         "input_shape": "x".join(map(str, ins.shape)), "output_shape": str(outs.bytes),
@@ -116,21 +118,33 @@ def check_model_input(program: Program, data) -> None:
                            f"{data.resolution}x{data.resolution}x{data.channels}")
 
 
-def config_defines(program: Program, offsets: dict[str, int], arena_bytes: int, sensor, data) -> list[str]:
-    from dnasgen.data.preprocess import frame_bytes
-    check_model_input(program, data)
+def model_defines(program: Program, offsets: dict[str, int], arena_bytes: int,
+                  preprocess: bool = False) -> dict:
+    """The config defines that depend on the model alone."""
     ins, outs = program.tensors[program.input], program.tensors[program.output]
-    if sensor.pixel_format not in PIXEL_FORMATS:
-        raise CodegenError(f"unknown sensor pixel format {sensor.pixel_format!r}")
-    values = {"DN_FRAME_W": sensor.width, "DN_FRAME_H": sensor.height,
-              "DN_PIXEL_FORMAT": PIXEL_FORMATS[sensor.pixel_format], "DN_FRAME_BYTES": frame_bytes(sensor),
-              "DN_RES": data.resolution, "DN_CHANNELS": data.channels, "DN_INPUT_BYTES": ins.bytes,
+    values = {"DN_PREPROCESS": int(preprocess), "DN_INPUT_BYTES": ins.bytes,
               "DN_OUTPUT_BYTES": outs.bytes, "DN_ARENA_BYTES": arena_bytes,
               "DN_INPUT_OFFSET": offsets[program.input], "DN_OUTPUT_OFFSET": offsets[program.output],
               "DN_MACS": program.macs, "DN_SCRATCH_WORDS": program.scratch_words}
     values.update({f"DN_KERNEL_{k.upper()}": int(k in program.kernels) for k in KERNELS})
     values.update({f"DN_DW_K{k}": int(k in program.dw_square_kernels) for k in (3, 5, 7)})
+    return values
+
+
+def define_lines(values: dict) -> list[str]:
     return [cgen.define(k, v) for k, v in values.items()]
+
+
+def config_defines(program: Program, offsets: dict[str, int], arena_bytes: int, sensor, data) -> list[str]:
+    from dnasgen.data.preprocess import frame_bytes
+    check_model_input(program, data)
+    if sensor.pixel_format not in PIXEL_FORMATS:
+        raise CodegenError(f"unknown sensor pixel format {sensor.pixel_format!r}")
+    values = {"DN_FRAME_W": sensor.width, "DN_FRAME_H": sensor.height,
+              "DN_PIXEL_FORMAT": PIXEL_FORMATS[sensor.pixel_format], "DN_FRAME_BYTES": frame_bytes(sensor),
+              "DN_RES": data.resolution, "DN_CHANNELS": data.channels}
+    values.update(model_defines(program, offsets, arena_bytes, preprocess=True))
+    return define_lines(values)
 
 
 def vectors_context(frames: list[np.ndarray], expected: list[np.ndarray]) -> dict:

@@ -15,6 +15,7 @@ from dnasgen.io import atomic_dir, json_text, sha256_bytes, sha256_file
 
 LOCK_VERSION = 2
 LOCK_NAME = "dnasgen.lock.json"
+PREPROCESS_FILES = ("preprocess.c", "preprocess.h")   # not in projects without a sensor
 
 
 def plan_program(program: Program):
@@ -58,21 +59,29 @@ def _json_default(value):
     raise TypeError(f"not JSON serialisable: {value!r}")
 
 
-def _context(program: Program, plan, spec, candidate, vectors, tflite_bytes: bytes) -> dict:
-    from dnasgen.data.preprocess import quantize_table
+def base_context(program: Program, plan, name: str, board_id: str, model_comment: str,
+                 class_list: str, input_table=None) -> dict:
+    """What every generated project's templates read (input_table None: no preprocessing stage)."""
     boards = ctx.link_boards()
     ids = [b.id for b in boards]
-    context = {"banner": BANNER, "project_name": spec.name, "stack_bytes": ctx.STACK_BYTES,
+    context = {"banner": BANNER, "project_name": name, "stack_bytes": ctx.STACK_BYTES,
                "boards": boards, "board_ids": ids,
-               "default_board": spec.board.id if spec.board.id in ids else ctx.QEMU_BOARD_ID,
+               "default_board": board_id if board_id in ids else ctx.QEMU_BOARD_ID,
                "qemu_board": ctx.QEMU_BOARD_ID, "icount_shift": ctx.ICOUNT_SHIFT,
-               "dsp_source": "kernels_dsp.c",
-               "model_comment": f"{candidate.data.label} MobileNetV2 width {candidate.arch.width:g}, "
-                                f"{program.macs:,} MACs",
-               "class_list": ", ".join(f"{i}={c}" for i, c in enumerate(spec.classes)),
-               "spec": spec, "candidate": candidate.to_dict()}
-    context.update(ctx.model_context(program, plan.offsets, plan.arena_bytes,
-                                     quantize_table(*input_quant(tflite_bytes))))
+               "dsp_source": "kernels_dsp.c", "preprocess": input_table is not None,
+               "model_comment": model_comment, "class_list": class_list}
+    context.update(ctx.model_context(program, plan.offsets, plan.arena_bytes, input_table))
+    return context
+
+
+def _context(program: Program, plan, spec, candidate, vectors, tflite_bytes: bytes) -> dict:
+    from dnasgen.data.preprocess import quantize_table
+    comment = (f"{candidate.data.label} MobileNetV2 width {candidate.arch.width:g}, "
+               f"{program.macs:,} MACs")
+    context = base_context(program, plan, spec.name, spec.board.id, comment,
+                           ", ".join(f"{i}={c}" for i, c in enumerate(spec.classes)),
+                           quantize_table(*input_quant(tflite_bytes)))
+    context.update({"spec": spec, "candidate": candidate.to_dict()})
     context["defines"] = ctx.config_defines(program, plan.offsets, plan.arena_bytes, spec.sensor, candidate.data)
     context.update(ctx.vectors_context(list(vectors.frames), list(vectors.expected)))
     return context
@@ -107,16 +116,23 @@ def generate_project(tflite_bytes: bytes, spec, candidate, out_dir, vectors=None
     if len(vecs) == 0:
         raise CodegenError("at least one test vector is needed")
     context = _context(program, plan, spec, candidate, vecs, tflite_bytes)
+    return write_project(out_dir, context, tflite_bytes, lambda hashes: _lock(
+        spec, candidate, metrics, model_summary(program, plan, tflite_bytes, context),
+        model_tools(tools), hashes))
+
+
+def write_project(out_dir, context: dict, tflite_bytes: bytes, lock_text) -> Path:
+    """Render the firmware tree, linker scripts, README, model.tflite and the lock (lock_text:
+    file hashes -> the lock's JSON text) into out_dir, replaced as a whole, atomically."""
     root, out_dir = template_root(), Path(out_dir)
     check_project_dir(out_dir)
+    skip = () if context["preprocess"] else PREPROCESS_FILES
     with atomic_dir(out_dir, keep=KEEP_ON_REGENERATE) as staged:
         r = Renderer(root, staged)
-        r.tree("firmware", context)
+        r.tree("firmware", context, skip=skip)
         for board in context["boards"]:
             r.render("board.ld.jinja", f"ld/{board.id}.ld", {**context, "board": board})
         r.render("README.md.jinja", "README.md", context)
         r.add_file("model.tflite", tflite_bytes)
-        model = model_summary(program, plan, tflite_bytes, context)
-        r.add_file(LOCK_NAME, _lock(spec, candidate, metrics, model, model_tools(tools),
-                                    _file_hashes(staged, r.written)))
+        r.add_file(LOCK_NAME, lock_text(_file_hashes(staged, r.written)))
     return out_dir

@@ -85,10 +85,13 @@ class Renderer:
         check_banner(target, relative)
         return target
 
-    def tree(self, subdir: str, context: dict) -> None:
-        """Render / copy every file under root/subdir into the output (same relative layout)."""
+    def tree(self, subdir: str, context: dict, skip: tuple[str, ...] = ()) -> None:
+        """Render / copy every file under root/subdir into the output (same relative layout),
+        except the output names in `skip`."""
         base = self.root / subdir
         for src in sorted(p for p in base.rglob("*") if p.is_file()):
+            if src.relative_to(base).as_posix().removesuffix(".jinja") in skip:
+                continue
             rel = src.relative_to(base).as_posix()
             if src.name.endswith(".jinja"):
                 self.render(f"{subdir}/{rel}", rel[: -len(".jinja")], context)

@@ -2,15 +2,22 @@
 /* Demo application, host and firmware:
  *   app --frame F    raw sensor frame(s) (DN_FRAME_BYTES each) -> preprocess -> invoke
  *   app --tensor F   int8 model-input tensor(s) (HWC, DN_INPUT_BYTES each) -> invoke
- *   app --test       embedded test vectors (raw frames) vs the LiteRT reference outputs
+ *   app --test       embedded test vectors (raw frames; without a preprocessing stage, int8
+ *                    input tensors) vs the LiteRT reference outputs
  *   app --preprocess F OUT   (host) raw frame(s) -> the int8 model inputs, written to OUT
+ * --frame and --preprocess exist only in projects with a preprocessing stage (DN_PREPROCESS).
  * Each inference prints `scores: <int8 ...> class: <k>`; on Cortex-M also `instructions: N`.
  * The firmware takes its arguments over semihosting; without arguments it runs --test. */
 #include <stdint.h>
 #include <string.h>
 #include "model.h"
 #include "platform.h"
+#if DN_PREPROCESS
 #include "preprocess.h"
+#else
+#define DN_FRAME_BYTES DN_INPUT_BYTES
+#define dn_preprocess(frame, input) memcpy((input), (frame), DN_INPUT_BYTES)
+#endif
 #if DN_VECTORS
 #include "test_vectors.h"
 #endif
@@ -47,13 +54,19 @@ static int dn_argmax(const int8_t *scores) {
 
 /* One inference on the input tensor already in place; prints its lines. */
 static void dn_run_and_print(int8_t *scores) {
-    char line[8 + 5 * DN_OUTPUT_BYTES + 24], *p = line;
+    char line[160], *p = line;   /* written in pieces: large outputs must not need a large stack */
     const uint64_t t0 = dn_instructions();
     dnasgen_invoke(0, scores);
     const uint64_t t1 = dn_instructions();
     memcpy(p, "scores:", 7);
     p += 7;
-    for (int i = 0; i < DN_OUTPUT_BYTES; ++i) { *p++ = ' '; p = dn_fmt_int(p, scores[i]); }
+    for (int i = 0; i < DN_OUTPUT_BYTES; ++i) {
+        if (p - line > (int)sizeof(line) - 8) { dn_write(line, (size_t)(p - line)); p = line; }
+        *p++ = ' ';
+        p = dn_fmt_int(p, scores[i]);
+    }
+    dn_write(line, (size_t)(p - line));
+    p = line;
     memcpy(p, " class: ", 8);
     p = dn_fmt_int(p + 8, dn_argmax(scores));
     *p++ = '\n';
@@ -79,7 +92,7 @@ static int dn_run_file(const char *path, int frames) {
     return 0;
 }
 
-#if DN_HOST
+#if DN_HOST && DN_PREPROCESS
 static int dn_preprocess_file(const char *path, const char *out_path) {
     size_t size = 0;
     uint8_t *data = dn_read_file(path, &size);
@@ -108,9 +121,11 @@ static int dn_run_vectors(void) {
 
 int main(int argc, char **argv) {
     dn_platform_init(&argc, &argv);
+#if DN_PREPROCESS
     if (argc >= 3 && dn_is(argv[1], "--frame")) return dn_exit(dn_run_file(argv[2], 1));
+#endif
     if (argc >= 3 && dn_is(argv[1], "--tensor")) return dn_exit(dn_run_file(argv[2], 0));
-#if DN_HOST
+#if DN_HOST && DN_PREPROCESS
     if (argc >= 4 && dn_is(argv[1], "--preprocess")) return dn_exit(dn_preprocess_file(argv[2], argv[3]));
 #endif
 #if DN_VECTORS

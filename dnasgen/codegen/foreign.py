@@ -1,0 +1,38 @@
+"""generate_foreign: the project of a model without a spec (dnasgen compile): context and lock."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from dnasgen.codegen import context as ctx
+from dnasgen.codegen.cgen import BANNER
+from dnasgen.codegen.lowering import lower
+from dnasgen.codegen.project import (LOCK_VERSION, _json_default, base_context, model_summary,
+                                     model_tools, plan_program, write_project)
+from dnasgen.io import json_text
+
+
+def _lock(name: str, board, model: dict, hashes: dict) -> str:
+    from dnasgen import __version__
+    lock = {"generated_by": BANNER, "version": LOCK_VERSION, "dnasgen": __version__,
+            "source": "compile", "name": name, "board": board.id,
+            "board_budgets": {"flash_bytes": board.flash_budget_bytes, "ram_bytes": board.ram_budget_bytes},
+            "model": model, "model_tools": model_tools(), "files": hashes}
+    return json_text(lock, indent=2, sort_keys=False, default=_json_default)
+
+
+def generate_foreign(tflite_bytes: bytes, name: str, board, out_dir: Path, vectors: int,
+                     seed: int = 0) -> Path:
+    """Lower, plan, make `vectors` random int8 test vectors (BUILTIN_REF) and write the project."""
+    from dnasgen.codegen.compile import random_inputs, tensor_vectors
+    program = lower(tflite_bytes)
+    plan = plan_program(program)
+    shape = program.tensors[program.input].shape
+    vecs = tensor_vectors(tflite_bytes, random_inputs(shape, vectors, seed))
+    comment = (f"compiled {name} ({len(program.ops)} ops: {', '.join(program.kernels)}), "
+               f"{program.macs:,} MACs")
+    context = base_context(program, plan, name, board.id, comment,
+                           f"{program.tensors[program.output].bytes} output scores")
+    context["defines"] = ctx.define_lines(ctx.model_defines(program, plan.offsets, plan.arena_bytes))
+    context.update(ctx.vectors_context(list(vecs.frames), list(vecs.expected)))
+    return write_project(out_dir, context, tflite_bytes, lambda hashes: _lock(
+        name, board, model_summary(program, plan, tflite_bytes, context), hashes))

@@ -1,0 +1,97 @@
+"""`dnasgen compile`: a full-int8 .tflite made elsewhere -> the generated C project, tensors in.
+
+The models are built here (Keras -> int8 TFLite); nothing is written when an op or a tensor
+type is unsupported, and the error lists every one of them."""
+from __future__ import annotations
+
+import json
+import subprocess
+
+import numpy as np
+import pytest
+
+from dnasgen.errors import CodegenError
+
+BOARD = "qemu-mps2-an386"
+
+
+def _convert(model, shape, int8: bool = True) -> bytes:
+    import tensorflow as tf
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    if int8:
+        rng = np.random.default_rng(0)
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.representative_dataset = lambda: ([rng.uniform(-1, 1, (1, *shape)).astype(np.float32)]
+                                               for _ in range(8))
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        conv.inference_input_type = tf.int8
+        conv.inference_output_type = tf.int8
+    return bytes(conv.convert())
+
+
+def _keras(shape, layers):
+    import keras
+    inp = keras.Input(shape)
+    x = inp
+    for layer in layers:
+        x = layer(x)
+    return keras.Model(inp, x)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """CONV_2D (non-square, one channel), MEAN and FULLY_CONNECTED: a model dnasgen did not make."""
+    import keras
+    shape = (9, 6, 1)
+    return _convert(_keras(shape, [keras.layers.Conv2D(4, 3, padding="same", activation="relu"),
+                                   keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(3)]), shape)
+
+
+def test_compile_writes_a_tensor_project_that_matches_the_reference(tiny, tmp_path):
+    import dnasgen
+    from dnasgen.verify.project import run_make, score_lines
+    project = dnasgen.compile_model(tiny, BOARD, name="tiny", out=tmp_path, vectors=5)
+    assert project == tmp_path / "tiny"
+    assert not (project / "preprocess.c").exists() and (project / "model.c").is_file()
+    lock = json.loads((project / "dnasgen.lock.json").read_text())
+    assert (lock["source"], lock["board"], lock["model"]["input"]["shape"]) == ("compile", BOARD, [9, 6, 1])
+    out = run_make(project, "test")
+    assert "test: ok, vectors matching: 5" in out and len(score_lines(out)) == 5
+    # --tensor: the embedded vector 0 as a file gives the same scores line
+    vec = (project / "test_vectors.c").read_text().split("{", 1)[1].split("}", 1)[0]
+    data = np.array([int(v) for v in vec.replace("\n", " ").split(",")], np.uint8)
+    (tmp_path / "x.bin").write_bytes(data.tobytes())
+    run = subprocess.run([str(project / "build/host/app"), "--tensor", str(tmp_path / "x.bin")],
+                         capture_output=True, text=True, check=True)
+    assert score_lines(run.stdout) == score_lines(out)[:1]
+
+
+def test_every_unsupported_op_and_type_is_named_before_writing(tmp_path):
+    import keras
+    from dnasgen.codegen.compile import compile_model
+    shape = (8, 8, 3)
+    blob = _convert(_keras(shape, [keras.layers.Conv2D(4, 3), keras.layers.MaxPooling2D(),
+                                   keras.layers.Flatten(), keras.layers.Dense(3),
+                                   keras.layers.Softmax(), keras.layers.Lambda(lambda t: t * t)]), shape)
+    with pytest.raises(CodegenError) as err:
+        compile_model(blob, BOARD, out=tmp_path)
+    message = str(err.value)
+    print(message)
+    for op in ("MAX_POOL_2D", "SOFTMAX", "MUL"):
+        assert f"op {op} (op" in message
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(CodegenError, match=r"float32 activation tensors are not supported"):
+        compile_model(_convert(_keras(shape, [keras.layers.Conv2D(4, 3)]), shape, int8=False), BOARD,
+                      out=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_compile_errors_exit_with_the_codegen_code(tmp_path):
+    from typer.testing import CliRunner
+    from dnasgen.cli import app
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(b"not a model")
+    result = CliRunner().invoke(app, ["compile", str(bad), "--board", BOARD, "--out", str(tmp_path / "o")])
+    assert result.exit_code == 6 and "TFL3" in result.output
+    result = CliRunner().invoke(app, ["compile", str(bad), "--board", "no-such-board"])
+    assert result.exit_code == 6 and "unknown board" in result.output
