@@ -45,6 +45,8 @@ class SearchConfig:
     evaluations: int | None = None            # random: how many candidates to score
     attempts: int = 50                        # tries for a new (unseen) feasible candidate
     chunk: int = 4                            # scores between state saves
+    predictor: bool = _SPEC.predictor         # rank a pool of predictor_pool children, score the best
+    predictor_pool: int = _SPEC.predictor_pool
 
     @property
     def n_parents(self) -> int:
@@ -67,7 +69,12 @@ class SearchConfig:
                 "mutation_prob": self.mutation_prob, "mutation_ratio": self.mutation_ratio,
                 "parent_ratio": self.parent_ratio, "seed": self.seed, "attempts": self.attempts,
                 "fixed_data": self.fixed_data.to_dict() if self.fixed_data else None,
-                "evaluations": self.target_evaluations}
+                "evaluations": self.target_evaluations,
+                **({"predictor_pool": self.predictor_pool} if self.uses_predictor else {})}
+
+    @property
+    def uses_predictor(self) -> bool:
+        return self.predictor and self.strategy != "random"
 
 
 @dataclass
@@ -76,6 +83,7 @@ class EngineResult:
     generations: int                # generations (or random batches) completed
     elapsed_s: float
     stop_reason: str                # "complete" | "time budget"
+    predictor: dict                 # with search.predictor: its statistics (else empty)
 
 
 class Engine:
@@ -111,7 +119,8 @@ class Engine:
         stop = "complete" if self.state.done else "time budget"
         self.state.stop_reason = stop
         self._save()
-        return EngineResult(self._evaluated(), self.state.generation, self.state.elapsed_s, stop)
+        return EngineResult(self._evaluated(), self.state.generation, self.state.elapsed_s, stop,
+                            self._predictor_stats())
 
     # ---- strategies -----------------------------------------------------------------------
     def _evolution_step(self, rng: random.Random) -> list[Candidate]:
@@ -132,9 +141,52 @@ class Engine:
             return self.space.crossover(a, b, rng, fixed_data=fixed)
 
         seen = self.state.seen() | {c.key for c in parents}
+        if self.cfg.uses_predictor:
+            return parents + self._screened(mutant, child, rng, seen)
         kids = self._fresh(n_mut, mutant, rng, seen)
         kids += self._fresh(self.cfg.n_children - n_mut, child, rng, seen | {c.key for c in kids})
         return parents + kids
+
+    # ---- predictor-accelerated generation (search.predictor) ----------------------------
+    def _screened(self, mutant, child, rng: random.Random, seen: set[str]) -> list[Candidate]:
+        """n_children of a pool of predictor_pool unseen mutants + children (topped up with random
+        samples): the predictor's best that fit (priced in predicted order, only as far as needed)."""
+        import numpy as np
+
+        from dnasgen.search.predictor import Predictor
+        pool: dict[str, Candidate] = {}
+        for i in range(3 * self.cfg.predictor_pool):      # mutants and children; random samples once
+            if len(pool) >= self.cfg.predictor_pool:       # the parents' neighbourhood is exhausted
+                break
+            cand = (mutant() if i % 2 else child()) if i < 2 * self.cfg.predictor_pool else self._sample(rng)
+            if cand.key not in seen:
+                pool.setdefault(cand.key, cand)
+        scored = list(self.state.memo)[:self.state.committed]
+        predictor = Predictor(self.space).fit([Candidate.from_json(k) for k in scored],
+                                              [self.state.memo[k] for k in scored])
+        cands = list(pool.values())
+        estimate = predictor.predict(cands)
+        self.state.considered[self.state.generation] = len(cands)
+        kids: list[Candidate] = []
+        for i in np.argsort(-estimate, kind="stable"):
+            if len(kids) >= self.cfg.n_children:
+                break
+            if self.pricer.fits(cands[i]):
+                kids.append(cands[i])
+                self.state.predicted[cands[i].key] = float(estimate[i])
+        missing = self.cfg.n_children - len(kids)
+        return kids + (self._fresh(missing, mutant, rng, seen | {c.key for c in kids}) if missing else [])
+
+    def _predictor_stats(self) -> dict:
+        if not self.cfg.uses_predictor:
+            return {}
+        from dnasgen.search.predictor import holdout_spearman, spearman
+        keys = [k for k in self.state.predicted if k in self.state.memo]
+        return {"considered": sum(self.state.considered.values()), "screened_scored": len(keys),
+                "pool": self.cfg.predictor_pool,
+                "spearman_prospective": spearman([self.state.predicted[k] for k in keys],
+                                                 [self.state.memo[k] for k in keys]),
+                "spearman_holdout": holdout_spearman(self.space, self.state.memo, self.cfg.seed)}
 
     def _initial(self, rng: random.Random) -> list[Candidate]:
         """Generation 0, stratified: every feasible data configuration gets its share of samples."""

@@ -86,6 +86,19 @@ def _table(rows: list[tuple[str, Evaluated]]) -> list[str]:
     return out
 
 
+def _rho(value) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def _predictor_lines(stats: dict) -> list[str]:
+    if not stats:
+        return []
+    return [f"- predictor: {stats['considered']:,} candidates ranked ({stats['pool']:,} per generation), "
+            f"{stats['screened_scored']} of its picks scored; Spearman rank correlation with the supernet "
+            f"on held-back scores: {_rho(stats['spearman_prospective'])} (each pick predicted before it was "
+            f"scored), {_rho(stats['spearman_holdout'])} (fit on 80 % of all scores, tested on the rest)"]
+
+
 def search_markdown(result: SearchResult, top: int = 10) -> str:
     b = result.budgets
     lat = "none" if b.get("latency_ms") is None else f"{b['latency_ms']:g} ms"
@@ -97,7 +110,7 @@ def search_markdown(result: SearchResult, top: int = 10) -> str:
              f"{result.generations} generations/batches, {result.elapsed_s:.1f} s ({result.stop_reason})",
              f"- chosen: `{result.candidate.to_json()}`",
              f"- chosen accuracy: validation {result.chosen.accuracy:.4f} (supernet subnet, BN recalibrated)"
-             + (f", test {test:.4f}" if test is not None else ""), "",
+             + (f", test {test:.4f}" if test is not None else ""), *_predictor_lines(result.predictor), "",
              f"## Top {min(top, result.evaluations)} candidates", ""]
     lines += _table([(str(i + 1), e) for i, e in enumerate(result.top(top))])
     lines += ["", "## Best per data configuration", ""]

@@ -27,6 +27,7 @@ class SearchResult:
     generations: int
     supernet: str = ""                # checkpoint digest the scores belong to
     holdout: dict = field(default_factory=dict)   # report-only test accuracy, e.g. {"chosen": 0.91}
+    predictor: dict = field(default_factory=dict)  # search.predictor: candidates considered, rank correlations
 
     @property
     def candidate(self) -> Candidate:
@@ -53,7 +54,7 @@ class SearchResult:
             "candidate": self.candidate.to_dict(), "chosen": self.chosen.to_dict(),
             "evaluations": self.evaluations, "generations": self.generations,
             "elapsed_s": round(self.elapsed_s, 3), "stop_reason": self.stop_reason, "supernet": self.supernet,
-            "holdout": self.holdout,
+            "holdout": self.holdout, "predictor": self.predictor,
             "pareto": [e.to_dict() for e in self.pareto],
             "best_per_data_config": {k: e.to_dict() for k, e in self.best_per_data().items()},
             "evaluated": [e.to_dict() for e in self.evaluated],
@@ -66,7 +67,8 @@ class SearchResult:
         return cls(obj["strategy"], obj["spec"], obj["board"], obj["budgets"], obj["config"],
                    Evaluated.from_dict(obj["chosen"]), [Evaluated.from_dict(e) for e in obj["evaluated"]],
                    float(obj["elapsed_s"]), obj["stop_reason"], int(obj["generations"]),
-                   obj.get("supernet", ""), dict(obj.get("holdout", {})))
+                   obj.get("supernet", ""), dict(obj.get("holdout", {})),
+                   dict(obj.get("predictor", {})))
 
     def save(self, path: Path) -> Path:
         return write_record(path, self.to_dict())

@@ -24,7 +24,8 @@ def config_from_spec(spec, strategy: str) -> SearchConfig:
     s = spec.search
     return SearchConfig(strategy=strategy, population=s.population, generations=s.generations,
                         mutation_prob=s.mutation_prob, mutation_ratio=s.mutation_ratio,
-                        parent_ratio=s.parent_ratio, time_budget_s=s.time_budget_s, seed=s.seed)
+                        parent_ratio=s.parent_ratio, time_budget_s=s.time_budget_s, seed=s.seed,
+                        predictor=s.predictor, predictor_pool=s.predictor_pool)
 
 
 def baseline_data(spec, pricer: Pricer) -> DataConfig:
@@ -81,7 +82,7 @@ def _search(spec, workdir: Path, strategy: str | None, scorer, pricer: Pricer,
                           f"of {cfg.time_budget_s} s; raise search.time_budget_s")
     return SearchResult(cfg.strategy, spec.name, spec.board.id, pricer.budgets.to_dict(), cfg.identity(),
                         choose(out.evaluated), out.evaluated, out.elapsed_s, out.stop_reason, out.generations,
-                        supernet=str(getattr(scorer, "identity", "")))
+                        supernet=str(getattr(scorer, "identity", "")), predictor=out.predictor)
 
 
 def _holdout(result: SearchResult, scorer) -> SearchResult:

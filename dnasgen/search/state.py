@@ -49,12 +49,15 @@ class SearchState:
     elapsed_s: float = 0.0
     done: bool = False
     stop_reason: str = ""
+    predicted: dict[str, float] = field(default_factory=dict)   # predictor's estimate, made before scoring
+    considered: dict[int, int] = field(default_factory=dict)    # generation -> pool ranked by the predictor
 
     def to_dict(self) -> dict:
         return {"version": STATE_VERSION, "fingerprint": self.fingerprint, "generation": self.generation,
                 "population": self.population, "memo": self.memo, "committed": self.committed,
                 "rng": _rng_to_json(self.rng) if self.rng is not None else None,
-                "elapsed_s": self.elapsed_s, "done": self.done, "stop_reason": self.stop_reason}
+                "elapsed_s": self.elapsed_s, "done": self.done, "stop_reason": self.stop_reason,
+                "predicted": self.predicted, "considered": {str(k): v for k, v in self.considered.items()}}
 
     @classmethod
     def from_dict(cls, obj: dict) -> "SearchState":
@@ -62,7 +65,8 @@ class SearchState:
                    {k: float(v) for k, v in obj["memo"].items()}, int(obj.get("committed", 0)),
                    _rng_from_json(obj["rng"]) if obj.get("rng") is not None else None,
                    float(obj.get("elapsed_s", 0.0)), bool(obj.get("done", False)),
-                   str(obj.get("stop_reason", "")))
+                   str(obj.get("stop_reason", "")), {k: float(v) for k, v in obj.get("predicted", {}).items()},
+                   {int(k): int(v) for k, v in obj.get("considered", {}).items()})
 
     def seen(self) -> set[str]:
         """Keys scored before the current generation began (a resumed generation sees the same)."""
