@@ -89,3 +89,17 @@ def test_sweep_int8_by_default(tmp_path):
     for r in doc["rows"]:
         assert r["int8_test"] is not None and r["accuracy"] == r["int8_test"]
         assert abs(r["int8_test"] - r["float_test"]) <= 0.15     # int8 tracks its float net
+
+
+def test_search_with_predictor_records_its_rank_correlation(tmp_path):
+    pytest.importorskip("torch")
+    text = TINY.read_text().replace("search:\n", "search:\n  predictor: true\n  predictor_pool: 300\n")
+    (tmp_path / "tiny.yaml").write_text(text)
+    res = CliRunner().invoke(app, ["search", str(tmp_path / "tiny.yaml"), "--out", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    report = tmp_path / "out" / "tiny" / "report"
+    stats = json.loads((report / "search.json").read_text())["predictor"]
+    assert stats["pool"] == 300 and stats["screened_scored"] == 2 * 3 and stats["considered"] > 20 * 6
+    assert all(k in stats for k in ("spearman_prospective", "spearman_holdout"))
+    md = (report / "search.md").read_text()
+    assert f"predictor: {stats['considered']:,} candidates ranked" in md and "Spearman" in md
