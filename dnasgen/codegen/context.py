@@ -28,11 +28,13 @@ QEMU_BOARD_ID = "qemu-mps2-an386"
 ICOUNT_SHIFT = 0
 
 # sizeof() of each op descriptor struct in kernels.h (int32 fields and 32-bit pointers).
-DESCRIPTOR_BYTES = {"dn_conv_t": 22 * 4, "dn_fc_t": 10 * 4, "dn_add_t": 13 * 4, "dn_mean_t": 7 * 4}
+DESCRIPTOR_BYTES = {"dn_conv_t": 22 * 4, "dn_fc_t": 10 * 4, "dn_add_t": 13 * 4, "dn_mean_t": 7 * 4,
+                    "dn_pool_t": 14 * 4, "dn_softmax_t": 4 * 4}
 INPUT_TABLE_BYTES = 256
 _STRUCTS = {"conv": "dn_conv_t", "conv1x1": "dn_conv_t", "dwconv": "dn_conv_t", "fc": "dn_fc_t",
             "add": "dn_add_t", "mean_sum": "dn_mean_t",
-            "mean_same": "dn_mean_t"}
+            "mean_same": "dn_mean_t", "avgpool": "dn_pool_t", "maxpool": "dn_pool_t",
+            "softmax": "dn_softmax_t"}
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,11 @@ from dnasgen.codegen.tflite import Model, Operator, Tensor, read_model
 from dnasgen.errors import CodegenError
 from dnasgen.graph import same_padding
 
-SUPPORTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MEAN", "FULLY_CONNECTED", "RESHAPE")
+SUPPORTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MEAN", "FULLY_CONNECTED", "RESHAPE",
+                 "AVERAGE_POOL_2D", "MAX_POOL_2D", "SOFTMAX")
 # C kernel variants (what `DN_KERNEL_<NAME>` switches on in kernels.c).
-KERNELS = ("conv", "conv1x1", "dwconv", "add", "mean_sum", "mean_same", "fc")
+KERNELS = ("conv", "conv1x1", "dwconv", "add", "mean_sum", "mean_same", "fc", "avgpool", "maxpool",
+           "softmax")
 
 
 @dataclass(frozen=True)
@@ -320,13 +322,15 @@ def _resolve(op: Operator, alias: dict[int, int]) -> Operator:
 
 def lower(tflite_bytes: bytes) -> Program:
     """The C program of a full-int8 .tflite; CodegenError names the first unsupported op."""
+    from dnasgen.codegen.lower_ops import LOWER
+    table = {**_LOWER, **LOWER}
     model = read_model(tflite_bytes)
     for op in model.operators:
-        if op.opcode not in _LOWER and op.opcode != "RESHAPE":
+        if op.opcode not in table and op.opcode != "RESHAPE":
             raise CodegenError(f"op {op.index} ({op.opcode}) is not supported by the C code generator "
                                f"(supported: {', '.join(SUPPORTED_OPS)})")
     alias = _aliases(model)
-    ops = tuple(_LOWER[op.opcode](model, _resolve(op, alias)) for op in model.operators
+    ops = tuple(table[op.opcode](model, _resolve(op, alias)) for op in model.operators
                 if op.opcode != "RESHAPE")
     _check_io(model)
     tensors = {}

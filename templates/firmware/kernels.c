@@ -130,3 +130,102 @@ void dn_mean_same(const dn_mean_t *p, const int8_t *in, int8_t *out) {
     for (int32_t ch = 0; ch < p->channels; ++ch) out[ch] = (int8_t)(dn_channel_sum(p, in, ch, 0) / n);
 }
 #endif
+
+#if DN_KERNEL_AVGPOOL || DN_KERNEL_MAXPOOL
+/* One pooling window (clipped to the input) of channel ch: its sum or maximum and tap count. */
+static int32_t dn_pool_window(const dn_pool_t *p, const int8_t *in, int32_t oy, int32_t ox, int32_t ch,
+                              int32_t is_max, int32_t *count) {
+    const int32_t y0 = oy * p->stride_h - p->pad_t, x0 = ox * p->stride_w - p->pad_l;
+    int32_t acc = is_max ? -128 : 0, n = 0;
+    for (int32_t ky = 0; ky < p->k_h; ++ky) {
+        const int32_t iy = y0 + ky;
+        if (iy < 0 || iy >= p->in_h) continue;
+        for (int32_t kx = 0; kx < p->k_w; ++kx) {
+            const int32_t ix = x0 + kx;
+            if (ix < 0 || ix >= p->in_w) continue;
+            const int32_t v = in[(iy * p->in_w + ix) * p->in_c + ch];
+            acc = is_max ? (v > acc ? v : acc) : acc + v;
+            ++n;
+        }
+    }
+    *count = n;
+    return acc;
+}
+
+static void dn_pool(const dn_pool_t *p, const int8_t *in, int8_t *out, int32_t is_max) {
+    for (int32_t oy = 0; oy < p->out_h; ++oy)
+        for (int32_t ox = 0; ox < p->out_w; ++ox)
+            for (int32_t ch = 0; ch < p->in_c; ++ch) {
+                int32_t n;
+                int32_t acc = dn_pool_window(p, in, oy, ox, ch, is_max, &n);
+                if (!is_max && n > 0) acc = acc > 0 ? (acc + n / 2) / n : (acc - n / 2) / n;
+                *out++ = dn_clamp(acc, p->act_min, p->act_max);
+            }
+}
+#endif
+
+#if DN_KERNEL_AVGPOOL
+/* reference_integer_ops::AveragePool: integer sum / count, rounded half away from zero. */
+void dn_avgpool(const dn_pool_t *p, const int8_t *in, int8_t *out) { dn_pool(p, in, out, 0); }
+#endif
+
+#if DN_KERNEL_MAXPOOL
+void dn_maxpool(const dn_pool_t *p, const int8_t *in, int8_t *out) { dn_pool(p, in, out, 1); }
+#endif
+
+#if DN_KERNEL_SOFTMAX
+/* gemmlowp fixed point on int32 raws: Q(31 - b) numbers with b integer bits. */
+static int32_t dn_sat_shl(int32_t x, int32_t e) {   /* SaturatingRoundingMultiplyByPOT<+e> */
+    const int32_t lim = (int32_t)(INT32_MAX >> e);
+    return x > lim ? INT32_MAX : (x < -lim ? INT32_MIN : (int32_t)((uint32_t)x << e));
+}
+
+/* exp_on_interval_between_negative_one_quarter_and_0_excl (Q0.31 in and out). */
+static int32_t dn_exp_quarter(int32_t a) {
+    const int32_t x = a + (1 << 28), x2 = dn_srdhm(x, x), x3 = dn_srdhm(x2, x), x4 = dn_srdhm(x2, x2);
+    const int32_t poly = dn_rdbpot(dn_srdhm(dn_rdbpot(x4, 2) + x3, 715827883) + x2, 1);
+    return 1895147668 + dn_srdhm(1895147668, x + poly);
+}
+
+/* exp_on_negative_values of a Q5.26 value -> Q0.31. */
+static int32_t dn_exp_neg(int32_t a) {
+    static const int32_t mults[7] = {1672461947, 1302514674, 790015084, 290630308, 39332535, 720401, 242};
+    const int32_t quarter = 1 << 24;
+    const int32_t reduced = (a & (quarter - 1)) - quarter;
+    const int32_t remainder = reduced - a;
+    int32_t r = dn_exp_quarter(dn_sat_shl(reduced, 5));
+    for (int32_t i = 0; i < 7; ++i)
+        if (remainder & (1 << (24 + i))) r = dn_srdhm(r, mults[i]);
+    return a == 0 ? INT32_MAX : r;
+}
+
+/* one_over_one_plus_x_for_x_in_0_1 (Q0.31 in and out): Newton-Raphson in Q2.29. */
+static int32_t dn_reciprocal_1x(int32_t a) {
+    const int32_t half = (int32_t)(((int64_t)a + INT32_MAX + 1) / 2);   /* RoundingHalfSum(a, 1) */
+    int32_t x = 1515870810 + dn_srdhm(half, -1010580540);
+    for (int32_t i = 0; i < 3; ++i) {
+        const int32_t one_minus = (1 << 29) - dn_srdhm(half, x);
+        x = x + dn_sat_shl(dn_srdhm(x, one_minus), 2);
+    }
+    return dn_sat_shl(x, 1);
+}
+
+static int32_t dn_softmax_exp(const dn_softmax_t *p, int32_t diff) {
+    return dn_exp_neg(dn_srdhm((int32_t)((uint32_t)diff << p->left_shift), p->mult));
+}
+
+void dn_softmax(const dn_softmax_t *p, const int8_t *in, int8_t *out) {
+    int32_t max = -128, sum = 0;
+    for (int32_t i = 0; i < p->size; ++i) max = in[i] > max ? in[i] : max;
+    for (int32_t i = 0; i < p->size; ++i)
+        if (in[i] - max >= p->diff_min) sum += dn_rdbpot(dn_softmax_exp(p, in[i] - max), 12);
+    const int32_t headroom = __builtin_clz((uint32_t)sum);          /* GetReciprocal */
+    const int32_t bits_over_unit = 12 - headroom;
+    const int32_t scale = dn_reciprocal_1x((int32_t)(((uint32_t)sum << headroom) - (1u << 31)));
+    for (int32_t i = 0; i < p->size; ++i) {
+        if (in[i] - max < p->diff_min) { out[i] = -128; continue; }
+        const int32_t v = dn_rdbpot(dn_srdhm(scale, dn_softmax_exp(p, in[i] - max)), bits_over_unit + 23);
+        out[i] = dn_clamp(v - 128, -128, 127);
+    }
+}
+#endif

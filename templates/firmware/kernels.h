@@ -37,6 +37,17 @@ typedef struct {
     int32_t in_h, in_w, channels, in_zp, out_zp, mult, shift;
 } dn_mean_t;
 
+/* average / max pooling (reference_integer_ops::AveragePool / MaxPool): HWC, equal quantisation. */
+typedef struct {
+    int32_t in_h, in_w, in_c, out_h, out_w, out_c;
+    int32_t k_h, k_w, stride_h, stride_w, pad_t, pad_l, act_min, act_max;
+} dn_pool_t;
+
+/* softmax of an int8 vector, int8 output (scale 1/256, zero point -128): reference_ops::Softmax. */
+typedef struct {
+    int32_t size, mult, left_shift, diff_min;
+} dn_softmax_t;
+
 /* gemmlowp SaturatingRoundingDoublingHighMul. Equal to the reference's
  * (ab + nudge) / 2^31 truncated: both are floor((ab + 2^30) / 2^31). */
 static inline int32_t dn_srdhm(int32_t a, int32_t b) {
@@ -76,5 +87,8 @@ void dn_fc(const dn_fc_t *p, const int8_t *in, int8_t *out);
 void dn_add(const dn_add_t *p, const int8_t *in1, const int8_t *in2, int8_t *out);
 void dn_mean_sum(const dn_mean_t *p, const int8_t *in, int8_t *out);
 void dn_mean_same(const dn_mean_t *p, const int8_t *in, int8_t *out);
+void dn_avgpool(const dn_pool_t *p, const int8_t *in, int8_t *out);
+void dn_maxpool(const dn_pool_t *p, const int8_t *in, int8_t *out);
+void dn_softmax(const dn_softmax_t *p, const int8_t *in, int8_t *out);
 
 #endif

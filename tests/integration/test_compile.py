@@ -29,9 +29,9 @@ def _convert(model, shape, int8: bool = True) -> bytes:
     return bytes(conv.convert())
 
 
-def _keras(shape, layers):
+def _keras(shape, layers, batch=None):
     import keras
-    inp = keras.Input(shape)
+    inp = keras.Input(shape, batch_size=batch)
     x = inp
     for layer in layers:
         x = layer(x)
@@ -70,15 +70,16 @@ def test_every_unsupported_op_and_type_is_named_before_writing(tmp_path):
     import keras
     from dnasgen.codegen.compile import compile_model
     shape = (8, 8, 3)
-    blob = _convert(_keras(shape, [keras.layers.Conv2D(4, 3), keras.layers.MaxPooling2D(),
+    blob = _convert(_keras(shape, [keras.layers.Conv2D(4, 3), keras.layers.UpSampling2D(),
                                    keras.layers.Flatten(), keras.layers.Dense(3),
-                                   keras.layers.Softmax(), keras.layers.Lambda(lambda t: t * t)]), shape)
+                                   keras.layers.Lambda(lambda t: t * t), keras.layers.Activation("tanh")]),
+                    shape)
     with pytest.raises(CodegenError) as err:
         compile_model(blob, BOARD, out=tmp_path)
     message = str(err.value)
-    print(message)
-    for op in ("MAX_POOL_2D", "SOFTMAX", "MUL"):
+    for op in ("EXPAND_DIMS", "TILE", "MUL", "TANH"):
         assert f"op {op} (op" in message
+    assert "int32 activation tensors are not supported" in message     # SHAPE's outputs
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(CodegenError, match=r"float32 activation tensors are not supported"):
         compile_model(_convert(_keras(shape, [keras.layers.Conv2D(4, 3)]), shape, int8=False), BOARD,
@@ -95,3 +96,22 @@ def test_cli_compile_errors_exit_with_the_codegen_code(tmp_path):
     assert result.exit_code == 6 and "TFL3" in result.output
     result = CliRunner().invoke(app, ["compile", str(bad), "--board", "no-such-board"])
     assert result.exit_code == 6 and "unknown board" in result.output
+
+
+def test_pooling_softmax_and_depth_multiplier_are_bit_exact(tmp_path):
+    """Ops no shared model exercises this way: max pooling, SAME average pooling with clipped
+    windows, depth multiplier 2 on 3 channels, a softmax over 5 classes, on a non-square input."""
+    import keras
+    from dnasgen.codegen.compile import compile_model
+    from dnasgen.verify.project import run_make
+    shape = (11, 7, 3)
+    layers = [keras.layers.DepthwiseConv2D(3, depth_multiplier=2, padding="same", activation="relu6"),
+              keras.layers.MaxPooling2D(2, padding="same"),
+              keras.layers.AveragePooling2D(3, strides=2, padding="same"),
+              keras.layers.Conv2D(8, 1), keras.layers.Flatten(), keras.layers.Dense(5),
+              keras.layers.Softmax()]
+    blob = _convert(_keras(shape, layers, batch=1), shape)      # batch 1: Flatten is a static RESHAPE
+    project = compile_model(blob, BOARD, name="ops", out=tmp_path, vectors=8)
+    lock = json.loads((project / "dnasgen.lock.json").read_text())["model"]
+    assert {"maxpool", "avgpool", "softmax", "conv"} <= set(lock["kernels"])
+    assert "test: ok, vectors matching: 8" in run_make(project, "test")
