@@ -30,7 +30,7 @@ def _model(pool: str):
     import keras
     inp = keras.Input((8, 8, 3))
     x = keras.layers.Conv2D(8, 3, padding="same", activation="relu6")(inp)
-    x = keras.layers.MaxPooling2D()(x) if pool == "max" else x
+    x = keras.layers.Activation("tanh")(x) if pool == "tanh" else x
     x = keras.layers.GlobalAveragePooling2D()(x)
     return keras.Model(inp, keras.layers.Dense(2)(x))
 
@@ -46,8 +46,8 @@ def tiny():
 def test_unsupported_op_is_named(tiny, tmp_path):
     from dnasgen.codegen import generate_project
     _, cand, spec = tiny
-    with pytest.raises(CodegenError, match=r"op 1 \(MAX_POOL_2D\) is not supported"):
-        generate_project(_convert(_model("max")), spec, cand, tmp_path / "p")
+    with pytest.raises(CodegenError, match=r"op 1 \(TANH\) is not supported"):
+        generate_project(_convert(_model("tanh")), spec, cand, tmp_path / "p")
     assert list(tmp_path.iterdir()) == []
 
 
