@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml constraints.txt
 # only the firmware/QEMU steps and their tests are skipped.
 toolchain:
 	@if ! command -v arm-none-eabi-gcc >/dev/null || ! command -v qemu-system-arm >/dev/null; then \
-	  ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q gcc-arm-none-eabi \
+	  ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q --no-install-recommends gcc-arm-none-eabi \
 	    libnewlib-arm-none-eabi qemu-system-arm) || echo "warning: Cortex-M toolchain not installed"; \
 	fi
 

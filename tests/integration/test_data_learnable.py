@@ -54,8 +54,8 @@ def test_synthetic_large_is_learnable_and_colour_decides(tmp_path):
     rgb = _train_eval(bundle, DataConfig(32, "rgb"))
     gray = _train_eval(bundle, DataConfig(32, "grayscale"), epochs=2)
     print(f"colour-decisive synthetic @32px: rgb {rgb:.3f}, grayscale {gray:.3f}")
-    assert rgb >= 0.9
-    assert gray <= 0.7          # equal luminance: grayscale is near chance (0.5)
+    # equal luminance: grayscale stays near chance (0.5); margins, not absolute figures
+    assert rgb >= 0.5 + 0.25 and rgb - gray >= 0.2, (rgb, gray)
 
 
 @pytest.mark.skipif(not CALTECH.is_dir(), reason=f"real photos not present at {CALTECH}")
