@@ -54,10 +54,14 @@ def check_sensor_data(data: dict) -> Found:
 
 
 def check_search(data: dict) -> Found:
-    """hardware_aware's fixed data configuration must be one of the data options."""
+    """hardware_aware's fixed data configuration: only with that strategy, and one of the data options."""
     fixed = _get(data, "search", "fixed_data", kind=dict)
     if not fixed:
         return []
+    strategy = _get(data, "search", "strategy")
+    if strategy != "hardware_aware":
+        return [("$.search.fixed_data", f"fixed_data is only used by strategy hardware_aware, but the strategy "
+                 f"is {strategy!r}; set search.strategy: hardware_aware or remove fixed_data")]
     out: Found = []
     resolutions = _get(data, "data_options", "resolutions", kind=list) or []
     colors = _get(data, "data_options", "colors", kind=list) or []

@@ -8,6 +8,7 @@ duplicate or non-string keys) come back as located raw issues, never exceptions.
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -82,6 +83,8 @@ def parse_yaml(text: str) -> Parsed:
     except (YAMLError, ValueError, TypeError, RecursionError) as exc:   # reader errors, `!!int 0.5`...
         out.issues.append(("$", (1, 1), f"malformed YAML: {type(exc).__name__}: {exc}"))
         return out
+    if node is not None and _too_big(node, "$", out):
+        return out
     if node is not None:
         _find_duplicates(node, "$", out, set())
     root = (raw.lc.line + 1, raw.lc.col + 1) if getattr(getattr(raw, "lc", None), "line", None) is not None \
@@ -97,6 +100,47 @@ def _marked(exc) -> tuple[Pos, str]:
              if exc.context and ctx and mark and ctx.line != mark.line else "")
     what = " ".join(str(p) for p in (f"{exc.context}{where}" if exc.context else "", exc.problem) if p)
     return pos, f"malformed YAML: {what}"
+
+
+MAX_NODES = 100_000     # a spec has a few hundred values; aliases must not expand past this ("billion laughs")
+
+
+def _sizes(node, memo: dict[int, int], stack: frozenset = frozenset()) -> int:
+    """Nodes in `node` with every alias expanded, memoised per node (linear in the file, not the expansion)."""
+    from ruamel.yaml.nodes import MappingNode, SequenceNode
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    if key in stack:                # recursive alias: reported by _plain
+        return 1
+    children = ([n for pair in node.value for n in pair] if isinstance(node, MappingNode)
+                else node.value if isinstance(node, SequenceNode) else [])
+    total = 1
+    for child in children:
+        total = min(total + _sizes(child, memo, stack | {key}), MAX_NODES + 1)
+    memo[key] = total
+    return total
+
+
+def _too_big(root, path: str, out: Parsed) -> bool:
+    """Refuse a document whose aliases expand past MAX_NODES, located at the smallest value that does."""
+    from ruamel.yaml.nodes import MappingNode, SequenceNode
+    memo: dict[int, int] = {}
+    if _sizes(root, memo) <= MAX_NODES:
+        return False
+    node = root
+    while True:
+        pairs = ([(join(path, str(k.value)), v) for k, v in node.value] if isinstance(node, MappingNode)
+                 else [(join(path, i), v) for i, v in enumerate(node.value)] if isinstance(node, SequenceNode)
+                 else [])
+        big = next(((p, v) for p, v in pairs if memo.get(id(v), 0) > MAX_NODES), None)
+        if big is None:
+            break
+        path, node = big
+    pos = (node.start_mark.line + 1, node.start_mark.column + 1)
+    out.issues.append((path, pos, f"aliases expand this value to more than {MAX_NODES:,} values "
+                                  "(an alias bomb?); a spec needs a few hundred"))
+    return True
 
 
 def _find_duplicates(node, path: str, out: Parsed, stack: set[int]) -> None:
@@ -132,6 +176,8 @@ def _lc(container, kind: str, key) -> Pos | None:
 def _plain(value, path: str, pos: Pos, out: Parsed, stack: frozenset = frozenset()):
     """Round-trip objects -> plain JSON-like data, recording positions on the way."""
     out.values[path] = pos
+    if isinstance(value, float) and not math.isfinite(value):
+        out.issues.append((path, pos, f"{value} is not a finite number (NaN and infinity are not allowed)"))
     if not isinstance(value, (dict, list)):
         return _scalar(value)
     if id(value) in stack:
@@ -159,7 +205,7 @@ def _scalar(value):
     if isinstance(value, int):
         return int(value)
     if isinstance(value, float):
-        return float(value)
+        return float(value)     # NaN/inf: refused by _plain, located
     if isinstance(value, str):
         return str(value)
     if isinstance(value, (_dt.date, _dt.datetime)):

@@ -130,10 +130,11 @@ def test_strategies_share_evaluation_count_and_baseline_keeps_data(tmp_path):
 
 
 def test_spec_fixed_data_and_colour_known_answer(tmp_path):
-    spec = make_spec(tmp_path, search={"fixed_data": {"resolution": 24, "color": "grayscale"}})
-    hw = run_search(spec, tmp_path / "w", "hardware_aware", scorer=Analytic(), report=False, show=False)
+    spec = make_spec(tmp_path, search={"strategy": "hardware_aware",
+                                       "fixed_data": {"resolution": 24, "color": "grayscale"}})
+    hw = run_search(spec, tmp_path / "w", scorer=Analytic(), report=False, show=False)
     assert {e.candidate.data.label for e in hw.evaluated} == {"24px-grayscale"}
-    evo = run_search(spec, tmp_path / "w", scorer=Analytic(colour_bonus=0.3), report=False, show=False)
+    evo = run_search(spec, tmp_path / "w", "evolution", scorer=Analytic(colour_bonus=0.3), report=False, show=False)
     assert evo.candidate.data.color == "rgb" and evo.chosen.accuracy > hw.chosen.accuracy
 
 

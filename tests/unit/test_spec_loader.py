@@ -79,8 +79,11 @@ def test_integral_floats_become_ints(tmp_path):
      "spec.yaml:6:11: $.search_space.depths: must have exactly 7 entries (one per MobileNetV2 stage), got 2"),
     ("name: demo\ndataset:\n  source: image_folder\nboard: rpi-pico\n",
      "spec.yaml:3:3: $.dataset.path: missing required key 'path'"),
-    (MINIMAL + "search: {fixed_data: {resolution: 96, color: grayscale}}\n",
-     "spec.yaml:5:46: $.search.fixed_data.color: 'grayscale' is not among data_options.colors ['rgb']"),
+    (MINIMAL + "search: {strategy: hardware_aware, fixed_data: {resolution: 96, color: grayscale}}\n",
+     "spec.yaml:5:72: $.search.fixed_data.color: 'grayscale' is not among data_options.colors ['rgb']"),
+    (MINIMAL + "search: {fixed_data: {resolution: 96, color: rgb}}\n",
+     "spec.yaml:5:22: $.search.fixed_data: fixed_data is only used by strategy hardware_aware, but the strategy "
+     "is 'evolution'; set search.strategy: hardware_aware or remove fixed_data"),
 ])
 def test_each_error_class_is_located(tmp_path, monkeypatch, body, expect):
     monkeypatch.chdir(tmp_path)
