@@ -150,6 +150,24 @@ def finetune(spec: Path = SpecArg,
 
 @app.command()
 @clean_errors
+def fidelity(spec: Path = SpecArg,
+             candidates: int = typer.Option(12, min=2, help="Candidates, stratified over the feasible data "
+                                            "configurations and small/large architectures."),
+             epochs: Optional[int] = typer.Option(None, min=1, help="Stand-alone training epochs "
+                                                  "(default: train.epochs)."),
+             seeds: int = typer.Option(2, min=2, help="Stand-alone seeds per candidate (mean = ground truth; "
+                                       "seed 0 vs 1 gives the noise ceiling)."),
+             paper_steps: int = typer.Option(100, min=0, help="The seed paper's scoring: fine-tune steps from "
+                                             "the supernet before evaluating (0: skip)."),
+             out: Optional[Path] = typer.Option(None, "--out", help="Output root (default: output.dir).")) -> None:
+    """Does the search's fitness rank candidates as stand-alone training does? Kendall tau, noise
+    ceiling, report/fidelity.{md,json,png}; resumable (per-candidate results cached)."""
+    from dnasgen.fidelity import fidelity_spec, format_fidelity
+    typer.echo(format_fidelity(fidelity_spec(spec, candidates, epochs, seeds, paper_steps, out)))
+
+
+@app.command()
+@clean_errors
 def export(spec: Path = SpecArg,
            out: Optional[Path] = typer.Option(None, "--out", help="Output root (default: output.dir)."),
            checkpoint: Optional[Path] = typer.Option(None, help="Static checkpoint (default: "

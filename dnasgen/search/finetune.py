@@ -38,7 +38,8 @@ class FinetuneResult:
         return out
 
 
-def _static(supernet, cand: Candidate, x_cal):
+def static_subnet(supernet, cand: Candidate, x_cal):
+    """The candidate as a StaticNet with the supernet's weights, BN recalibrated on x_cal (eval mode)."""
     from dnasgen.train import recalibrate_bn
     supernet.set_active(cand)
     net = supernet.get_active_subnet()
@@ -64,15 +65,14 @@ def finetune_lr(spec) -> float:
 
 
 def _epoch(student, teacher, optimizer, bundle, cand: Candidate, spec, epoch: int, step: int,
-           total: int, tick) -> int:
+           total: int, tick, base: float, seed: int) -> int:
     import torch
     import torch.nn.functional as F
 
     from dnasgen.train.runtime import to_input
     from dnasgen.train.sandwich import lr_at, set_lr, soft_cross_entropy
     device = next(student.parameters()).device
-    base = finetune_lr(spec)
-    for x_u8, y in bundle.train_batches(cand.data, spec.train.batch_size, spec.train.seed, epoch):
+    for x_u8, y in bundle.train_batches(cand.data, spec.train.batch_size, seed, epoch):
         set_lr(optimizer, lr_at(step, total, base, warmup=max(1, total // 20)))
         x, target = to_input(x_u8, device), torch.as_tensor(y, device=device)
         student.train()
@@ -95,15 +95,21 @@ def _steps_per_epoch(bundle, cand: Candidate, spec) -> int:
     return max(1, -(-n // spec.train.batch_size))
 
 
-def _train(student, teacher, bundle, cand: Candidate, spec, epochs: int) -> int:
-
+def train_static(student, teacher, bundle, cand: Candidate, spec, epochs: int, lr: float | None = None,
+                 seed: int | None = None, label: str = "fine-tune") -> int:
+    """Train a static net `epochs` epochs (cosine lr, peak `lr`, default the fine-tuning lr), with
+    distillation from `teacher` unless it is None; batches shuffled from `seed` (default train.seed).
+    Also the stand-alone training of `dnasgen fidelity` (random init, no teacher, lr train.lr)."""
     from dnasgen.train.sandwich import make_optimizer
-    optimizer = make_optimizer(student, finetune_lr(spec), spec.train.weight_decay)
+    base = finetune_lr(spec) if lr is None else float(lr)
+    seed = spec.train.seed if seed is None else int(seed)
+    optimizer = make_optimizer(student, base, spec.train.weight_decay)
     total = epochs * _steps_per_epoch(bundle, cand, spec)
     step = 0
-    with progress_bar("fine-tune", total) as bar:
+    with progress_bar(label, total) as bar:
         for epoch in range(epochs):
-            step = _epoch(student, teacher, optimizer, bundle, cand, spec, epoch, step, total, bar.advance)
+            step = _epoch(student, teacher, optimizer, bundle, cand, spec, epoch, step, total, bar.advance,
+                          base, seed)
     return step
 
 
@@ -120,11 +126,11 @@ def finetune_candidate(spec, supernet_path: Path, candidate: Candidate, bundle, 
     epochs = spec.search.finetune_epochs if epochs is None else epochs
     supernet = load_supernet(Path(supernet_path))
     x_cal = recal_arrays(bundle, candidate.data, spec.train.bn_recal_samples, spec.train.seed)
-    teacher = _static(supernet, spec.space.largest(candidate.data), x_cal).eval()
-    student = _static(supernet, candidate, x_cal)
+    teacher = static_subnet(supernet, spec.space.largest(candidate.data), x_cal).eval()
+    student = static_subnet(supernet, candidate, x_cal)
     sup_val, sup_test = _accuracies(student, bundle, candidate.data)
     _, teacher_test = _accuracies(teacher, bundle, candidate.data)
-    steps = _train(student, teacher if spec.train.distill else None, bundle, candidate, spec, epochs)
+    steps = train_static(student, teacher if spec.train.distill else None, bundle, candidate, spec, epochs)
     recalibrate_bn(student, x_cal)
     val, test = _accuracies(student, bundle, candidate.data)
     out_dir = Path(out_dir)

@@ -1,0 +1,105 @@
+"""The three measurements of one candidate, each cached on disk (a rerun skips what is done).
+
+- fitness: the search's own scorer (`SupernetScorer.score_many`: supernet subnet, BN recalibrated,
+  validation subset), the number the search ranks by;
+- stand-alone: the candidate trained from random initialisation (the supernet's init of a fresh
+  Supernet, seeded) for E epochs at train.lr, no teacher, then evaluated on ALL validation and test images;
+- paper: the seed paper's proxy, the supernet subnet fine-tuned ~100 steps (whole epochs, no
+  teacher, the fine-tuning lr), evaluated like the fitness.
+
+Records live in <project>/.dnasgen/fidelity/<kind>-<digest>.json; the digest covers what the
+number depends on (candidate, settings, spec sections, the supernet for the supernet-based ones).
+"""
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Callable
+
+from dnasgen.candidate import Candidate
+from dnasgen.io import json_digest, read_json
+from dnasgen.search.state import write_record
+
+VERSION = 1
+CACHE = "fidelity"      # <project>/.dnasgen/fidelity/
+
+
+class Cache:
+    """Per-measurement JSON records keyed by a digest of everything they depend on."""
+
+    def __init__(self, work: Path, spec, supernet_identity: str):
+        self.root = Path(work) / CACHE
+        self.base = [VERSION, spec.section_hash("task", "dataset", "sensor", "data_options", "search_space", "train")]
+        self.supernet = supernet_identity
+        self.computed = 0          # records computed by this run (the rest came from disk)
+
+    def path(self, kind: str, parts: list) -> Path:
+        return self.root / f"{kind}-{json_digest([*self.base, kind, *parts])[:20]}.json"
+
+    def get(self, kind: str, parts: list, compute: Callable[[], dict]) -> dict:
+        path = self.path(kind, parts)
+        record = read_json(path) if path.is_file() else None
+        if record is None:
+            record = compute()
+            self.computed += 1
+            write_record(path, record)
+        return record
+
+
+def _timed(func) -> dict:
+    t0 = time.monotonic()
+    out = func()
+    return {**out, "seconds": time.monotonic() - t0}
+
+
+def fitness(cache: Cache, scorer, cand: Candidate, spec) -> dict:
+    parts = [cand.key, cache.supernet, spec.search.eval_samples]
+    return cache.get("fitness", parts, lambda: _timed(lambda: {"accuracy": scorer.score_many([cand])[0]}))
+
+
+def _all_heldout(net, bundle, cand: Candidate) -> dict:
+    from dnasgen.search.finetune import _accuracies
+    val, test = _accuracies(net, bundle, cand.data)
+    return {"val": val, "test": test, "n_val": len(bundle.arrays("val", cand.data)[1]),
+            "n_test": len(bundle.arrays("test", cand.data)[1])}
+
+
+def train_standalone(spec, bundle, cand: Candidate, epochs: int, seed: int) -> dict:
+    """Random init (seeded), `epochs` epochs at train.lr without a teacher; all held-out images."""
+    import torch
+
+    from dnasgen.nn import Supernet
+    from dnasgen.search.finetune import train_static
+    torch.manual_seed(spec.train.seed + 1000 * seed)
+    fresh = Supernet(spec.space)
+    fresh.set_active(cand)
+    net = fresh.get_active_subnet().train()
+    steps = train_static(net, None, bundle, cand, spec, epochs, lr=spec.train.lr,
+                         seed=spec.train.seed + 1000 * seed, label=f"stand-alone seed {seed}")
+    return {"steps": steps, **_all_heldout(net.eval(), bundle, cand)}
+
+
+def standalone(cache: Cache, spec, bundle, cand: Candidate, epochs: int, seed: int) -> dict:
+    return cache.get("standalone", [cand.key, epochs, seed],
+                     lambda: _timed(lambda: train_standalone(spec, bundle, cand, epochs, seed)))
+
+
+def _paper_score(scorer, cand: Candidate, spec, steps: int) -> dict:
+    from dnasgen.search.finetune import _steps_per_epoch, static_subnet, train_static
+    from dnasgen.train import evaluate, recalibrate_bn
+    from dnasgen.train.evaluate import recal_arrays, subset
+    bundle = scorer.bundle
+    x_cal = recal_arrays(bundle, cand.data, spec.train.bn_recal_samples, spec.train.seed)
+    net = static_subnet(scorer.supernet, cand, x_cal).train()
+    epochs = max(1, math.ceil(steps / _steps_per_epoch(bundle, cand, spec)))
+    done = train_static(net, None, bundle, cand, spec, epochs, label="paper fine-tune")
+    recalibrate_bn(net, x_cal)
+    x, y = bundle.arrays("val", cand.data)
+    idx = subset(len(y), spec.search.eval_samples, spec.train.seed)     # the fitness's images
+    return {"accuracy": evaluate(net, x[idx], y[idx]), "steps": done}
+
+
+def paper(cache: Cache, scorer, cand: Candidate, spec, steps: int) -> dict:
+    parts = [cand.key, cache.supernet, spec.search.eval_samples, steps]
+    return cache.get("paper", parts, lambda: _timed(lambda: _paper_score(scorer, cand, spec, steps)))
