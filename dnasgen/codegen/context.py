@@ -5,12 +5,13 @@ memory planner (dnasgen.cost.plan_arena); everything sensor-dependent from the s
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from dnasgen.codegen import cgen
 from dnasgen.codegen.lowering import KERNELS, COp, Program
+from dnasgen.codegen.qemu import ICOUNT_SHIFT, M4_BOARD_ID, QEMU_TARGETS, instr_per_tick
 from dnasgen.errors import CodegenError
 
 STACK_BYTES = 2048
@@ -20,12 +21,13 @@ CPU_FLAGS = {
     "cortex-m4": "-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16",
     "cortex-m7": "-mcpu=cortex-m7 -mthumb -mfloat-abi=hard -mfpu=fpv5-d16",
     "cortex-m0plus": "-mcpu=cortex-m0plus -mthumb -mfloat-abi=soft",
+    "cortex-m3": "-mcpu=cortex-m3 -mthumb -mfloat-abi=soft",
+    "cortex-m33": "-mcpu=cortex-m33 -mthumb -mfloat-abi=hard -mfpu=fpv5-sp-d16",
+    "cortex-m55": "-mcpu=cortex-m55 -mthumb -mfloat-abi=hard",
 }
-# `make qemu` runs on the catalogue's QEMU board (mps2-an386, a Cortex-M4). Under -icount shift=0
-# one instruction is 2^0 ns of virtual time and SysTick counts core-clock ticks, so one tick is
-# 1000 / clock_mhz instructions (40 at the board's 25 MHz).
-QEMU_BOARD_ID = "qemu-mps2-an386"
-ICOUNT_SHIFT = 0
+# `make qemu CORE=<m0plus|m3|m4|m7|m33|m55>` runs on one emulated machine per core (codegen/qemu.py);
+# the default (m4) is the catalogue's QEMU board, mps2-an386.
+QEMU_BOARD_ID = M4_BOARD_ID
 
 # sizeof() of each op descriptor struct in kernels.h (int32 fields and 32-bit pointers).
 DESCRIPTOR_BYTES = {"dn_conv_t": 22 * 4, "dn_fc_t": 10 * 4, "dn_add_t": 13 * 4, "dn_mean_t": 7 * 4,
@@ -46,25 +48,44 @@ class LinkBoard:
     flash_bytes: int
     ram_origin: str
     ram_bytes: int
-    instr_per_tick: int
+    instr_per_tick: int          # SysTick tick -> instructions: instr_per_tick / tick_div
+    tick_div: int = 1
+    machine: str = ""            # qemu-system-arm -M, for the QEMU targets
+    rodata_origin: str = ""      # read-only data in its own region (else in FLASH)
+    rodata_bytes: int = 0
 
     @property
     def cpu_flags(self) -> str:
         return CPU_FLAGS[self.core]
 
 
+def _qemu_link(t) -> LinkBoard:
+    scale = instr_per_tick(t.clock_mhz)
+    rodata = (hex(t.rodata[0]), t.rodata[1]) if t.rodata else ("", 0)
+    return LinkBoard(t.board_id, t.name, t.core, hex(t.flash[0]), t.flash[1], hex(t.ram[0]), t.ram[1],
+                     scale.numerator, scale.denominator, t.machine, *rodata)
+
+
 def link_boards() -> list[LinkBoard]:
-    """Every catalogue Cortex-M board with a memory map (the QEMU board included)."""
+    """Every catalogue Cortex-M board with a memory map, then the QEMU targets of the other cores."""
     from dnasgen.boards import board_ids, get_board
     boards = []
     for bid in board_ids():
         b = get_board(bid)
         if b.core in CPU_FLAGS and b.flash_origin is not None and b.ram_origin is not None:
-            per_tick = round(1000 / b.clock_mhz / 2 ** ICOUNT_SHIFT) if bid == QEMU_BOARD_ID else 1
             boards.append(LinkBoard(b.id, b.name, b.core, hex(b.flash_origin), int(b.flash_kb * 1024),
-                                    hex(b.ram_origin), int(b.ram_kb * 1024), per_tick))
-    if QEMU_BOARD_ID not in [b.id for b in boards]:
+                                    hex(b.ram_origin), int(b.ram_kb * 1024), 1))
+    ids = [b.id for b in boards]
+    if QEMU_BOARD_ID not in ids:
         raise CodegenError(f"the board catalogue has no {QEMU_BOARD_ID} entry (needed by make qemu)")
+    for t in QEMU_TARGETS:
+        link = _qemu_link(t)
+        if t.board_id in ids:         # the catalogue's own QEMU board: its memory map, QEMU's clock
+            i = ids.index(t.board_id)
+            boards[i] = replace(boards[i], instr_per_tick=link.instr_per_tick, tick_div=link.tick_div,
+                                machine=t.machine)
+        else:
+            boards.append(link)
     return boards
 
 

@@ -68,6 +68,7 @@ def base_context(program: Program, plan, name: str, board_id: str, model_comment
                "boards": boards, "board_ids": ids,
                "default_board": board_id if board_id in ids else ctx.QEMU_BOARD_ID,
                "qemu_board": ctx.QEMU_BOARD_ID, "icount_shift": ctx.ICOUNT_SHIFT,
+               "qemu_targets": ctx.QEMU_TARGETS,
                "dsp_source": "kernels_dsp.c", "preprocess": input_table is not None,
                "model_comment": model_comment, "class_list": class_list}
     context.update(ctx.model_context(program, plan.offsets, plan.arena_bytes, input_table))

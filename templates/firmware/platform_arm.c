@@ -8,14 +8,22 @@
  * Counting: SysTick runs from the core clock (CLKSOURCE = 1), reloads every 2^24 ticks and its
  * interrupt counts the wraps. Under `qemu-system-arm -M mps2-an386 -icount shift=0` every
  * instruction advances virtual time by 2^0 ns, and the board's core clock is 25 MHz (40 ns per
- * tick), so one SysTick tick = 40 instructions (DN_INSTR_PER_TICK; resolution 40
- * instructions). On a real board DN_INSTR_PER_TICK is 1 and the figure is core cycles. */
+ * tick), so one SysTick tick = 40 instructions (DN_INSTR_PER_TICK / DN_TICK_DIV; resolution 40
+ * instructions; mps2-an505 20 MHz: 50; mps3-an547 32 MHz: 125 / 4). On a real board the scale
+ * is 1 and the figure is core cycles.
+ *
+ * Vector table: the 16 ARMv6-M / ARMv7-M / ARMv8-M system entries, placed at the start of FLASH
+ * (the reset VTOR: 0x0 on the MPS2 M0+/M3/M4/M7 images, 0x10000000 on the Secure-booting
+ * mps2-an505 and mps3-an547). Entry 7 is SecureFault on ARMv8-M (reserved before). */
 #include <string.h>
 #include "platform.h"
 
 #if !DN_HOST
 #ifndef DN_INSTR_PER_TICK
 #define DN_INSTR_PER_TICK 1
+#endif
+#ifndef DN_TICK_DIV
+#define DN_TICK_DIV 1
 #endif
 
 #define DN_REG(addr) (*(volatile uint32_t *)(addr))
@@ -50,7 +58,7 @@ static void dn_fault(void) {
 __attribute__((section(".isr_vector"), used))
 static void (*const dn_vectors[16])(void) = {
     (void (*)(void))(&_estack), Reset_Handler, dn_halt, dn_fault, dn_fault, dn_fault, dn_fault,
-    0, 0, 0, 0, dn_halt, dn_halt, 0, dn_halt, SysTick_Handler,
+    dn_fault, 0, 0, 0, dn_halt, dn_halt, 0, dn_halt, SysTick_Handler,
 };
 
 static int dn_semihost(int op, void *arg) {
@@ -96,7 +104,7 @@ uint64_t dn_instructions(void) {
         wraps++;
     }
     __asm__ volatile("msr primask, %0" :: "r"(primask) : "memory");
-    return ((uint64_t)wraps * 0x1000000u + (0xFFFFFFu - value)) * DN_INSTR_PER_TICK;
+    return ((uint64_t)wraps * 0x1000000u + (0xFFFFFFu - value)) * DN_INSTR_PER_TICK / DN_TICK_DIV;
 }
 
 void dn_write(const char *s, size_t n) {
