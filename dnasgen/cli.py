@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -214,11 +214,13 @@ def compile_(model: Path = typer.Argument(..., help="A full-int8 .tflite (made a
 @clean_errors
 def verify(project: Path = typer.Argument(..., help="A generated project folder."),
            board: Optional[str] = typer.Option(None, help="Board id for the size check (default: the spec's)."),
+           core: List[str] = typer.Option(["m4"], "--core", help="QEMU core(s) to run the vectors on: "
+                                          "m0plus, m3, m4, m7, m33, m55 (repeat the option)."),
            json_out: bool = typer.Option(False, "--json", help="Print the report as JSON.")) -> None:
-    """Build host + Cortex-M4 (QEMU), check bit-exact outputs, measure flash/RAM vs the board."""
+    """Build host + Cortex-M cores (QEMU), check bit-exact outputs, measure flash/RAM vs the board."""
     import json
     from dnasgen.verify import format_report, verify_project
-    report = verify_project(project, board)
+    report = verify_project(project, board, cores=core)
     typer.echo(json.dumps(report.to_dict(), indent=2) if json_out else format_report(report))
     if report.violations:
         raise typer.Exit(3)

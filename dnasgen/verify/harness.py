@@ -5,7 +5,6 @@ from the `scores: ... class: k` / `instructions: N` lines.
 """
 from __future__ import annotations
 
-import re
 import subprocess
 import tempfile
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from dnasgen.errors import BuildError
-from dnasgen.verify.project import run_make, score_lines
+from dnasgen.verify.project import qemu_run, run_make, score_lines
 
 HOST_APP = Path("build") / "host" / "app"
 
@@ -68,7 +67,7 @@ def preprocess_c(project, frames, input_shape: tuple[int, int, int]) -> np.ndarr
     return data.reshape((-1,) + tuple(input_shape))
 
 
-def run_qemu(project, args: str = "", timeout: float = 900) -> tuple[list[str], list[int]]:
-    """`make qemu` (embedded vectors, or ARGS): score lines and instructions per inference."""
-    out = run_make(project, "qemu", *( [f"ARGS={args}"] if args else []), timeout=timeout)
-    return score_lines(out), [int(n) for n in re.findall(r"^instructions: (\d+)$", out, re.M)]
+def run_qemu(project, args: str = "", timeout: float = 900, core: str = "m4") -> tuple[list[str], list[int]]:
+    """`make qemu CORE=<core>` (embedded vectors, or ARGS): score lines and instructions per inference."""
+    out, instructions = qemu_run(project, core, *([f"ARGS={args}"] if args else []), timeout=timeout)
+    return score_lines(out), instructions

@@ -2,8 +2,9 @@
 
 1. `make host` + `make test`: the embedded vectors (raw frames -> preprocess -> invoke) must
    equal the LiteRT reference outputs captured at generation time;
-2. `make qemu` (when arm-none-eabi-gcc and qemu-system-arm are installed): the Cortex-M4 build
-   must print exactly the host's lines; instructions per inference are collected;
+2. `make qemu CORE=<core>` for each of `cores` (default m4; when arm-none-eabi-gcc and
+   qemu-system-arm are installed): each core's build must print exactly the host's lines;
+   instructions per inference are collected per core (and its runtime code size);
 3. `make size BOARD=<board>`: flash / RAM from arm-none-eabi-size, compared with the board's
    budgets (violations are reported as a list, not raised).
 A mismatch or a failed build raises BuildError. The report names the compilers and QEMU it
@@ -37,7 +38,9 @@ class VerifyReport:
     host_ok: bool = False
     qemu_ran: bool = False
     qemu_match: bool | None = None
-    instructions: list[int] = field(default_factory=list)
+    instructions: list[int] = field(default_factory=list)            # first core (m4 by default)
+    core_instructions: dict[str, list[int]] = field(default_factory=dict)
+    core_code_bytes: dict[str, int] = field(default_factory=dict)      # runtime code on each core
     flash_bytes: int | None = None
     ram_bytes: int | None = None
     code_bytes: int | None = None
@@ -138,15 +141,25 @@ def _host(project: Path, report: VerifyReport) -> list[str]:
     return lines
 
 
-def _qemu(project: Path, report: VerifyReport, host_lines: list[str]) -> None:
-    out = run_make(project, "qemu")
+def qemu_run(project: Path, core: str = "m4", *make_args: str, timeout: float = 900) -> tuple[str, list[int]]:
+    """`make qemu CORE=<core>`: its output and the instructions per inference it printed."""
+    out = run_make(project, "qemu", f"CORE={core}", *make_args, timeout=timeout)
+    return out, [int(n) for n in re.findall(r"^instructions: (\d+)$", out, re.M)]
+
+
+def _qemu(project: Path, report: VerifyReport, host_lines: list[str], core: str) -> None:
+    out, instructions = qemu_run(project, core)
     lines = score_lines(out)
     report.qemu_ran = True
-    report.instructions = [int(n) for n in re.findall(r"^instructions: (\d+)$", out, re.M)]
+    report.core_instructions[core] = instructions
+    if not report.instructions:
+        report.instructions = instructions
     report.qemu_match = lines == host_lines and "test: ok" in out
     if not report.qemu_match:
-        raise BuildError("Cortex-M4 (QEMU) outputs differ from the host build:\n"
+        raise BuildError(f"{core} (QEMU) outputs differ from the host build:\n"
                          f"host: {host_lines}\nqemu: {lines}")
+    from dnasgen.codegen.qemu import qemu_target
+    report.core_code_bytes[core] = parse_size(run_make(project, "size", f"BOARD={qemu_target(core).board_id}"))["code"]
 
 
 def _board(board, lock: dict):
@@ -185,9 +198,30 @@ def _size(project: Path, report: VerifyReport, board, budgets: tuple[int, int]) 
         report.violations.append(f"RAM {report.ram_bytes} B > budget {report.ram_budget} B on {board.id}")
 
 
-def verify_project(project_dir, board=None, max_latency_ms: float | None = None) -> VerifyReport:
-    """Build and check a generated project (see module docstring); BuildError on any mismatch."""
-    project = Path(project_dir)
+def _board_core_counts(report: VerifyReport, board) -> list[int]:
+    """Instructions of the run on the board's own core when one was made, else of the first core."""
+    from dnasgen.codegen.qemu import qemu_target
+    for core, counts in report.core_instructions.items():
+        if qemu_target(core).core == board.core:
+            return counts
+    return report.instructions
+
+
+def _check_cores(cores) -> tuple[str, ...]:
+    from dnasgen.codegen.qemu import QEMU_CORES
+    cores = tuple(cores)
+    unknown = [c for c in cores if c not in QEMU_CORES]
+    if unknown or not cores:
+        raise BuildError(f"unknown QEMU core {', '.join(unknown) or '(none given)'}; one of: {', '.join(QEMU_CORES)}")
+    return cores
+
+
+def verify_project(project_dir, board=None, max_latency_ms: float | None = None, cores=("m4",)) -> VerifyReport:
+    """Build and check a generated project (see module docstring); BuildError on any mismatch.
+
+    cores: the QEMU cores to run the vectors on (dnasgen.codegen.qemu.QEMU_CORES); the latency
+    figure comes from the first."""
+    project, cores = Path(project_dir), _check_cores(cores)
     lock = read_lock(project)
     budgets = _budgets(_board(board, lock), board is not None, lock)
     board = _board(board, lock)
@@ -197,7 +231,9 @@ def verify_project(project_dir, board=None, max_latency_ms: float | None = None)
     if not toolchain_available():
         report.skipped.append("qemu and size: arm-none-eabi-gcc / qemu-system-arm not installed")
         return report
-    _qemu(project, report, host_lines)
+    for core in cores:
+        _qemu(project, report, host_lines, core)
+    report.instructions = _board_core_counts(report, board)
     _size(project, report, board, budgets)
     if report.instructions and board.is_cortex_m:
         report.latency_ms = max(report.instructions) / (board.clock_mhz * 1000.0)
@@ -210,10 +246,13 @@ def verify_project(project_dir, board=None, max_latency_ms: float | None = None)
 def format_report(report: VerifyReport) -> str:
     lines = [f"{report.project}: {'ok' if report.ok else 'FAILED'} (board {report.board})",
              f"  host: {report.vectors} vectors bit-exact with the LiteRT reference"]
-    if report.qemu_ran:
-        instr = ", ".join(f"{n:,}" for n in report.instructions)
-        lines.append(f"  qemu (Cortex-M4): outputs {'match' if report.qemu_match else 'DIFFER'}; "
-                     f"instructions per inference: {instr}")
+    for core, counts in report.core_instructions.items():
+        instr = ", ".join(f"{n:,}" for n in counts)
+        code = report.core_code_bytes.get(core)
+        lines.append(f"  qemu ({core}): outputs match; instructions per inference: {instr}"
+                     + (f"; runtime code {code:,} B" if code is not None else ""))
+    if report.qemu_match is False:
+        lines.append("  qemu: outputs DIFFER")
     if report.flash_bytes is not None:
         lines.append(f"  flash {report.flash_bytes:,} / {report.flash_budget:,} B, RAM {report.ram_bytes:,} / "
                      f"{report.ram_budget:,} B (arena {report.arena_bytes:,} B, code {report.code_bytes:,} B)")
