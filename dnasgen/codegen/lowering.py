@@ -186,6 +186,8 @@ def scratch_words(ops) -> int:
             words = max(words, kpad + 4 + kpad // 2)
         elif op.kernel == "dwconv":     # a 4-channel group's weights widened to int16
             words = max(words, 2 * p["k_h"] * p["k_w"])
+        elif op.kernel == "fc":         # the input vector widened to int16 pairs
+            words = max(words, p["in_c"] // 2 + 1)
     return words
 
 

@@ -75,7 +75,7 @@ void dn_dwconv(const dn_conv_t *p, const int8_t *in, int8_t *out) {
 }
 #endif
 
-#if DN_KERNEL_FC
+#if DN_KERNEL_FC && !DN_USE_DSP
 /* reference FullyConnected(PerChannel): int32 accumulation, single-rounding requantisation. */
 void dn_fc(const dn_fc_t *p, const int8_t *in, int8_t *out) {
     const int8_t *w = p->weights;

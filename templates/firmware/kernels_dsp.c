@@ -320,4 +320,38 @@ void dn_dwconv(const dn_conv_t *p, const int8_t *in, int8_t *out) {
     if (4 * groups < p->in_c) dn_dw_single(p, &r, in, out, 4 * groups);
 }
 #endif
+#if DN_KERNEL_FC
+/* reference FullyConnected: the input (+ offset) widened once into the SMLAD layout of dn_widen2,
+ * two output rows per pass; single-rounding requantisation as in kernels.c. */
+static int32_t dn_fc_out(const dn_fc_t *p, int32_t acc, int32_t oc) {
+    acc = dn_requant_single(acc + p->bias[oc], p->mult[oc], p->shift[oc]) + p->out_offset;
+    return dn_clamp(acc, p->act_min, p->act_max);
+}
+
+void dn_fc(const dn_fc_t *p, const int8_t *in, int8_t *out) {
+    const int32_t k = p->in_c, n4 = k >> 2, offset = p->in_offset;
+    const uint32_t off2 = ((uint32_t)offset & 0xFFFFu) * 0x10001u;
+    uint32_t *x = dn_scratch;
+    for (int32_t i = 0; i < n4; ++i) {
+        const uint32_t u = dn_rd32(in + 4 * i);
+        x[2 * i] = __sxtab16(off2, u);
+        x[2 * i + 1] = dn_sxtab16_ror8(off2, u);
+    }
+    for (int32_t oc = 0; oc < p->out_c; oc += 2) {
+        const int32_t two = oc + 1 < p->out_c;
+        const int8_t *wa = p->weights + oc * k, *wb = two ? wa + k : wa;
+        const uint32_t *xp = x, *end = x + 2 * n4;
+        int32_t a = 0, b = 0;
+        for (; xp < end; xp += 2, wa += 4, wb += 4) {
+            const uint32_t u = dn_rd32(wa), v = dn_rd32(wb), xe = xp[0], xo = xp[1];
+            a = __smlad(xo, dn_sxtb16_ror8(u), __smlad(xe, __sxtb16(u), a));
+            b = __smlad(xo, dn_sxtb16_ror8(v), __smlad(xe, __sxtb16(v), b));
+        }
+        for (int32_t i = 4 * n4; i < k; ++i, ++wa, ++wb) a += *wa * (in[i] + offset), b += *wb * (in[i] + offset);
+        out[oc] = (int8_t)dn_fc_out(p, a, oc);
+        if (two) out[oc + 1] = (int8_t)dn_fc_out(p, b, oc + 1);
+    }
+}
+#endif
+
 #endif

@@ -100,18 +100,21 @@ def test_cli_compile_errors_exit_with_the_codegen_code(tmp_path):
 
 def test_pooling_softmax_and_depth_multiplier_are_bit_exact(tmp_path):
     """Ops no shared model exercises this way: max pooling, SAME average pooling with clipped
-    windows, depth multiplier 2 on 3 channels, a softmax over 5 classes, on a non-square input."""
+    windows, depth multiplier 2 on 3 channels, fully-connected layers with 7 inputs (not a multiple
+    of 4) and 5 outputs (odd), a softmax over 5 classes, on a non-square input; host and QEMU."""
     import keras
     from dnasgen.codegen.compile import compile_model
-    from dnasgen.verify.project import run_make
+    from dnasgen.verify.project import run_make, toolchain_available
     shape = (11, 7, 3)
     layers = [keras.layers.DepthwiseConv2D(3, depth_multiplier=2, padding="same", activation="relu6"),
               keras.layers.MaxPooling2D(2, padding="same"),
               keras.layers.AveragePooling2D(3, strides=2, padding="same"),
-              keras.layers.Conv2D(8, 1), keras.layers.Flatten(), keras.layers.Dense(5),
+              keras.layers.Conv2D(8, 1), keras.layers.Flatten(), keras.layers.Dense(7), keras.layers.Dense(5),
               keras.layers.Softmax()]
     blob = _convert(_keras(shape, layers, batch=1), shape)      # batch 1: Flatten is a static RESHAPE
     project = compile_model(blob, BOARD, name="ops", out=tmp_path, vectors=8)
     lock = json.loads((project / "dnasgen.lock.json").read_text())["model"]
     assert {"maxpool", "avgpool", "softmax", "conv"} <= set(lock["kernels"])
     assert "test: ok, vectors matching: 8" in run_make(project, "test")
+    if toolchain_available():       # the Cortex-M4 build: DSP kernels where they exist
+        assert "test: ok, vectors matching: 8" in run_make(project, "qemu")
