@@ -8,7 +8,7 @@ from dnasgen.lazy import lazy_exports
 __version__ = "0.1.0"
 
 _API = ("load_spec", "validate", "search_plan", "estimate", "build", "summary",
-        "generate_from_lock", "compile_model", "verify_project")
+        "generate_from_lock", "compile_model", "verify_project", "measure_fidelity")
 
 __getattr__ = lazy_exports(__name__, dict.fromkeys(_API, "dnasgen.api"))
 

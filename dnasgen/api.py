@@ -18,7 +18,7 @@ from pathlib import Path
 
 # names chosen not to clash with the subpackages dnasgen.plan / dnasgen.verify
 __all__ = ["load_spec", "validate", "search_plan", "estimate", "build", "summary",
-           "generate_from_lock", "compile_model", "verify_project"]
+           "generate_from_lock", "compile_model", "verify_project", "measure_fidelity"]
 
 
 def load_spec(spec):
@@ -104,3 +104,16 @@ def verify_project(project, board: str | None = None):
     """Build the generated project for host and Cortex-M, run the vectors, check the budgets."""
     from dnasgen.verify import verify_project
     return verify_project(Path(project), board=board)
+
+
+def measure_fidelity(spec, out=None, candidates: int = 12, epochs: int | None = None, seeds: int = 2,
+                     paper_steps: int = 100) -> dict:
+    """`dnasgen fidelity`: the search's fitness vs stand-alone training of stratified candidates.
+
+    Returns the dict written to <out>/<name>/report/fidelity.json (stats: kendall_tau, spearman_rho,
+    noise_ceiling, top_k_overlap, paper_kendall_tau; candidates: the per-candidate pairs)."""
+    from dnasgen.fidelity import run_fidelity
+    from dnasgen.search.runner import project_of
+    spec = load_spec(spec)
+    return run_fidelity(spec, project_of(spec, None if out is None else Path(out)), candidates, epochs,
+                        seeds, paper_steps)
