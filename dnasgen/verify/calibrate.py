@@ -1,6 +1,7 @@
 """Calibrate the cost model's Cortex-M4 latency coefficients from QEMU instruction counts.
 
-    python -m dnasgen.verify.calibrate [--write] [--json report.json]
+    python -m dnasgen.verify.calibrate [--cores m0plus,m3,m4,m7,m33,m55] [--models NAME,...] [--write]
+                                       [--json report.json]
 
 For several MobileNetV2 candidates of different shapes (random-weight full-int8 models), the
 generated project is built for QEMU mps2-an386 with DN_TRACE=1, which prints the instructions
@@ -17,6 +18,13 @@ the DSP extension run). `--write` stores the cortex-m4 coefficients in latency.y
 the other cores from the measured figures with the cost model's documented ratios (cortex-m7
 0.6 x the DSP figures; cortex-m0plus 1.8 x per MAC, 2.5 x per element of the portable figures;
 xtensa-lx7 the portable figures), editing only the numbers (the file's comments and layout stay).
+
+`--cores` also measures other cores on their own QEMU machines (`make qemu CORE=<core>`, see
+dnasgen.codegen.qemu; each core builds the kernels it runs: portable C99 on m0plus / m3, DSP on
+m4 / m7 / m33 / m55), fits each core's coefficients to its own instruction counts and prints
+instructions per inference and per MAC per core. With `--write`, a measured catalogue core
+(cortex-m7, cortex-m0plus) gets its measured fit times CPI[core], the cycles per instruction
+assumed from its datasheet, instead of the derived ratio.
 """
 from __future__ import annotations
 
@@ -39,6 +47,13 @@ _KIND_OF = {"conv": "conv", "conv1x1": "conv", "dwconv": "dwconv", "fc": "fc", "
             "mean_sum": "mean", "mean_same": "mean"}
 CORE = "cortex-m4"
 VARIANTS = {"dsp": "-O2 -DDN_TRACE=1", "portable": "-O2 -DDN_TRACE=1 -DDN_NO_DSP"}
+M4_VARIANT = "dsp"          # the variant measured on the m4 is the m4's own build
+# Cycles per QEMU-counted instruction, assumed per datasheet (the latency model is in cycles):
+# Cortex-M4 (TRM r0p1 3.3): single-issue, loads pipelined, 1.0 (the calibration's own convention);
+# Cortex-M7: dual-issue 6-stage superscalar, 0.6 (the ratio the cost model already assumes);
+# Cortex-M0+ (TRM r0p1 3.3): loads / stores / taken branches 2 cycles, the rest 1; the portable
+# inner loops are about 40 % loads, so 1.4.
+CPI = {"cortex-m4": 1.0, "cortex-m7": 0.6, "cortex-m0plus": 1.4}
 # core -> (measured variant, factor per MAC, factor per element, factor on the per-op overhead)
 DERIVED = {"cortex-m4": ("dsp", 1.0, 1.0, 1.0), "cortex-m7": ("dsp", 0.6, 0.6, 0.6),
            "cortex-m0plus": ("portable", 1.8, 2.5, 1.5), "xtensa-lx7": ("portable", 1.0, 1.0, 1.0)}
@@ -78,37 +93,62 @@ class ModelResult:
     macs: int
     measured: int            # instructions of one untraced inference
     estimated: float = 0.0
+    core: str = "m4"
+    code_bytes: int = 0      # runtime code (text minus model data) of the core's build
 
     @property
     def error(self) -> float:
         return self.estimated / self.measured - 1.0
 
 
-def _trace(project: Path, flags: str) -> dict[int, int]:
+def _variants(cores) -> dict[str, tuple[str, str]]:
+    """variant -> (QEMU core, ARM_CFLAGS): the m4's two kernel builds, then each other core's own."""
+    out = {v: ("m4", flags) for v, flags in VARIANTS.items()}
+    out.update({c: (c, VARIANTS["dsp"]) for c in cores if c != "m4"})
+    return out
+
+
+def variant_of(core: str) -> str:
+    return M4_VARIANT if core == "m4" else core
+
+
+def _trace(project: Path, flags: str, core: str = "m4") -> dict[int, int]:
     from dnasgen.verify.project import run_make
-    out = run_make(project, "qemu", f"ARM_CFLAGS={flags}")
+    out = run_make(project, "qemu", f"CORE={core}", f"ARM_CFLAGS={flags}")
     counts: dict[int, int] = {}
     for op, n in re.findall(r"^op (\d+): instructions (\d+)$", out, re.M):
         counts.setdefault(int(op), int(n))          # first inference only
     return counts
 
 
-def measure(name: str, cand: Candidate, head: int, work: Path) -> tuple[list[OpSample], ModelResult]:
-    """Per-op instruction counts (both kernel variants) and the untraced total of one model."""
+def _total(project: Path, name: str, macs: int, core: str) -> ModelResult:
+    """One untraced inference on `core` (bit-exact with the embedded reference) and its code size."""
+    from dnasgen.codegen.qemu import qemu_target
+    from dnasgen.errors import BuildError
+    from dnasgen.verify.project import parse_size, qemu_run, run_make
+    out, instructions = qemu_run(project, core)
+    if "test: ok" not in out or not instructions:
+        raise BuildError(f"{name} on {core}: the test vectors did not pass in QEMU:\n{out[-600:]}")
+    code = parse_size(run_make(project, "size", f"BOARD={qemu_target(core).board_id}"))["code"]
+    return ModelResult(name, macs, instructions[0], core=core, code_bytes=code)
+
+
+def measure(name: str, cand: Candidate, head: int, work: Path,
+            cores=("m4",)) -> tuple[list[OpSample], list[ModelResult]]:
+    """Per-op instruction counts (every variant) and the untraced total per core of one model."""
     from dnasgen.codegen import generate_project, lower
     from dnasgen.export import make_test_model
-    from dnasgen.verify.harness import run_qemu
     blob = make_test_model(cand, num_classes=2, head_channels=head, seed=1, calib_n=8)
     project = generate_project(blob, _spec(), cand, work / name, vectors=None)
     program = lower(blob)
-    _, instructions = run_qemu(project)
+    results = [_total(project, name, program.macs, core) for core in dict.fromkeys(("m4", *cores))]
     samples = []
-    for variant, flags in VARIANTS.items():
-        counts = _trace(project, flags)
+    for variant, (core, flags) in _variants(cores).items():
+        counts = _trace(project, flags, core)
         for op in program.ops:
             tensor = program.tensors[op.inputs[0] if op.kernel.startswith("mean") else op.output]
             samples.append(OpSample(name, variant, _KIND_OF[op.kernel], op.macs, tensor.bytes, counts[op.index]))
-    return samples, ModelResult(name, program.macs, instructions[0])
+    return samples, results
 
 
 def _spec():
@@ -165,9 +205,21 @@ def _scaled(coeffs: dict, per_mac: float, per_element: float, overhead: float) -
     return {"overhead_cycles": round(coeffs["overhead_cycles"] * overhead, 1), "kinds": kinds}
 
 
+def _measured_variant(core: str, fits: dict[str, dict]) -> str | None:
+    """The fitted variant measured on a catalogue core's own QEMU machine (m4 excluded), if any."""
+    from dnasgen.codegen.qemu import QEMU_TARGETS
+    keys = [t.core_key for t in QEMU_TARGETS if t.core == core and t.core_key != "m4" and t.core_key in fits]
+    return keys[0] if keys and core in CPI else None
+
+
 def derived_cores(fits: dict[str, dict]) -> dict[str, dict]:
-    """Coefficients of every core in DERIVED from the fitted variants."""
-    return {core: _scaled(fits[variant], *factors) for core, (variant, *factors) in DERIVED.items()}
+    """Coefficients of every core in DERIVED: measured x CPI where the core was measured, else derived."""
+    out = {}
+    for core, (variant, *factors) in DERIVED.items():
+        measured = _measured_variant(core, fits)
+        out[core] = (_scaled(fits[measured], CPI[core], CPI[core], CPI[core]) if measured
+                     else _scaled(fits[variant], *factors))
+    return out
 
 
 def _core_block(core: str, coeffs: dict, source: str, calibrated: bool) -> str:
@@ -186,8 +238,12 @@ def write_latency(fits: dict[str, dict], models: int, path: Path | None = None) 
     how = f"least squares over every op of {models} models, python -m dnasgen.verify.calibrate"
     for core, coeffs in derived_cores(fits).items():
         variant, *factors = DERIVED[core]
+        measured = _measured_variant(core, fits)
         if core == CORE:
             source = f"QEMU mps2-an386 -icount shift=0 instruction counts of the generated DSP kernels, {how}"
+        elif measured:
+            source = (f"QEMU (make qemu CORE={measured}) -icount shift=0 instruction counts x {CPI[core]:g} "
+                      f"cycles/instruction (datasheet assumption, calibrate.CPI), {how}")
         else:
             source = (f"derived, {factors[0]:g}x per MAC and {factors[1]:g}x per element of the QEMU-measured "
                       f"{variant} kernels ({how})")
@@ -198,48 +254,74 @@ def write_latency(fits: dict[str, dict], models: int, path: Path | None = None) 
     return atomic_write_text(path, text)
 
 
-def calibrate(work: Path, models=MODELS) -> tuple[dict, list[ModelResult], list[OpSample]]:
-    """Fitted coefficients per kernel variant, per-model results (DSP build), all op samples."""
+def calibrate(work: Path, models=MODELS, cores=("m4",)) -> tuple[dict, list[ModelResult], list[OpSample]]:
+    """Fitted coefficients per variant (dsp / portable on the m4, then each other core), the
+    per-model results of every core (estimated with that core's own fit), all op samples."""
     samples, results = [], []
     for name, cand, head in models:
-        s, r = measure(name, cand, head, work)
+        s, r = measure(name, cand, head, work, cores)
         samples += s
-        results.append(r)
-    fits = {v: fit([s for s in samples if s.variant == v]) for v in VARIANTS}
+        results += r
+    fits = {v: fit([s for s in samples if s.variant == v]) for v in _variants(cores)}
     for r in results:
-        r.estimated = estimate([s for s in samples if s.model == r.name and s.variant == "dsp"], fits["dsp"])
+        v = variant_of(r.core)
+        r.estimated = estimate([s for s in samples if s.model == r.name and s.variant == v], fits[v])
     return fits, results, samples
 
 
-def format_results(coeffs: dict, results: list[ModelResult]) -> str:
-    lines = [f"{CORE}: overhead {coeffs['overhead_cycles']} cycles/op"]
-    lines += [f"  {k:7s} {v['cycles_per_mac']:.4f} cycles/MAC  {v['cycles_per_element']:.3f} cycles/element"
+def format_results(coeffs: dict, results: list[ModelResult], core: str = "m4") -> str:
+    lines = [f"{core} ({CORE if core == 'm4' else 'QEMU'}): overhead {coeffs['overhead_cycles']} instructions/op"]
+    lines += [f"  {k:7s} {v['cycles_per_mac']:.4f} instr/MAC  {v['cycles_per_element']:.3f} instr/element"
               for k, v in coeffs["kinds"].items()]
-    lines.append(f"{'model':20s} {'MACs':>11s} {'measured':>12s} {'estimated':>12s} {'error':>7s} {'instr/MAC':>9s}")
+    lines.append(f"{'model':20s} {'MACs':>11s} {'measured':>12s} {'estimated':>12s} {'error':>7s} {'instr/MAC':>9s} "
+                 f"{'code B':>7s}")
     for r in results:
-        lines.append(f"{r.name:20s} {r.macs:11,d} {r.measured:12,d} {r.estimated:12,.0f} "
-                     f"{100 * r.error:+6.1f}% {r.measured / r.macs:9.2f}")
+        if r.core == core:
+            lines.append(f"{r.name:20s} {r.macs:11,d} {r.measured:12,d} {r.estimated:12,.0f} "
+                         f"{100 * r.error:+6.1f}% {r.measured / r.macs:9.2f} {r.code_bytes:7,d}")
     return "\n".join(lines)
+
+
+def _pick(models: str | None):
+    if not models:
+        return MODELS
+    names = models.split(",")
+    unknown = [n for n in names if n not in [m[0] for m in MODELS]]
+    if unknown:
+        raise SystemExit(f"error: unknown model {', '.join(unknown)}; one of: {', '.join(m[0] for m in MODELS)}")
+    return tuple(m for m in MODELS if m[0] in names)
+
+
+def _cores(cores: str) -> tuple[str, ...]:
+    from dnasgen.codegen.qemu import QEMU_CORES
+    names = tuple(cores.split(","))
+    unknown = [c for c in names if c not in QEMU_CORES]
+    if unknown:
+        raise SystemExit(f"error: unknown core {', '.join(unknown)}; one of: {', '.join(QEMU_CORES)}")
+    return names
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--write", action="store_true", help="store the coefficients in dnasgen/cost/latency.yaml")
     ap.add_argument("--json", type=Path, help="write the per-model and per-op figures as JSON")
+    ap.add_argument("--cores", default="m4", help="QEMU cores to measure, comma-separated (m0plus,m3,m4,m7,m33,m55)")
+    ap.add_argument("--models", help="only these models of MODELS, comma-separated")
     args = ap.parse_args(argv)
+    cores, models = _cores(args.cores), _pick(args.models)
     from dnasgen.verify.project import toolchain_available
     if not toolchain_available():
         print("error: arm-none-eabi-gcc and qemu-system-arm are needed", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="dnasgen-calibrate-") as tmp:
-        fits, results, samples = calibrate(Path(tmp))
-    print(format_results(fits["dsp"], results))
+        fits, results, samples = calibrate(Path(tmp), models, cores)
+    print("\n\n".join(format_results(fits[variant_of(c)], results, c) for c in dict.fromkeys(("m4", *cores))))
     if args.json:
         figures = {"fits": fits, "models": [vars(r) | {"error": r.error} for r in results],
                    "ops": [vars(s) for s in samples]}
         atomic_write_text(args.json, json.dumps(figures, indent=1))
     if args.write:
-        print(f"wrote {write_latency(fits, len(results))}")
+        print(f"wrote {write_latency(fits, len(models))}")
     return 0
 
 

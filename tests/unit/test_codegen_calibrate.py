@@ -63,3 +63,26 @@ def test_write_latency_edits_only_the_numbers(tmp_path):
     assert cores["cortex-m0plus"]["kinds"]["conv"]["cycles_per_element"] == pytest.approx(2.5 * 60.0)
     assert cores["xtensa-lx7"]["overhead_cycles"] == pytest.approx(1800.0)
     assert cores["cortex-m0plus"]["calibrated"] is False
+
+
+def test_each_core_is_traced_on_its_own_machine():
+    variants = calibrate._variants(("m0plus", "m4", "m55"))
+    assert variants["dsp"] == ("m4", "-O2 -DDN_TRACE=1") and "-DDN_NO_DSP" in variants["portable"][1]
+    assert variants["m0plus"] == ("m0plus", "-O2 -DDN_TRACE=1") and variants["m55"][0] == "m55"
+    assert "m4" not in variants and calibrate.variant_of("m4") == "dsp"
+    assert calibrate.variant_of("m33") == "m33"
+
+
+def test_measured_cores_replace_the_derived_ratios(tmp_path):
+    from ruamel.yaml import YAML
+    src = (calibrate.Path(calibrate.__file__).resolve().parents[1] / "cost" / "latency.yaml").read_text()
+    path = tmp_path / "latency.yaml"
+    path.write_text(src)
+    m0plus = calibrate._scaled(TRUE, 10.0, 4.0, 2.0)          # as if measured on the an385
+    fits = {"dsp": TRUE, "portable": calibrate._scaled(TRUE, 6.0, 3.0, 2.0), "m0plus": m0plus, "m7": TRUE}
+    cores = YAML(typ="safe").load(calibrate.write_latency(fits, 1, path).read_text())["cores"]
+    cpi = calibrate.CPI["cortex-m0plus"]
+    assert cores["cortex-m0plus"]["kinds"]["conv"]["cycles_per_mac"] == pytest.approx(13.0 * cpi)
+    assert "CORE=m0plus" in cores["cortex-m0plus"]["source"] and "CORE=m7" in cores["cortex-m7"]["source"]
+    assert cores["cortex-m7"]["kinds"]["dwconv"]["cycles_per_mac"] == pytest.approx(2.9 * calibrate.CPI["cortex-m7"])
+    assert cores["xtensa-lx7"]["kinds"]["conv"]["cycles_per_mac"] == pytest.approx(6.0 * 1.3)   # still derived
