@@ -142,40 +142,42 @@ class Engine:
 
         seen = self.state.seen() | {c.key for c in parents}
         if self.cfg.uses_predictor:
-            return parents + self._screened(mutant, child, rng, seen)
+            return parents + self._screened(parents, mutant, rng, seen)
         kids = self._fresh(n_mut, mutant, rng, seen)
         kids += self._fresh(self.cfg.n_children - n_mut, child, rng, seen | {c.key for c in kids})
         return parents + kids
 
     # ---- predictor-accelerated generation (search.predictor) ----------------------------
-    def _screened(self, mutant, child, rng: random.Random, seen: set[str]) -> list[Candidate]:
-        """n_children of a pool of predictor_pool unseen mutants + children (topped up with random
-        samples): the predictor's best that fit (priced in predicted order, only as far as needed)."""
+    def _screened(self, parents: list[Candidate], mutant, rng: random.Random, seen: set[str]) -> list[Candidate]:
+        """n_children of a pool of predictor_pool mutants, children and samples (vectorised over
+        gene rows): the predictor's best unseen ones that fit, priced in predicted order."""
         import numpy as np
 
         from dnasgen.search.predictor import Predictor
-        pool: dict[str, Candidate] = {}
-        for i in range(3 * self.cfg.predictor_pool):      # mutants and children; random samples once
-            if len(pool) >= self.cfg.predictor_pool:       # the parents' neighbourhood is exhausted
-                break
-            cand = (mutant() if i % 2 else child()) if i < 2 * self.cfg.predictor_pool else self._sample(rng)
-            if cand.key not in seen:
-                pool.setdefault(cand.key, cand)
         scored = list(self.state.memo)[:self.state.committed]
         predictor = Predictor(self.space).fit([Candidate.from_json(k) for k in scored],
                                               [self.state.memo[k] for k in scored])
-        cands = list(pool.values())
-        estimate = predictor.predict(cands)
-        self.state.considered[self.state.generation] = len(cands)
+        enc, nrng = predictor.encoder, np.random.default_rng(rng.getrandbits(64))
+        genes = np.zeros((0, len(enc.choices)), np.int64)
+        for _ in range(4):                  # mutants of few parents repeat: top up to predictor_pool distinct
+            more = enc.pool(parents, self.cfg.predictor_pool, nrng, self.cfg.mutation_prob,
+                            self.cfg.fixed_data is not None)
+            genes = np.unique(np.concatenate([genes, enc.canonical(more)]), axis=0)
+            if len(genes) >= self.cfg.predictor_pool:
+                break
+        estimate = predictor.predict_matrix(enc.features(genes))
+        self.state.considered[self.state.generation] = len(genes)
         kids: list[Candidate] = []
         for i in np.argsort(-estimate, kind="stable"):
             if len(kids) >= self.cfg.n_children:
                 break
-            if self.pricer.fits(cands[i]):
-                kids.append(cands[i])
-                self.state.predicted[cands[i].key] = float(estimate[i])
+            cand = enc.decode(genes[i])
+            if cand.key not in seen and self.pricer.fits(cand):
+                kids.append(cand)
+                seen = seen | {cand.key}
+                self.state.predicted[cand.key] = float(estimate[i])
         missing = self.cfg.n_children - len(kids)
-        return kids + (self._fresh(missing, mutant, rng, seen | {c.key for c in kids}) if missing else [])
+        return kids + (self._fresh(missing, mutant, rng, seen) if missing else [])
 
     def _predictor_stats(self) -> dict:
         if not self.cfg.uses_predictor:

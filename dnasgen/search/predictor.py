@@ -24,42 +24,116 @@ RIDGE = 1.0
 
 
 class Encoder:
-    """Candidate -> 0/1 feature vector for one search space."""
+    """Candidates <-> integer gene rows (choice indices), and gene rows -> 0/1 feature matrix.
+
+    Gene row: resolution, colour, width, then per stage its depth, then per block slot (stage i,
+    index j < the stage's largest depth) its kernel and expand. Slots beyond a candidate's depth
+    still hold genes (ignored by the features), so a mutation that deepens a stage gets them."""
 
     def __init__(self, space: SearchSpace):
         self.space = space
-        names: list[tuple] = [("res", r) for r in space.resolutions] + [("color", c) for c in space.colors]
-        names += [("width", w) for w in space.widths]
-        for i, depths in enumerate(space.depths):
-            for j in range(max(depths)):
-                names.append(("on", i, j))
-                names += [("k", i, j, k) for k in space.kernels]
-                names += [("e", i, j, e) for e in space.expand_choices(i)]
-        self.data = [(d.resolution, d.color) for d in space.data_configs()]
-        names += [("dw", d, w) for d in self.data for w in space.widths]
-        names += [("dn", d) for d in self.data]
+        self.slots = [(i, j) for i, d in enumerate(space.depths) for j in range(max(d))]
+        self.expands = [space.expand_choices(i) for i in range(len(space.depths))]
+        choices = [space.resolutions, space.colors, space.widths, *space.depths]
+        for i, _ in self.slots:
+            choices += [space.kernels, self.expands[i]]
+        self.choices = [tuple(c) for c in choices]
+        self.n_choices = np.array([len(c) for c in self.choices])
+        self._offsets()
+
+    def _offsets(self) -> None:
+        sp, names = self.space, []
+        names += [("res", r) for r in sp.resolutions] + [("color", c) for c in sp.colors]
+        names += [("width", w) for w in sp.widths]
+        for i, j in self.slots:
+            names += [("on", i, j)] + [("k", i, j, k) for k in sp.kernels] + [("e", i, j, e) for e in self.expands[i]]
+        self.data = [(r, c) for r in sp.resolutions for c in sp.colors]
+        names += [("dw", d, w) for d in self.data for w in sp.widths] + [("dn", d) for d in self.data]
         self.index = {n: i for i, n in enumerate(names)}
-        self.blocks = max(1, sum(max(d) for d in space.depths))
         self.size = len(names)
+        self.blocks = max(1, len(self.slots))
+
+    def genes(self, cand: Candidate, rng: np.random.Generator | None = None) -> np.ndarray:
+        """The candidate's gene row; unused slots random (rng) or 0."""
+        g = rng.integers(self.n_choices) if rng is not None else np.zeros(len(self.choices), np.int64)
+        g[:3] = (self.choices[0].index(cand.data.resolution), self.choices[1].index(cand.data.color),
+                 self.choices[2].index(cand.arch.width))
+        n_st = len(self.space.depths)
+        for i, st in enumerate(cand.arch.stages):
+            g[3 + i] = self.choices[3 + i].index(st.depth)
+        for s, (i, j) in enumerate(self.slots):
+            st = cand.arch.stages[i]
+            if j < st.depth:
+                g[3 + n_st + 2 * s] = self.space.kernels.index(st.kernel[j])
+                g[4 + n_st + 2 * s] = self.expands[i].index(st.expand[j])
+        return g
+
+    def decode(self, g: np.ndarray) -> Candidate:
+        from dnasgen.candidate import ArchConfig, DataConfig, StageConfig
+        n_st, stages = len(self.space.depths), []
+        for i in range(n_st):
+            depth = self.choices[3 + i][g[3 + i]]
+            cols = [3 + n_st + 2 * s for s, (si, j) in enumerate(self.slots) if si == i and j < depth]
+            stages.append(StageConfig(depth, tuple(self.space.kernels[g[c]] for c in cols),
+                                      tuple(self.expands[i][g[c + 1]] for c in cols)))
+        return Candidate(DataConfig(self.choices[0][g[0]], self.choices[1][g[1]]),
+                         ArchConfig(self.choices[2][g[2]], tuple(stages)))
+
+    def active(self, genes: np.ndarray) -> np.ndarray:
+        """(N, slots) bool: which block slots a gene row uses."""
+        depth = np.stack([np.asarray(self.choices[3 + i])[genes[:, 3 + i]] for i, _ in self.slots], 1) \
+            if self.slots else np.zeros((len(genes), 0))
+        return depth > np.array([j for _, j in self.slots])
+
+    def canonical(self, genes: np.ndarray) -> np.ndarray:
+        """Gene rows with unused slots zeroed: equal rows <=> equal candidates."""
+        out = genes.copy()
+        n_st, on = len(self.space.depths), self.active(genes)
+        out[:, 3 + n_st::2] *= on
+        out[:, 4 + n_st::2] *= on
+        return out
+
+    def features(self, genes: np.ndarray) -> np.ndarray:
+        sp, ix, n = self.space, self.index, len(genes)
+        x, rows = np.zeros((n, self.size)), np.arange(n)
+        x[rows, ix[("res", sp.resolutions[0])] + genes[:, 0]] = 1.0
+        x[rows, ix[("color", sp.colors[0])] + genes[:, 1]] = 1.0
+        x[rows, ix[("width", sp.widths[0])] + genes[:, 2]] = 1.0
+        data = genes[:, 0] * len(sp.colors) + genes[:, 1]
+        x[rows, ix[("dw", self.data[0], sp.widths[0])] + data * len(sp.widths) + genes[:, 2]] = 1.0
+        on, n_st = self.active(genes), len(sp.depths)
+        for s, (i, j) in enumerate(self.slots):
+            a = on[:, s].astype(np.float64)
+            x[:, ix[("on", i, j)]] = a
+            x[rows, ix[("k", i, j, sp.kernels[0])] + genes[:, 3 + n_st + 2 * s]] = a
+            x[rows, ix[("e", i, j, self.expands[i][0])] + genes[:, 4 + n_st + 2 * s]] = a
+        x[rows, ix[("dn", self.data[0])] + data] = on.sum(1) / self.blocks
+        return x
 
     def row(self, cand: Candidate) -> np.ndarray:
-        out = np.zeros(self.size, np.float64)
-        d, w, ix = (cand.data.resolution, cand.data.color), cand.arch.width, self.index
-        for name in (("res", d[0]), ("color", d[1]), ("width", w), ("dw", d, w)):
-            out[ix[name]] = 1.0
-        active = 0
-        for i, st in enumerate(cand.arch.stages):
-            for j in range(st.depth):
-                out[ix[("on", i, j)]] = out[ix[("k", i, j, st.kernel[j])]] = 1.0
-                out[ix[("e", i, j, st.expand[j])]] = 1.0
-                active += 1
-        out[ix[("dn", d)]] = active / self.blocks
-        return out
+        return self.features(self.genes(cand)[None])[0]
 
     def matrix(self, cands: Sequence[Candidate]) -> np.ndarray:
         if not cands:
             return np.zeros((0, self.size))
-        return np.stack([self.row(c) for c in cands])
+        return self.features(np.stack([self.genes(c) for c in cands]))
+
+    def pool(self, parents: Sequence[Candidate], n: int, rng: np.random.Generator, prob: float,
+             fixed_data: bool = False) -> np.ndarray:
+        """n gene rows: a third mutants of random parents (each gene resampled with prob), a third
+        uniform crossovers of two parents, a third uniform samples; data genes kept when fixed."""
+        par = np.stack([self.genes(c, rng) for c in parents])
+        k = n // 3
+        mut = par[rng.integers(len(par), size=k)]
+        mask = rng.random(mut.shape) < prob
+        mut = np.where(mask, rng.integers(self.n_choices, size=mut.shape), mut)
+        a, b = par[rng.integers(len(par), size=k)], par[rng.integers(len(par), size=k)]
+        cross = np.where(rng.random(a.shape) < 0.5, a, b)
+        rand = rng.integers(self.n_choices, size=(n - 2 * k, len(self.choices)))
+        out = np.concatenate([mut, cross, rand])
+        if fixed_data:
+            out[:, :2] = par[0, :2]
+        return out
 
 
 class Predictor:

@@ -93,3 +93,18 @@ def test_predictor_picks_fit_every_budget(tmp_path):
     out = Engine(spec.space, pricer, Analytic(), SearchConfig(population=8, generations=2, seed=1,
                                                               predictor=True, predictor_pool=300)).run()
     assert all(pricer.fits(e.candidate) for e in out.evaluated)
+
+
+def test_gene_rows_round_trip_and_pool_is_vectorised(tmp_path):
+    space = make_spec(tmp_path).space
+    enc = Encoder(space)
+    rng = np.random.default_rng(0)
+    for cand in _sample(space, 100, 5):
+        genes = enc.genes(cand, rng)                          # unused slots random
+        assert enc.decode(genes) == cand == enc.decode(enc.canonical(genes[None])[0])
+        assert np.array_equal(enc.features(genes[None])[0], enc.row(cand))
+    parents = _sample(space, 3, 6)
+    pool = enc.pool(parents, 3000, np.random.default_rng(1), prob=0.1, fixed_data=True)
+    assert pool.shape == (3000, len(enc.choices))
+    assert (pool[:, :2] == enc.genes(parents[0])[:2]).all()  # fixed data: data genes never change
+    assert len(np.unique(enc.canonical(pool), axis=0)) > 1000
