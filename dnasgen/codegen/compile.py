@@ -96,8 +96,9 @@ def default_name(path: Path) -> str:
 
 
 def compile_model(tflite, board: str, name: str | None = None, out=None,
-                  vectors: int = DEFAULT_VECTORS, seed: int = 0) -> Path:
-    """Compile a .tflite (path or bytes) for `board` into <out>/<name>/ (out default: .)."""
+                  vectors: int = DEFAULT_VECTORS, seed: int = 0, tools: dict | None = None) -> Path:
+    """Compile a .tflite (path or bytes) for `board` into <out>/<name>/ (out default: .).
+    tools: model-tool versions for the lock (None: this machine's)."""
     from dnasgen.boards import get_board
     from dnasgen.codegen.foreign import generate_foreign
     if isinstance(tflite, (bytes, bytearray)):
@@ -108,6 +109,8 @@ def compile_model(tflite, board: str, name: str | None = None, out=None,
         if not path.is_file():
             raise CodegenError(f"{path}: no such model file")
         blob, source, name = path.read_bytes(), str(path), name or default_name(path)
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", name):
+        raise CodegenError(f"project name {name!r} must be a plain folder name (letters, digits, _ . -)")
     try:
         target = get_board(board)
     except KeyError as exc:
@@ -116,4 +119,4 @@ def compile_model(tflite, board: str, name: str | None = None, out=None,
     if vectors < 1:
         raise CodegenError("at least one test vector is needed")
     project = Path(out if out is not None else ".") / name
-    return generate_foreign(blob, name, target, project, vectors, seed)
+    return generate_foreign(blob, name, target, project, vectors, seed, tools)

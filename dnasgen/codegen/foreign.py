@@ -11,18 +11,20 @@ from dnasgen.codegen.project import (LOCK_VERSION, _json_default, base_context, 
 from dnasgen.io import json_text
 
 
-def _lock(name: str, board, model: dict, hashes: dict) -> str:
+def _lock(name: str, board, model: dict, vectors: dict, tools: dict | None, hashes: dict) -> str:
     from dnasgen import __version__
     lock = {"generated_by": BANNER, "version": LOCK_VERSION, "dnasgen": __version__,
             "source": "compile", "name": name, "board": board.id,
             "board_budgets": {"flash_bytes": board.flash_budget_bytes, "ram_bytes": board.ram_budget_bytes},
-            "model": model, "model_tools": model_tools(), "files": hashes}
+            "model": model, "vectors": vectors, "model_tools": model_tools(tools), "files": hashes}
     return json_text(lock, indent=2, sort_keys=False, default=_json_default)
 
 
 def generate_foreign(tflite_bytes: bytes, name: str, board, out_dir: Path, vectors: int,
-                     seed: int = 0) -> Path:
-    """Lower, plan, make `vectors` random int8 test vectors (BUILTIN_REF) and write the project."""
+                     seed: int = 0, tools: dict | None = None) -> Path:
+    """Lower, plan, make `vectors` random int8 test vectors (BUILTIN_REF) and write the project.
+    tools: the LiteRT / TensorFlow versions to record (None: this machine's, which made the
+    expected outputs; `generate --from-lock` passes the lock's)."""
     from dnasgen.codegen.compile import random_inputs, tensor_vectors
     program = lower(tflite_bytes)
     plan = plan_program(program)
@@ -35,4 +37,5 @@ def generate_foreign(tflite_bytes: bytes, name: str, board, out_dir: Path, vecto
     context["defines"] = ctx.define_lines(ctx.model_defines(program, plan.offsets, plan.arena_bytes))
     context.update(ctx.vectors_context(list(vecs.frames), list(vecs.expected)))
     return write_project(out_dir, context, tflite_bytes, lambda hashes: _lock(
-        name, board, model_summary(program, plan, tflite_bytes, context), hashes))
+        name, board, model_summary(program, plan, tflite_bytes, context), {"count": vectors, "seed": seed},
+        tools, hashes))

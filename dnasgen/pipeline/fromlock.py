@@ -97,6 +97,8 @@ def generate_from_lock(lock_path: Path, out: Path | None = None, force: bool = F
         lock_path = lock_path / LOCK_NAME
     project = lock_path.resolve().parent
     lock = _read(lock_path, "a dnasgen.lock.json")
+    if lock.get("source") == "compile":
+        return _compiled_from_lock(project, lock, out, force)
     spec, frames, labels = _inputs(project, lock)
     model = lock.get("model") or {}
     tflite = _checked_bytes(project / "model.tflite", model.get("sha256"), "the int8 model")
@@ -106,6 +108,22 @@ def generate_from_lock(lock_path: Path, out: Path | None = None, force: bool = F
     check_hand_edits(target, force)
     return generate_with_inputs(tflite, spec, Candidate.from_dict(lock["candidate"]), target,
                                 frames, labels, lock.get("metrics") or {}, recorded_tools(lock))
+
+
+def _compiled_from_lock(project: Path, lock: dict, out: Path | None, force: bool) -> Path:
+    """A `dnasgen compile` project: the same model, board, name and random vectors (count, seed)."""
+    from dnasgen.codegen.compile import compile_model
+    tflite = _checked_bytes(project / "model.tflite", (lock.get("model") or {}).get("sha256"), "the int8 model")
+    try:
+        name, board, vectors = str(lock["name"]), str(lock["board"]), dict(lock["vectors"])
+        count, seed = int(vectors["count"]), int(vectors["seed"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BuildError(f"{project / LOCK_NAME}: malformed ({type(exc).__name__}: {exc})") from None
+    if out is None and project.name != name:
+        raise BuildError(f"{project}: the lock's project is {name!r}; pass --out to regenerate it elsewhere")
+    root = project.parent if out is None else Path(out)
+    check_hand_edits(project_dir(root, name), force)
+    return compile_model(tflite, board, name, root, count, seed, recorded_tools(lock))
 
 
 def recorded_tools(lock: dict) -> dict:

@@ -118,3 +118,17 @@ def test_pooling_softmax_and_depth_multiplier_are_bit_exact(tmp_path):
     assert "test: ok, vectors matching: 8" in run_make(project, "test")
     if toolchain_available():       # the Cortex-M4 build: DSP kernels where they exist
         assert "test: ok, vectors matching: 8" in run_make(project, "qemu")
+
+
+def test_compiled_project_regenerates_from_its_lock_byte_identical(tiny, tmp_path):
+    import dnasgen
+    from dnasgen.codegen.compile import compile_model
+    project = compile_model(tiny, BOARD, name="tiny", out=tmp_path / "a", vectors=3, seed=7)
+    again = dnasgen.generate_from_lock(project / "dnasgen.lock.json", out=tmp_path / "b")
+    files = sorted(p.relative_to(project) for p in project.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
+    assert all((project / f).read_bytes() == (again / f).read_bytes() for f in files)
+    lock = json.loads((again / "dnasgen.lock.json").read_text())
+    assert lock["vectors"] == {"count": 3, "seed": 7}
+    with pytest.raises(CodegenError, match="plain folder name"):
+        compile_model(tiny, BOARD, name="../escape", out=tmp_path / "c")
