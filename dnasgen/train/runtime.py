@@ -58,9 +58,9 @@ def resolve_threads(threads: int | None = None, processes: int = 1) -> int:
 
     The default never guesses from the current load: the thread count changes the trained weights
     (different float reduction orders), so it must not depend on what else the machine is doing.
-    On a machine shared with busy jobs, pass fewer threads explicitly: an OpenMP thread waiting
-    for a descheduled sibling stalls every op (quickstart supernet, 2-core box with one core
-    busy: 1 thread ~820 img/s, 2 threads ~15 img/s; idle: ~660 vs ~1080).
+    Busy machines: `import dnasgen` sets OMP_WAIT_POLICY=PASSIVE (unless set), so OpenMP threads
+    sleep instead of spinning while a sibling is descheduled; spinning made 2 threads on a loaded
+    2-core box ~40x slower than 1 (12 vs 480 img/s passive, tests/benchmarks/test_bench_threads.py).
     """
     given, source = threads, "--threads"
     if given is None:

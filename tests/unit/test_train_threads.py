@@ -6,6 +6,8 @@ what else the machine is doing. Training and the search scorer share the one rul
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -63,3 +65,16 @@ def test_the_scorer_uses_the_training_rule(monkeypatch):
     assert scorer.threads == 1 and torch.get_num_threads() == 1
     monkeypatch.delenv(THREADS_ENV)
     assert SupernetScorer(None, None, None, threads=2).threads == torch.get_num_threads() == 2
+
+
+@pytest.mark.parametrize("given,want", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_openmp_threads_sleep_when_idle_unless_the_user_says_otherwise(given, want):
+    """OMP_WAIT_POLICY is set by `import dnasgen`, before torch loads OpenMP (spinning threads on busy
+    cores collapse training); an explicit setting is kept."""
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if given:
+        env["OMP_WAIT_POLICY"] = given
+    code = ("import sys, os, dnasgen.train.runtime; "
+            "print(os.environ['OMP_WAIT_POLICY'], 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == [want, "True"]
