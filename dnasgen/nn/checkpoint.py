@@ -36,7 +36,8 @@ def atomic_torch_save(obj: dict, path: Path) -> Path:
     return Path(path)
 
 
-def _load(path: Path, kind: str) -> dict:
+def read_checkpoint(path: Path, kind: str) -> dict:
+    """The checkpoint dict at `path`, checked to be of `kind` and this version; else DnasgenError."""
     path = Path(path)
     if not path.is_file():
         raise DnasgenError(f"{path}: no such checkpoint")
@@ -64,7 +65,7 @@ def save_supernet(model, path: Path) -> Path:
 
 def load_supernet(path: Path):
     from dnasgen.nn.supernet import Supernet
-    obj = _load(path, "supernet")
+    obj = read_checkpoint(path, "supernet")
     model = Supernet(space_from_dict(obj["space"]))
     model.load_state_dict(obj["state_dict"])
     return model.eval()
@@ -79,7 +80,7 @@ def save_static(net, path: Path, **extra) -> Path:
 
 def load_static(path: Path):
     from dnasgen.nn.static import StaticNet
-    obj = _load(path, "static")
+    obj = read_checkpoint(path, "static")
     net = StaticNet(Candidate.from_dict(obj["candidate"]), int(obj["num_classes"]),
                     int(obj["head_channels"]))
     net.load_state_dict(obj["state_dict"])

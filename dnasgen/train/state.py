@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import sys
 from pathlib import Path
 
 import torch
 
-from dnasgen.nn.checkpoint import atomic_torch_save, supernet_payload
+from dnasgen.errors import DnasgenError
+from dnasgen.nn.checkpoint import atomic_torch_save, read_checkpoint, supernet_payload
 
 TRAIN_SECTIONS = ("task", "dataset", "sensor", "data_options", "search_space", "train")
 CHECKPOINT_NAME = "supernet.pt"
 LOG_NAME = "train_log.jsonl"
+RESUME_KEYS = ("epoch", "optimizer", "rng")
 
 
 def train_spec_hash(spec) -> str:
@@ -37,12 +40,23 @@ def save_training(path: Path, model, optimizer, rng: random.Random, spec, progre
 
 
 def load_training(path: Path, spec) -> dict | None:
-    """The checkpoint to resume from, or None when absent or made for other spec sections."""
+    """The checkpoint to resume from, or None (a fresh start) when absent, made for other spec
+    sections, or not resumable: truncated, unreadable, another checkpoint version or layout (warned)."""
     path = Path(path)
     if not path.is_file():
         return None
-    payload = torch.load(path, map_location="cpu", weights_only=False)
-    if payload.get("kind") != "supernet" or payload.get("spec_hash") != train_spec_hash(spec):
+    try:
+        payload = read_checkpoint(path, "supernet")
+        state = payload["train"]
+        resumable = isinstance(payload["state_dict"], dict) and all(k in state for k in RESUME_KEYS)
+    except (DnasgenError, KeyError, TypeError) as exc:
+        resumable, why = False, str(exc) if isinstance(exc, DnasgenError) else f"{path}: missing {exc}"
+    else:
+        why = f"{path}: not a resumable training checkpoint"
+    if not resumable:
+        print(f"warning: {why}; training starts afresh", file=sys.stderr)
+        return None
+    if payload.get("spec_hash") != train_spec_hash(spec):
         return None
     return payload
 

@@ -132,3 +132,25 @@ def test_epoch_records_go_to_the_log_file_not_the_terminal(spec, bundle, tmp_pat
     assert '"epoch"' not in shown.out + shown.err and "loss_largest" not in shown.out + shown.err
     records = [json.loads(line) for line in (tmp_path / LOG_NAME).read_text().splitlines()]
     assert [r["epoch"] for r in records] == [1] and "val_largest" in records[0]
+
+
+def test_truncated_or_other_version_training_checkpoint_starts_afresh(spec, bundle, full_run, tmp_path, capsys):
+    """A resume checkpoint that is cut short, from another version or without the training state is a
+    warned fresh start (bit-identical to a first run), never a torch traceback."""
+    from dnasgen.nn.checkpoint import atomic_torch_save
+    ref = _payload(train_supernet(spec, tmp_path / "ref", bundle=bundle, threads=1, stop_at_epoch=1))
+    good = _payload(full_run)
+    cases = {"cut": full_run.read_bytes()[:2000], "old": {**good, "version": 0},
+             "bare": {k: v for k, v in good.items() if k != "train"}}
+    for name, content in cases.items():
+        path = tmp_path / name / CHECKPOINT_NAME
+        path.parent.mkdir()
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            atomic_torch_save(content, path)
+        capsys.readouterr()
+        got = _payload(train_supernet(spec, path.parent, bundle=bundle, threads=1, stop_at_epoch=1))
+        assert "training starts afresh" in capsys.readouterr().err, name
+        assert got["train"]["epoch"] == 1 and got["train"]["step"] == ref["train"]["step"], name
+        assert all(torch.equal(v, got["state_dict"][k]) for k, v in ref["state_dict"].items()), name
