@@ -44,6 +44,7 @@ DN_INLINE int8_t dn_q(const dn_rq_t r, int32_t acc, int32_t c) {
     return dn_clamp8(dn_requant(acc, m, s) + r.off, r.lo, r.hi);
 }
 
+#if DN_KERNEL_CONV || DN_KERNEL_CONV1X1   /* the pixel-pair GEMM of the convolutions */
 /* Sign-extend n int8 values (+ offset) of pixel a and pixel b into the interleaved SMLAD layout
  * of dn_dot2x2 ((a0,a2) (a1,a3) (b0,b2) (b1,b3) per 4 values); tails (n % 4) as int16 after it. */
 static void dn_widen2(const int8_t *a, const int8_t *b, int32_t n, int32_t offset, uint32_t *dst) {
@@ -116,6 +117,7 @@ static void dn_gemm_pixels(const dn_conv_t *p, int32_t k, const uint32_t *x, int
         if (two) ob[c1] = dn_q(r, acc[3], c1);
     }
 }
+#endif   /* DN_KERNEL_CONV || DN_KERNEL_CONV1X1 */
 
 #if DN_KERNEL_CONV1X1
 void dn_conv1x1(const dn_conv_t *p, const int8_t *in, int8_t *out) {
