@@ -1,6 +1,6 @@
 # dnasgen: two commands do all their own set-up on a fresh machine.
 #   make demo   - the main job on the default spec (specs/quickstart.yaml)
-#   make test   - the whole test suite
+#   make test   - lint (ruff) then the whole test suite
 VENV    ?= .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
@@ -30,6 +30,7 @@ demo: setup
 	$(VENV)/bin/dnasgen build $(SPEC)
 
 test: setup
+	$(VENV)/bin/ruff check dnasgen tests
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 bench: setup

@@ -27,15 +27,15 @@ def clean_errors(func):
             return func(*args, **kwargs)
         except DnasgenError as exc:
             typer.echo(f"error: {exc}" if "\n" not in str(exc) else f"error:\n{exc}", err=True)
-            raise typer.Exit(exc.exit_code)
+            raise typer.Exit(exc.exit_code) from None
         except OSError as exc:      # unwritable --out, a name too long, disk full: no traceback either
             where = exc.filename2 or exc.filename
             text = f"{where}: {exc.strerror}" if where and exc.strerror else str(exc)
             typer.echo(f"error: {text}", err=True)
-            raise typer.Exit(1)
+            raise typer.Exit(1) from None
         except KeyboardInterrupt:
             typer.echo("interrupted: finished stages are kept; run the same command to resume", err=True)
-            raise typer.Exit(130)
+            raise typer.Exit(130) from None
     return wrapper
 
 

@@ -78,7 +78,7 @@ def random_inputs(shape: tuple[int, ...], count: int, seed: int = 0) -> list[np.
     return [rng.integers(-128, 128, size=shape, dtype=np.int16).astype(np.int8) for _ in range(count)]
 
 
-def tensor_vectors(tflite_bytes: bytes, inputs) -> "TestVectors":
+def tensor_vectors(tflite_bytes: bytes, inputs):
     """TestVectors of int8 input tensors (stored as their bytes) with the BUILTIN_REF outputs."""
     from dnasgen.codegen.vectors import TestVectors, reference_interpreter
     ref = reference_interpreter(reference_bytes(tflite_bytes))

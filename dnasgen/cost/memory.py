@@ -94,7 +94,7 @@ def _place(order: list[str], sizes: dict[str, int], spans: dict[str, tuple[int, 
     for name in order:
         size, (a, b) = sizes[name], spans[name]
         offset = 0
-        for o, e in sorted([(o, e) for o, e, f, l in placed if f <= b and a <= l]):
+        for o, e in sorted([(o, e) for o, e, first, last in placed if first <= b and a <= last]):
             if o >= offset + size:
                 break
             if e > offset:

@@ -96,7 +96,7 @@ def write_manifest(work: Path, manifest: Manifest) -> Path:
 def stale_outputs(project: Path, manifest: Manifest) -> list[str]:
     """Output files of a manifest that are missing or whose bytes changed."""
     bad = []
-    for name, rec in manifest.outputs.items():
+    for rec in manifest.outputs.values():
         path = Path(project) / rec["path"]
         if not path.is_file() or sha256_file(path) != rec["sha256"]:
             bad.append(rec["path"])

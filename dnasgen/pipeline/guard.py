@@ -111,7 +111,7 @@ class BuildLock:
         except BlockingIOError:
             os.close(self._fd)
             self._fd = None
-            raise BuildError(f"another dnasgen build is running on {self.path.parent.parent}")
+            raise BuildError(f"another dnasgen build is running on {self.path.parent.parent}") from None
         return self
 
     def __exit__(self, *exc) -> None:

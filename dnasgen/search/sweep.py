@@ -19,7 +19,7 @@ from pathlib import Path
 
 from dnasgen.errors import BudgetError, SpecError
 from dnasgen.io import atomic_write_text, json_digest, read_json
-from dnasgen.search.constraints import Pricer, feasible_data_configs, what_of
+from dnasgen.search.constraints import Pricer, feasible_data_configs
 from dnasgen.search.state import ARTIFACTS, data_cache, write_record
 
 STRATEGY_ORDER = ("evolution", "hardware_aware", "random")

@@ -82,7 +82,7 @@ def test_corpus_subprocess(name: str, tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert proc.stdout == "" and "Traceback" not in proc.stderr
     assert proc.stderr.startswith("error:")
-    lines = [LINE.match(l.removeprefix("error: ")) for l in proc.stderr.splitlines() if l != "error:"]
+    lines = [LINE.match(row.removeprefix("error: ")) for row in proc.stderr.splitlines() if row != "error:"]
     assert lines and all(lines), proc.stderr
     assert {(int(m["line"]), int(m["col"]), m["path"]) for m in lines} >= set(expected(tmp_path / "spec.yaml"))
     assert snapshot(tmp_path) == before
