@@ -80,7 +80,8 @@ def summary(project) -> dict:
     """The summary of the last build of a project (from .dnasgen/summary.json)."""
     from dnasgen.errors import BuildError
     from dnasgen.io import read_json
-    data = read_json(Path(project) / ".dnasgen" / "summary.json")
+    from dnasgen.layout import WORK_NAME
+    data = read_json(Path(project) / WORK_NAME / "summary.json")
     if data is None:
         raise BuildError(f"{project}: no build summary (run dnasgen build first)")
     return data

@@ -12,9 +12,9 @@ from dnasgen.codegen.render import KEEP_ON_REGENERATE, Renderer, check_project_d
 from dnasgen.codegen.vectors import as_vectors, input_quant
 from dnasgen.errors import CodegenError
 from dnasgen.io import atomic_dir, json_text, sha256_bytes, sha256_file
+from dnasgen.layout import LOCK_NAME
 
 LOCK_VERSION = 2
-LOCK_NAME = "dnasgen.lock.json"
 PREPROCESS_FILES = ("preprocess.c", "preprocess.h")   # not in projects without a sensor
 
 

@@ -16,9 +16,10 @@ from pathlib import Path
 
 from dnasgen.codegen.cgen import BANNER
 from dnasgen.errors import CodegenError
+from dnasgen.layout import REPORT_NAME, WORK_NAME
 
 BINARY_SUFFIXES = (".tflite", ".bin")
-KEEP_ON_REGENERATE = (".dnasgen", "report")   # other stages' artifacts inside the project dir (build/: dropped)
+KEEP_ON_REGENERATE = (WORK_NAME, REPORT_NAME)   # other stages' artifacts inside the project dir (build/: dropped)
 
 
 def template_root() -> Path:

@@ -22,7 +22,7 @@ def generate_spec(spec_path: Path, out: Path | None = None, tflite: Path | None 
     """Generate the project of a spec from its exported model (defaults: the project's .dnasgen/)."""
     from dnasgen.candidate import Candidate
     from dnasgen.codegen.project import generate_project
-    from dnasgen.pipeline.guard import WORK_NAME, project_dir
+    from dnasgen.layout import WORK_NAME, project_dir
     from dnasgen.spec import load_spec
     spec = load_spec(spec_path)
     project = project_dir(Path(out if out is not None else spec.output_dir), spec.name)
@@ -45,7 +45,8 @@ def generate_spec(spec_path: Path, out: Path | None = None, tflite: Path | None 
 
 
 def format_generate(project: Path) -> str:
-    lock = json.loads((Path(project) / "dnasgen.lock.json").read_text())
+    from dnasgen.layout import LOCK_NAME
+    lock = json.loads((Path(project) / LOCK_NAME).read_text())
     model = lock["model"]
     return (f"generated {project}: {model['ops']} ops ({', '.join(model['kernels'])}), "
             f"{model['macs']:,} MACs, arena {model['arena_bytes']:,} B, model data "

@@ -43,7 +43,8 @@ def source_size(spec) -> int:
 
 def default_cache_dir(spec) -> Path:
     env = os.environ.get("DNASGEN_CACHE")
-    return Path(env) if env else Path(spec.output_dir) / spec.name / ".dnasgen" / "cache"
+    from dnasgen.layout import spec_workdir
+    return Path(env) if env else spec_workdir(spec) / "cache"
 
 
 def _synthetic(spec, size: int) -> dict:

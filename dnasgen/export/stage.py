@@ -14,7 +14,7 @@ def export_spec(spec_path: Path, out: Path | None = None, checkpoint: Path | Non
     """Load the spec, its dataset and the fine-tuned subnet; export_model into the project's .dnasgen/."""
     from dnasgen.export.export import export_model
     from dnasgen.nn import load_static
-    from dnasgen.pipeline.guard import WORK_NAME, project_dir
+    from dnasgen.layout import WORK_NAME, project_dir
     from dnasgen.spec import load_spec
     spec = load_spec(spec_path)
     work = project_dir(Path(out if out is not None else spec.output_dir), spec.name) / WORK_NAME

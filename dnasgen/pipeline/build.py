@@ -13,6 +13,7 @@ from rich.console import Console
 
 from dnasgen.errors import BuildError
 from dnasgen.io import atomic_write_bytes, atomic_write_json
+from dnasgen.layout import LOCK_NAME
 from dnasgen.pipeline.display import BuildDisplay
 from dnasgen.pipeline.guard import BuildLock, check_hand_edits, project_dir
 from dnasgen.pipeline.runner import RunLog, StageRecord, run_stages
@@ -32,7 +33,7 @@ class BuildResult:
 
     @property
     def lock(self) -> Path:
-        return self.project / "dnasgen.lock.json"
+        return self.project / LOCK_NAME
 
 
 def _read_candidate(candidate, spec):

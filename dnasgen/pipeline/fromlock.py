@@ -18,7 +18,8 @@ import numpy as np
 
 from dnasgen.errors import BuildError
 from dnasgen.io import atomic_write_bytes, atomic_write_json, read_json, sha256_bytes
-from dnasgen.pipeline.guard import INPUTS_NAME, LOCK_NAME, check_hand_edits, inside, project_dir
+from dnasgen.layout import INPUTS_NAME, LOCK_NAME, inside, project_dir
+from dnasgen.pipeline.guard import check_hand_edits
 
 INPUTS_VERSION = 1
 FRAMES_DIR = "frames"

@@ -1,4 +1,4 @@
-"""Safety around the output tree: path guard, hand-edit detection, one build at a time.
+"""Safety around the output tree: hand-edit detection, one build at a time (names, path guard: dnasgen.layout).
 
 - Every path the pipeline writes must resolve inside the output root (`--out`), whatever
   the spec's `name` says and whatever symlinks sit in the tree.
@@ -16,32 +16,10 @@ from pathlib import Path
 
 from dnasgen.errors import BuildError
 from dnasgen.io import read_json, sha256_file
+from dnasgen.layout import INPUTS_NAME, LOCK_NAME, NOT_GENERATED, WORK_NAME, inside, project_dir
 
-LOCK_NAME = "dnasgen.lock.json"
-INPUTS_NAME = "dnasgen.inputs.json"
-WORK_NAME = ".dnasgen"
-NOT_GENERATED = (WORK_NAME, "report", "build")   # stage cache, search report, make outputs
-
-
-def inside(root: Path, path: Path) -> Path:
-    """`path` resolved; BuildError unless it lies inside `root` (resolved, symlinks followed)."""
-    root_r = Path(root).resolve()
-    path_r = Path(path).resolve()
-    if path_r != root_r and not path_r.is_relative_to(root_r):
-        raise BuildError(f"refusing to write {path}: it resolves to {path_r}, outside the output "
-                         f"root {root_r}")
-    return path_r
-
-
-def project_dir(out_root: Path, name: str) -> Path:
-    """The generated project folder `<out_root>/<name>`, guarded to stay inside out_root."""
-    if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
-        raise BuildError(f"spec name {name!r} is not a plain folder name")
-    project = inside(out_root, Path(out_root) / name)
-    if project == Path(out_root).resolve():
-        raise BuildError(f"spec name {name!r} would make the output root itself the project")
-    return project
-
+__all__ = ["INPUTS_NAME", "LOCK_NAME", "NOT_GENERATED", "WORK_NAME", "inside", "project_dir",
+           "owned_files", "edited_files", "check_hand_edits", "BuildLock", "lock_file_hashes"]
 
 def lock_file_hashes(lock: dict) -> dict[str, str]:
     """{relative path: sha256} of the generated files recorded in a lock."""

@@ -13,7 +13,7 @@ from dnasgen.errors import BuildError
 from dnasgen.io import json_digest, sha256_file
 from dnasgen.pipeline.cache import (Manifest, append_log, code_fingerprint, load_manifest, stale_outputs,
                                     write_manifest)
-from dnasgen.pipeline.guard import inside
+from dnasgen.layout import inside
 from dnasgen.pipeline.stages import Context, Stage
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 from dnasgen.pipeline.cache import TEMPLATES
-from dnasgen.pipeline.guard import WORK_NAME, inside
+from dnasgen.layout import WORK_NAME, inside
 
 
 @dataclass

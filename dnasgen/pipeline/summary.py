@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dnasgen.io import read_json
-from dnasgen.pipeline.guard import INPUTS_NAME
+from dnasgen.layout import INPUTS_NAME
 
 
 def describe_arch(cand) -> str:

@@ -94,7 +94,8 @@ def make_plan(spec, samples: int = DEFAULT_SAMPLES, seed: int | None = None) -> 
 
 def default_plan_path(spec) -> Path:
     """<output_dir>/<name>/.dnasgen/plan.json (the workdir convention)."""
-    return Path(spec.output_dir) / spec.name / ".dnasgen" / "plan.json"
+    from dnasgen.layout import spec_workdir
+    return spec_workdir(spec) / "plan.json"
 
 
 def plan_spec(spec_path: Path, out: Path | None = None,

@@ -146,8 +146,8 @@ def load_result(workdir: Path, strategy: str | None = None) -> SearchResult:
 def project_of(spec, out: Path | None = None) -> Path:
     """<out or spec.output_dir>/<name>, resolved and guarded as `dnasgen build` does (a relative
     output dir is taken from the working directory): the generated project, the search's workdir."""
-    from dnasgen.pipeline.guard import project_dir
-    return project_dir(Path(out if out is not None else spec.output_dir), spec.name)
+    from dnasgen.layout import spec_project
+    return spec_project(spec, out)
 
 
 def search_spec(spec_path: Path, strategy: str | None = None, compare_all: bool = False,

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dnasgen.io import atomic_write_json, atomic_write_text, read_json
+from dnasgen.layout import WORK_NAME
 
 STATE_VERSION = 1
-ARTIFACTS = ".dnasgen"          # <project>/.dnasgen: stage artifacts (supernet.pt, data cache, search state)
+ARTIFACTS = WORK_NAME           # <project>/.dnasgen: stage artifacts (supernet.pt, data cache, search state)
 DATA_CACHE = "data"             # <project>/.dnasgen/data: the dataset cache every stage opens (build, train, export)
 
 

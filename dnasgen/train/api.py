@@ -4,9 +4,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from dnasgen.layout import WORK_NAME
 from dnasgen.train.state import LOG_NAME
-
-WORK_NAME = ".dnasgen"      # the pipeline's stage-artifact folder inside the project
 
 
 def workdir_of(spec, out: Path | None = None) -> Path:

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from dnasgen.errors import BuildError
 from dnasgen.io import sha256_file
+from dnasgen.layout import LOCK_NAME
 
-LOCK_NAME = "dnasgen.lock.json"
 QEMU_BOARD = "qemu-mps2-an386"
 _SCORES = re.compile(r"^scores:( -?\d+)+ class: \d+$")
 TOOLCHAIN = ("make", "gcc", "arm-none-eabi-gcc", "qemu-system-arm")
