@@ -215,6 +215,7 @@ def _lower_conv(model: Model, op: Operator) -> COp:
     weights[:, :k] = w.data.reshape(oc, k)
     params["w_row"] = row
     arrays = {"weights": weights.reshape(-1), "bias": _bias(model, op, _opt(op, 2), oc), **arrays}
+    quant.fold_constant_channels(arrays, weights, params)
     params["fast"] = fast_requant(arrays, k, params["in_offset"])
     macs = y.shape[0] * y.shape[1] * oc * kh * kw * x.shape[2]
     return COp(op.index, op.opcode, "conv1x1" if simple else "conv", (x.name,), y.name, params, arrays, macs)
@@ -233,6 +234,7 @@ def _lower_dwconv(model: Model, op: Operator) -> COp:
     rq, arrays = _requant(op, x, w, y, c)
     params.update(rq)
     arrays = {"weights": w.data.reshape(-1), "bias": _bias(model, op, _opt(op, 2), c), **arrays}
+    quant.fold_constant_channels(arrays, w.data.reshape(kh * kw, c).T, params)
     params["w_row"] = kh * kw
     params["fast"] = fast_requant(arrays, kh * kw, params["in_offset"])
     return COp(op.index, op.opcode, "dwconv", (x.name,), y.name, params, arrays, y.shape[0] * y.shape[1] * c * kh * kw)

@@ -139,3 +139,17 @@ def multiply_by_quantized_multiplier_single(x: int, mult: int, shift: int) -> in
     """The single-rounding form used by the reference fully-connected kernels."""
     total = 31 - shift
     return (x * mult + (1 << (total - 1))) >> total
+
+
+def fold_constant_channels(arrays: dict, weights: np.ndarray, params: dict) -> None:
+    """Output channels whose weights are all zero (rows of `weights`, one per channel) output a
+    constant c = clamp(requant(bias) + out_offset). Quantisers give such dead channels huge
+    biases (2^30) or multipliers >= 0.5, which keep the whole op off the DSP kernels' fast
+    requantisation; rewrite them in place to bias 4 (c - out_offset), multiplier 2^30, shift -1,
+    which requantises to exactly c - out_offset (same output, now in the fast path's range)."""
+    dead = np.flatnonzero(~np.asarray(weights).reshape(len(arrays["bias"]), -1).any(axis=1))
+    for ch in dead:
+        v = multiply_by_quantized_multiplier(int(arrays["bias"][ch]), int(arrays["mult"][ch]),
+                                             int(arrays["shift"][ch])) + params["out_offset"]
+        c = min(max(v, params["act_min"]), params["act_max"])
+        arrays["bias"][ch], arrays["mult"][ch], arrays["shift"][ch] = 4 * (c - params["out_offset"]), 1 << 30, -1

@@ -96,3 +96,26 @@ def test_mean_multiplier_folds_the_count():
     assert s == base_s - 3 and m == (base_m << 3) // 9
     value = quant.multiply_by_quantized_multiplier(900, m, s)
     assert value == 200       # 900 / 9 * 2
+
+
+def test_dead_channels_fold_to_the_same_constant_in_the_fast_range():
+    """Zero-weight channels with a 2^30 bias or a multiplier >= 0.5 (as quantisers leave them):
+    rewritten, they requantise to the same clamped constant and the op qualifies for `fast`."""
+    from dnasgen.codegen.lowering import fast_requant
+    from dnasgen.codegen.quant import fold_constant_channels, multiply_by_quantized_multiplier
+    weights = np.array([[0, 0, 0], [1, -2, 3], [0, 0, 0], [0, 0, 0]], np.int8)
+    arrays = {"bias": np.array([1 << 30, 5, -(1 << 30), 77], np.int32),
+              "mult": np.array([1 << 30, 1 << 30, 1500000000, 1900000000], np.int32),
+              "shift": np.array([-8, -3, -20, 0], np.int32)}
+    params = {"out_offset": -5, "act_min": -128, "act_max": 100}
+    before = {k: v.copy() for k, v in arrays.items()}
+
+    def out(a, ch):
+        v = multiply_by_quantized_multiplier(int(a["bias"][ch]), int(a["mult"][ch]), int(a["shift"][ch]))
+        return min(max(v + params["out_offset"], params["act_min"]), params["act_max"])
+    assert fast_requant(before, 3, 128) == 0
+    fold_constant_channels(arrays, weights, params)
+    assert [out(arrays, ch) for ch in range(4)] == [out(before, ch) for ch in range(4)]
+    assert [out(before, ch) for ch in (0, 2, 3)] == [100, -128, 63]     # clamped high, low, and not
+    assert (arrays["bias"][1], arrays["mult"][1], arrays["shift"][1]) == (5, 1 << 30, -3)
+    assert fast_requant(arrays, 3, 128) == 1
