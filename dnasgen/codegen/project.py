@@ -8,6 +8,7 @@ import numpy as np
 from dnasgen.codegen import context as ctx
 from dnasgen.codegen.cgen import BANNER
 from dnasgen.codegen.lowering import Program, lower
+from dnasgen.codegen.qemu import ICOUNT_SHIFT, QEMU_TARGETS
 from dnasgen.codegen.render import KEEP_ON_REGENERATE, Renderer, check_project_dir, template_root
 from dnasgen.codegen.vectors import as_vectors, input_quant
 from dnasgen.errors import CodegenError
@@ -67,8 +68,8 @@ def base_context(program: Program, plan, name: str, board_id: str, model_comment
     context = {"banner": BANNER, "project_name": name, "stack_bytes": ctx.STACK_BYTES,
                "boards": boards, "board_ids": ids,
                "default_board": board_id if board_id in ids else ctx.QEMU_BOARD_ID,
-               "qemu_board": ctx.QEMU_BOARD_ID, "icount_shift": ctx.ICOUNT_SHIFT,
-               "qemu_targets": ctx.QEMU_TARGETS,
+               "qemu_board": ctx.QEMU_BOARD_ID, "icount_shift": ICOUNT_SHIFT,
+               "qemu_targets": QEMU_TARGETS,
                "dsp_source": "kernels_dsp.c", "preprocess": input_table is not None,
                "model_comment": model_comment, "class_list": class_list}
     context.update(ctx.model_context(program, plan.offsets, plan.arena_bytes, input_table))
