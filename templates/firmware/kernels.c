@@ -135,20 +135,18 @@ void dn_mean_same(const dn_mean_t *p, const int8_t *in, int8_t *out) {
 /* One pooling window (clipped to the input) of channel ch: its sum or maximum and tap count. */
 static int32_t dn_pool_window(const dn_pool_t *p, const int8_t *in, int32_t oy, int32_t ox, int32_t ch,
                               int32_t is_max, int32_t *count) {
-    const int32_t y0 = oy * p->stride_h - p->pad_t, x0 = ox * p->stride_w - p->pad_l;
-    int32_t acc = is_max ? -128 : 0, n = 0;
-    for (int32_t ky = 0; ky < p->k_h; ++ky) {
-        const int32_t iy = y0 + ky;
-        if (iy < 0 || iy >= p->in_h) continue;
-        for (int32_t kx = 0; kx < p->k_w; ++kx) {
-            const int32_t ix = x0 + kx;
-            if (ix < 0 || ix >= p->in_w) continue;
-            const int32_t v = in[(iy * p->in_w + ix) * p->in_c + ch];
-            acc = is_max ? (v > acc ? v : acc) : acc + v;
-            ++n;
-        }
+    const int32_t y0 = oy * p->stride_h - p->pad_t, x0 = ox * p->stride_w - p->pad_l, c = p->in_c;
+    const int32_t ky0 = y0 < 0 ? -y0 : 0, ky1 = p->in_h - y0 < p->k_h ? p->in_h - y0 : p->k_h;
+    const int32_t kx0 = x0 < 0 ? -x0 : 0, kx1 = p->in_w - x0 < p->k_w ? p->in_w - x0 : p->k_w;
+    int32_t acc = is_max ? -128 : 0;
+    for (int32_t ky = ky0; ky < ky1; ++ky) {
+        const int8_t *x = in + ((y0 + ky) * p->in_w + x0 + kx0) * c + ch, *end = x + (kx1 - kx0) * c;
+        if (is_max)
+            for (; x < end; x += c) acc = *x > acc ? *x : acc;
+        else
+            for (; x < end; x += c) acc += *x;
     }
-    *count = n;
+    *count = (ky1 > ky0 && kx1 > kx0) ? (ky1 - ky0) * (kx1 - kx0) : 0;
     return acc;
 }
 
