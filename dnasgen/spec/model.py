@@ -56,7 +56,7 @@ class Search:
     finetune_lr: float | None = None  # None: 0.2 * train.lr
     calibration_samples: int = 200
     eval_samples: int = 1000
-    predictor: bool = False         # evolution: rank a large pool with an accuracy predictor, score its best
+    predictor: bool = True          # evolution: rank a large pool with an accuracy predictor, score its best
     predictor_pool: int = 2500      # candidates the predictor ranks per generation
 
 

@@ -74,7 +74,7 @@ def _run(spec, **cfg):
 
 def test_predictor_search_ranks_a_pool_and_records_its_rank_correlation(tmp_path):
     spec = make_spec(tmp_path)
-    off = _run(spec)
+    off = _run(spec, predictor=False)
     on = _run(spec, predictor=True, predictor_pool=500)
     assert len(on.evaluated) == len(off.evaluated) == 8 + 3 * 6            # equal evaluations
     stats = on.predictor
