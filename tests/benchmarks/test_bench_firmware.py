@@ -4,6 +4,9 @@
   TFLM reference kernels 17.21, TFLM + CMSIS-NN 4.27; first target <= 3;
 * runtime code size (text minus model data and op descriptors), target <= 12 kB
   (TFLM: 58 kB reference, 109 kB with CMSIS-NN);
+* the same on every other core's QEMU machine (`make qemu CORE=`): instructions per MAC of the
+  portable C99 kernels on M0+ (ARMv6-M) / M3 and of the DSP kernels on M7 / M33 / M55 (measured
+  18.71 / 12.22 / 2.64 / 2.63 / 2.62 at the calibration's seed), bit-exact vectors, code <= 12 kB;
 * the host build's inference time (the benchmarked callable).
 Instruction counts are deterministic, so they are asserted; times are only recorded.
 """
@@ -49,6 +52,28 @@ def test_bench_cortex_m4_instructions_per_mac(benchmark, project):
     assert per_mac <= 3.0, f"{per_mac:.2f} instructions/MAC"
     assert sizes["code"] <= 12 * 1024, f"code {sizes['code']} B"
     assert sizes["arena"] < 204_628          # TFLM's arena for the same model
+
+
+# Upper bounds, ~5 % over the measured figures (deterministic counts: a regression trips them).
+CORE_LIMITS = {"m0plus": 19.6, "m3": 12.8, "m7": 2.75, "m33": 2.75, "m55": 2.75}
+
+
+@pytest.mark.skipif(not toolchain_available(), reason="arm-none-eabi-gcc / qemu-system-arm not installed")
+@pytest.mark.parametrize("core", list(CORE_LIMITS))
+def test_bench_core_instructions_per_mac(benchmark, project, core):
+    from dnasgen.codegen.qemu import qemu_target
+    from dnasgen.verify.harness import run_qemu
+    from dnasgen.verify.project import parse_size, run_make
+    proj, _ = project
+    lines, instructions = benchmark.pedantic(lambda: run_qemu(proj, core=core), rounds=1, iterations=1)
+    m4_lines, _ = run_qemu(proj)
+    sizes = parse_size(run_make(proj, "size", f"BOARD={qemu_target(core).board_id}"))
+    per_mac = instructions[0] / MACS
+    benchmark.extra_info.update({"core": core, "instructions": instructions[0],
+                                 "instructions_per_mac": round(per_mac, 3), "code_bytes": sizes["code"]})
+    assert len(lines) == 2 and lines == m4_lines
+    assert per_mac <= CORE_LIMITS[core], f"{core}: {per_mac:.2f} instructions/MAC"
+    assert sizes["code"] <= 12 * 1024, f"{core}: code {sizes['code']} B"
 
 
 def test_bench_host_inference(benchmark, project):
