@@ -119,9 +119,17 @@ static void dn_gemm_pixels(const dn_conv_t *p, int32_t k, const uint32_t *x, int
 }
 #endif   /* DN_KERNEL_CONV || DN_KERNEL_CONV1X1 */
 
+#include "kernels_mve.h"   /* Helium path of the convolutions (Cortex-M55) */
+
 #if DN_KERNEL_CONV1X1
 void dn_conv1x1(const dn_conv_t *p, const int8_t *in, int8_t *out) {
     const int32_t k = p->in_c, n = p->out_c, pixels = p->out_h * p->out_w, offset = p->in_offset;
+#if DN_USE_MVE
+    if (k >= DN_MVE_MIN_K) {
+        for (int32_t i = 0; i < pixels; ++i, in += k, out += n) dn_gemm_mve(p, in, k, k, out);
+        return;
+    }
+#endif
     for (int32_t i = 0; i < pixels; i += 2, in += 2 * k, out += 2 * n) {
         const int32_t two = i + 1 < pixels;
         dn_widen2(in, two ? in + k : in, k, offset, dn_scratch);
@@ -162,6 +170,15 @@ void dn_conv(const dn_conv_t *p, const int8_t *in, int8_t *out) {
     const int32_t k = p->k_h * p->k_w * p->in_c, n = p->out_c, pixels = p->out_h * p->out_w;
     const int32_t kpad = p->w_row;              /* k rounded up to 4n; padded weights are 0 */
     int8_t *ca = (int8_t *)(dn_scratch + kpad + 4), *cb = ca + kpad;   /* after the widened pair */
+#if DN_USE_MVE
+    if (k >= DN_MVE_MIN_K) {
+        for (int32_t i = 0; i < pixels; ++i, out += n) {
+            dn_im2col(p, in, i, ca);
+            dn_gemm_mve(p, ca, k, kpad, out);
+        }
+        return;
+    }
+#endif
     for (int32_t i = 0; i < pixels; i += 2, out += 2 * n) {
         const int32_t two = i + 1 < pixels;
         dn_im2col(p, in, i, ca);
