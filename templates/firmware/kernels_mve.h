@@ -23,8 +23,8 @@
     } while (0)
 
 /* Outputs oc .. oc + m - 1 (m = 4; m = 1 with row 0: one channel in all four accumulators). */
-DN_INLINE void dn_out_mve(const dn_rq_t r, const int8_t *x, const int8_t *w, int32_t k, int32_t row, int32_t off,
-                          int32_t oc, int32_t m, int8_t *out) {
+static void dn_out_mve(const dn_rq_t r, const int8_t *x, const int8_t *w, int32_t k, int32_t row, int32_t off,
+                       int32_t oc, int32_t m, int8_t *out) {
     int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, s0 = 0, s1 = 0, s2 = 0, s3 = 0, i = 0;
     const int8_t *w1 = w + row, *w2 = w + 2 * row, *w3 = w + 3 * row;
     for (; i + 16 <= k; i += 16)

@@ -5,8 +5,9 @@
 * runtime code size (text minus model data and op descriptors), target <= 12 kB
   (TFLM: 58 kB reference, 109 kB with CMSIS-NN);
 * the same on every other core's QEMU machine (`make qemu CORE=`): instructions per MAC of the
-  portable C99 kernels on M0+ (ARMv6-M) / M3 and of the DSP kernels on M7 / M33 / M55 (measured
-  18.71 / 12.22 / 2.64 / 2.63 / 2.62 at the calibration's seed), bit-exact vectors, code <= 12 kB;
+  portable C99 kernels on M0+ (ARMv6-M) / M3, of the DSP kernels on M7 / M33 and of the DSP +
+  Helium convolutions on the M55 (measured 18.71 / 12.22 / 2.64 / 2.63 / 2.39 at the calibration's
+  seed), bit-exact vectors, code <= 12 kB;
 * the host build's inference time (the benchmarked callable).
 Instruction counts are deterministic, so they are asserted; times are only recorded.
 """
@@ -55,7 +56,7 @@ def test_bench_cortex_m4_instructions_per_mac(benchmark, project):
 
 
 # Upper bounds, ~5 % over the measured figures (deterministic counts: a regression trips them).
-CORE_LIMITS = {"m0plus": 19.6, "m3": 12.8, "m7": 2.75, "m33": 2.75, "m55": 2.75}
+CORE_LIMITS = {"m0plus": 19.6, "m3": 12.8, "m7": 2.75, "m33": 2.75, "m55": 2.5}
 
 
 @pytest.mark.skipif(not toolchain_available(), reason="arm-none-eabi-gcc / qemu-system-arm not installed")

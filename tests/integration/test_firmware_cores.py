@@ -45,10 +45,13 @@ def test_vectors_are_bit_exact_on_every_core(project):
     # DSP path (M4/M7/M33/M55) well under the portable C99 path (M0+/M3); ARMv6-M needs more than ARMv7-M.
     dsp = max(max(counts[c]) for c in ("m4", "m7", "m33", "m55"))
     assert 2 * dsp < min(counts["m3"]) < min(counts["m0plus"])
-    # Same DSP source and scale: the M4, M7 and M33 counts agree within 5 % (a wrong SysTick scale is 20 %+).
+    # Same DSP source and scale: the M4, M7 and M33 counts agree within 5 % (a wrong SysTick scale is 20 %+);
+    # the M55 adds the Helium convolutions (never slower than its DSP build).
     m4 = counts["m4"][0]
-    assert all(abs(counts[c][0] / m4 - 1) < 0.05 for c in ("m7", "m33", "m55"))
-    assert all(2000 < report.core_code_bytes[c] <= 12 * 1024 for c in QEMU_CORES)
+    assert all(abs(counts[c][0] / m4 - 1) < 0.05 for c in ("m7", "m33"))
+    assert 0.5 * m4 < counts["m55"][0] < 1.05 * m4
+    # Runtime code: <= 12 kB, the M55 with its Helium convolutions on top of the DSP ones <= 14 kB.
+    assert all(2000 < report.core_code_bytes[c] <= (14 if c == "m55" else 12) * 1024 for c in QEMU_CORES)
 
 
 def test_an_unknown_core_is_refused(project):
