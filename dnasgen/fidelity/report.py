@@ -36,7 +36,8 @@ def summary_lines(result: dict) -> list[str]:
              f"fitness vs stand-alone test: {_f(s['kendall_tau_test'])}",
              f"top-{s['top_k']} overlap: {_f(s['top_k_overlap'], 2)}"]
     if result["paper_steps"] > 0:
-        lines.append(f"seed paper's scoring ({result['paper_steps']} fine-tune steps): Kendall tau "
+        done = max(c["paper_steps_done"] for c in result["candidates"])      # whole epochs: ~paper_steps
+        lines.append(f"seed paper's scoring ({done} fine-tune steps from the supernet): Kendall tau "
                      f"{_f(s['paper_kendall_tau'])} (Spearman {_f(s['paper_spearman_rho'])})")
     lines.append("seconds per candidate: " + ", ".join(f"{k} {v:.2f}" for k, v in t.items()))
     return lines
