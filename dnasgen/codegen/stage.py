@@ -10,18 +10,11 @@ from dnasgen.io import read_json
 VECTOR_FRAMES = 4
 
 
-def dataset_frames(spec, work: Path, count: int = VECTOR_FRAMES) -> list:
-    """Raw sensor frames of the test split (the camera's view of real samples)."""
-    from dnasgen.data import open_dataset
-    frames, _ = open_dataset(spec, cache_dir=work / "data").frames("test", count)
-    return list(frames)
-
-
 def generate_spec(spec_path: Path, out: Path | None = None, tflite: Path | None = None,
-                  candidate: Path | None = None, frames: int = VECTOR_FRAMES) -> Path:
-    """Generate the project of a spec from its exported model (defaults: the project's .dnasgen/)."""
+                  candidate: Path | None = None) -> Path:
+    """Generate the project of a spec from its exported model (defaults: the project's .dnasgen/),
+    through build's generate-stage code: same files, same lock metrics, dnasgen.inputs.json for --from-lock."""
     from dnasgen.candidate import Candidate
-    from dnasgen.codegen.project import generate_project
     from dnasgen.layout import WORK_NAME, project_dir
     from dnasgen.spec import load_spec
     spec = load_spec(spec_path)
@@ -39,9 +32,20 @@ def generate_spec(spec_path: Path, out: Path | None = None, tflite: Path | None 
         cand = Candidate.from_json((work / "candidate.json").read_text())
     else:
         raise CodegenError(f"no candidate: pass --candidate or run `dnasgen search {spec_path}` first")
-    metrics = {k: export[k] for k in ("float_accuracy", "int8_accuracy", "int8_agreement") if k in export}
-    return generate_project(tflite.read_bytes(), spec, cand, project, dataset_frames(spec, work, frames),
-                            metrics, export.get("tools"))
+    from dnasgen.pipeline.stages import Context
+    from dnasgen.pipeline.steps import write_project
+    root = Path(out if out is not None else spec.output_dir)
+    own = tflite == work / "model.tflite" and candidate is None     # the build's own model: its figures apply
+    ctx = Context(spec, root, project, infos=_stage_infos(work, export) if own else {})
+    return write_project(ctx, tflite.read_bytes(), cand, export.get("tools"))
+
+
+def _stage_infos(work: Path, export: dict) -> dict:
+    """The figures build's earlier stages recorded (their manifests), as build's generate stage sees them."""
+    from dnasgen.pipeline.cache import load_manifest
+    infos = {name: m.info for name in ("search", "finetune", "export") if (m := load_manifest(work, name))}
+    infos.setdefault("export", export)          # `dnasgen export` alone: its export.json has the same keys
+    return infos
 
 
 def format_generate(project: Path) -> str:

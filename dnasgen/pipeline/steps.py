@@ -4,6 +4,8 @@ Heavy packages (torch, tensorflow) are imported inside the functions, never at m
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from dnasgen.io import atomic_write_json, read_json, sha256_file
 from dnasgen.pipeline.cache import code_fingerprint
 from dnasgen.pipeline.stages import CODE, Context, StageResult
@@ -114,11 +116,9 @@ def run_export(ctx: Context) -> StageResult:
         "tflite_bytes": result.tflite_bytes})
 
 
-def lock_metrics(ctx: Context) -> dict:
+def lock_metrics(ctx: Context, cand) -> dict:
     """Accuracy and cost figures recorded in the project's lock (deterministic given the inputs)."""
-    from dnasgen.candidate import Candidate
     from dnasgen.cost import estimate_spec
-    cand = Candidate.from_dict(read_json(ctx.artifact("candidate")))
     cost = estimate_spec(ctx.spec, cand).to_dict()
     search, finetune = ctx.infos.get("search") or {}, ctx.infos.get("finetune") or {}
     export = ctx.infos.get("export") or {}
@@ -137,19 +137,26 @@ def run_generate(ctx: Context) -> StageResult:
 
     Every generated file is an output, so a deleted or (with --force) edited one is regenerated."""
     from dnasgen.candidate import Candidate
-    from dnasgen.codegen.stage import VECTOR_FRAMES
-    from dnasgen.pipeline.fromlock import LOCK_NAME, generate_with_inputs
+    from dnasgen.pipeline.fromlock import LOCK_NAME
     from dnasgen.pipeline.guard import owned_files
     cand = Candidate.from_dict(read_json(ctx.artifact("candidate")))
-    frames, labels = ctx.bundle.frames("test", VECTOR_FRAMES)
     tools = (read_json(ctx.artifact("export")) or {}).get("tools")   # recorded when the model was made
-    generate_with_inputs(ctx.artifact("tflite").read_bytes(), ctx.spec, cand, ctx.project,
-                         frames, labels, lock_metrics(ctx), tools)
+    write_project(ctx, ctx.artifact("tflite").read_bytes(), cand, tools)
     lock = read_json(ctx.path(LOCK_NAME))
     owned = {f"project:{rel}": ctx.path(rel) for rel in owned_files(ctx.project)}
     return StageResult({**owned, "lock": ctx.path(LOCK_NAME)}, {
         "files": len(lock.get("files", {})), "arena_bytes": lock["model"]["arena_bytes"],
         "model_data_bytes": lock["model"]["model_data_bytes"]})
+
+
+def write_project(ctx: Context, tflite_bytes: bytes, cand, tools: dict | None) -> Path:
+    """Firmware files, lock (with `lock_metrics`) and dnasgen.inputs.json: what build's generate stage
+    and `dnasgen generate SPEC` both write."""
+    from dnasgen.codegen.stage import VECTOR_FRAMES
+    from dnasgen.pipeline.fromlock import generate_with_inputs
+    frames, labels = ctx.bundle.frames("test", VECTOR_FRAMES)
+    return generate_with_inputs(tflite_bytes, ctx.spec, cand, ctx.project, frames, labels,
+                                lock_metrics(ctx, cand), tools)
 
 
 def run_verify(ctx: Context) -> StageResult:

@@ -115,6 +115,22 @@ def test_generate_from_lock_is_byte_identical(first, tmp_path):
     assert project_files(clone) == before
 
 
+def test_generate_spec_writes_what_build_writes(first, tmp_path):
+    """`dnasgen generate SPEC` runs build's generate-stage code: the same files, lock metrics and
+    dnasgen.inputs.json, so a later `generate --from-lock` on its project works."""
+    project = first["result"].project
+    before = project_files(project)
+    lock = json.loads((project / "dnasgen.lock.json").read_text())
+    assert "dnasgen.inputs.json" in before and set(lock["metrics"]) >= {"int8_val_accuracy", "estimate"}
+    result = CliRunner().invoke(app, ["generate", str(first["spec"]), "--out", str(first["root"] / "out")])
+    assert result.exit_code == 0, result.output
+    assert project_files(project) == before
+    clone = tmp_path / "clone" / project.name
+    shutil.copytree(project, clone, ignore=shutil.ignore_patterns(*NOT_GENERATED))
+    generate_from_lock(clone / "dnasgen.lock.json")
+    assert project_files(clone) == before
+
+
 def _another_machine(monkeypatch, bin_dir: Path) -> None:
     """Other gcc / arm-none-eabi-gcc / QEMU / make first on PATH, other installed package versions."""
     bin_dir.mkdir()
