@@ -12,6 +12,9 @@ from dnasgen.candidate import (BASE_STAGES, Candidate, head_channels_for, hidden
                                stage_channels, stem_channels)
 
 OP_KINDS = ("conv", "dwconv", "add", "mean", "fc")
+# The TFLite builtin ops a Candidate's graph exports to (the classifier's FC input is a RESHAPE):
+# export refuses a model with any other op, codegen supports at least these.
+EXPORTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MEAN", "FULLY_CONNECTED", "RESHAPE")
 
 
 def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int, int]:

@@ -13,10 +13,10 @@ import numpy as np
 from dnasgen.codegen import quant
 from dnasgen.codegen.tflite import Model, Operator, Tensor, read_model
 from dnasgen.errors import CodegenError
-from dnasgen.graph import same_padding
+from dnasgen.graph import EXPORTED_OPS, same_padding
 
-SUPPORTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MEAN", "FULLY_CONNECTED", "RESHAPE",
-                 "AVERAGE_POOL_2D", "MAX_POOL_2D", "SOFTMAX")
+# Everything a dnasgen export emits, plus the ops foreign models need (dnasgen compile).
+SUPPORTED_OPS = EXPORTED_OPS + ("AVERAGE_POOL_2D", "MAX_POOL_2D", "SOFTMAX")
 # C kernel variants (what `DN_KERNEL_<NAME>` switches on in kernels.c).
 KERNELS = ("conv", "conv1x1", "dwconv", "add", "mean_sum", "mean_same", "fc", "avgpool", "maxpool",
            "softmax")

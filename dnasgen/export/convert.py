@@ -9,11 +9,12 @@ from __future__ import annotations
 import numpy as np
 
 from dnasgen.errors import ExportError
+from dnasgen.graph import EXPORTED_OPS
 from dnasgen.export.quiet import quietly
 
 # Ops the exporter may emit, and nothing else (codegen supports exactly these). The converter
 # inserts a RESHAPE before an ADD whose residual tensors are 1x1 spatially; codegen aliases it.
-EXPECTED_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MEAN", "FULLY_CONNECTED", "RESHAPE"})
+EXPECTED_OPS = frozenset(EXPORTED_OPS)
 
 
 def normalize_u8(x_u8: np.ndarray) -> np.ndarray:

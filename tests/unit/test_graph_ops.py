@@ -36,3 +36,12 @@ def test_odd_input_sizes_follow_same_padding():
     s1 = next(op for op in g.ops if op.name == "s1b0.dw")
     assert s1.in_shape[:2] == (38, 38) and s1.out_shape[:2] == (19, 19) and s1.pad == (0, 1, 0, 1)
     assert g.tensors["head"][:2] == (3, 3)             # 75 -> 38 -> 19 -> 10 -> 5 -> 5 -> 3 -> 3
+
+
+def test_every_exported_op_has_a_codegen_lowering():
+    from dnasgen.codegen.lower_ops import LOWER
+    from dnasgen.codegen.lowering import _LOWER, SUPPORTED_OPS
+    from dnasgen.graph import EXPORTED_OPS
+    assert set(EXPORTED_OPS) <= set(SUPPORTED_OPS)
+    lowered = set(_LOWER) | set(LOWER) | {"RESHAPE"}   # RESHAPE lowers to an alias of its input
+    assert set(SUPPORTED_OPS) <= lowered, sorted(set(SUPPORTED_OPS) - lowered)
