@@ -11,7 +11,7 @@ import numpy as np
 
 from dnasgen.codegen import cgen
 from dnasgen.codegen.lowering import KERNELS, COp, Program
-from dnasgen.codegen.qemu import ICOUNT_SHIFT, M4_BOARD_ID, QEMU_TARGETS, instr_per_tick  # noqa: F401 (ctx.ICOUNT_SHIFT)
+from dnasgen.codegen.qemu import M4_BOARD_ID, QEMU_TARGETS, instr_per_tick
 from dnasgen.errors import CodegenError
 
 STACK_BYTES = 2048

@@ -95,6 +95,11 @@ def _build_source(spec, directory: Path, size: int, scan) -> None:
             raise
 
 
+
+def batches_per_epoch(n: int, batch_size: int) -> int:
+    """Training batches per epoch of n images: the last incomplete batch is dropped (one batch at least)."""
+    return max(1, n // batch_size)
+
 class DataBundle:
     """Decoded source images of one spec, plus everything derived from them through the sensor."""
 
@@ -150,7 +155,7 @@ class DataBundle:
         x_src, y = self.source("train")
         rng = np.random.default_rng([seed, epoch])
         order = rng.permutation(len(y))
-        n_batches = max(1, len(y) // batch_size)
+        n_batches = batches_per_epoch(len(y), batch_size)
         rank, world = shard
         for b in range(n_batches):
             idx = np.sort(order[b * batch_size:(b + 1) * batch_size])[rank::world]

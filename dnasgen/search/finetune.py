@@ -92,7 +92,8 @@ def _epoch(student, teacher, optimizer, bundle, cand: Candidate, spec, epoch: in
 
 def _steps_per_epoch(bundle, cand: Candidate, spec) -> int:
     n = len(bundle.arrays("train", cand.data)[1])
-    return max(1, -(-n // spec.train.batch_size))
+    from dnasgen.data.bundle import batches_per_epoch
+    return batches_per_epoch(n, spec.train.batch_size)
 
 
 def train_static(student, teacher, bundle, cand: Candidate, spec, epochs: int, lr: float | None = None,

@@ -16,6 +16,7 @@ from typing import Callable
 
 import torch
 
+from dnasgen.data.bundle import batches_per_epoch
 from dnasgen.nn import Supernet
 from dnasgen.progress import Bar, progress_bar
 from dnasgen.train.evaluate import evaluate, recal_arrays, recalibrate_bn, subset
@@ -51,7 +52,7 @@ class _Trainer:
         self.rng = random.Random(self.cfg.seed)
         self.configs = self.space.data_configs()
         n_train = len(bundle.arrays("train", self.configs[0])[1])
-        self.steps_per_epoch = max(1, n_train // self.cfg.batch_size)
+        self.steps_per_epoch = batches_per_epoch(n_train, self.cfg.batch_size)
         self.total = self.steps_per_epoch * self.cfg.epochs
         self.warmup = warmup_steps(self.total, self.steps_per_epoch)
         loss = SandwichLoss(self.model, self.cfg.label_smoothing, self.cfg.distill)
