@@ -9,12 +9,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from dnasgen import abi
 from dnasgen.codegen import cgen
 from dnasgen.codegen.lowering import KERNELS, COp, Program
 from dnasgen.codegen.qemu import M4_BOARD_ID, QEMU_TARGETS, instr_per_tick
 from dnasgen.errors import CodegenError
 
-STACK_BYTES = 2048
 PIXEL_FORMATS = {"rgb565": "DN_FMT_RGB565", "rgb888": "DN_FMT_RGB888", "grayscale": "DN_FMT_GRAYSCALE",
                  "yuyv": "DN_FMT_YUYV"}
 CPU_FLAGS = {
@@ -29,14 +29,6 @@ CPU_FLAGS = {
 # the default (m4) is the catalogue's QEMU board, mps2-an386.
 QEMU_BOARD_ID = M4_BOARD_ID
 
-# sizeof() of each op descriptor struct in kernels.h (int32 fields and 32-bit pointers).
-DESCRIPTOR_BYTES = {"dn_conv_t": 22 * 4, "dn_fc_t": 10 * 4, "dn_add_t": 13 * 4, "dn_mean_t": 7 * 4,
-                    "dn_pool_t": 14 * 4, "dn_softmax_t": 4 * 4}
-INPUT_TABLE_BYTES = 256
-_STRUCTS = {"conv": "dn_conv_t", "conv1x1": "dn_conv_t", "dwconv": "dn_conv_t", "fc": "dn_fc_t",
-            "add": "dn_add_t", "mean_sum": "dn_mean_t",
-            "mean_same": "dn_mean_t", "avgpool": "dn_pool_t", "maxpool": "dn_pool_t",
-            "softmax": "dn_softmax_t"}
 
 
 @dataclass(frozen=True)
@@ -99,7 +91,7 @@ def _op_entry(op: COp, program: Program, offsets: dict[str, int]) -> dict:
         fields[key] = _array_name(op, key)
     args = ", ".join(f"dn_arena + {offsets[n]}" for n in op.inputs + (op.output,))
     shapes = " + ".join(str(program.tensors[n].shape) for n in op.inputs)
-    return {"name": op.name, "index": op.index, "ctype": _STRUCTS[op.kernel], "init": cgen.struct_initializer(fields),
+    return {"name": op.name, "index": op.index, "ctype": abi.KERNEL_STRUCTS[op.kernel], "init": cgen.struct_initializer(fields),
             "call": f"dn_{op.kernel}(&{op.name}, {args})",
             "output_ptr": f"dn_arena + {offsets[op.output]}", "output_bytes": program.tensors[op.output].bytes,
             "comment": f"op {op.index}: {op.opcode} ({op.kernel}) {shapes} -> "
@@ -110,15 +102,15 @@ def model_arrays(program: Program) -> list[tuple[str, np.ndarray]]:
     return [(_array_name(op, key), arr) for op in program.ops for key, arr in op.arrays.items()]
 
 
-def padded_bytes(arr: np.ndarray, align: int = 16) -> int:
+def padded_bytes(arr: np.ndarray, align: int = abi.ARRAY_ALIGNMENT) -> int:
     return -(-max(arr.nbytes, 1) // align) * align
 
 
 def model_context(program: Program, offsets: dict[str, int], arena_bytes: int,
                   input_table: np.ndarray) -> dict:
     arrays = model_arrays(program)
-    descriptors = sum(DESCRIPTOR_BYTES[_STRUCTS[op.kernel]] for op in program.ops)
-    table = INPUT_TABLE_BYTES if input_table is not None else 0
+    descriptors = sum(abi.descriptor_bytes(op.kernel) for op in program.ops)
+    table = abi.INPUT_TABLE_BYTES if input_table is not None else 0
     data_bytes = sum(padded_bytes(a) for _, a in arrays) + table + descriptors
     ins, outs = program.tensors[program.input], program.tensors[program.output]
     return {
@@ -132,6 +124,25 @@ def model_context(program: Program, offsets: dict[str, int], arena_bytes: int,
         "input_shape": "x".join(map(str, ins.shape)), "output_shape": str(outs.bytes),
         "input_quant": (repr(ins.scale), ins.zero_point), "output_quant": (repr(outs.scale), outs.zero_point),
     }
+
+
+def abi_context(pointer_sizes: tuple[int, ...] = (4, 8)) -> dict:
+    """dn_abi.h: the structs of dnasgen.abi, their field offsets per pointer size, the checks."""
+    constants = {"DN_ARRAY_ALIGNMENT": abi.ARRAY_ALIGNMENT, "DN_ARENA_ALIGNMENT": abi.ARENA_ALIGNMENT,
+                 "DN_SCRATCH_WORD_BYTES": abi.SCRATCH_WORD_BYTES}
+    offsets = []
+    for ptr in pointer_sizes:
+        values = {}
+        for s in abi.STRUCTS:
+            lay = abi.layout(s.name, ptr)
+            values.update({f"{s.prefix}_{f.upper()}": o for f, o in lay.offsets.items()})
+            values[f"{s.prefix}_BYTES"] = lay.size
+        offsets.append((ptr, define_lines(values)))
+    structs = [{"name": s.name, "comment": s.comment,
+                "lines": [f"{g.decl};" + (f"   /* {g.comment} */" if g.comment else "") for g in s.fields],
+                "checks": [f"offsetof({s.name}, {f}) == {s.prefix}_{f.upper()}" for f in abi.layout(s.name).offsets]
+                + [f"sizeof({s.name}) == {s.prefix}_BYTES"]} for s in abi.STRUCTS]
+    return {"abi_constants": define_lines(constants), "abi_offsets": offsets, "abi_structs": structs}
 
 
 def check_model_input(program: Program, data) -> None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from dnasgen import abi
 from dnasgen.codegen import quant
 from dnasgen.codegen.tflite import Model, Operator, Tensor, read_model
 from dnasgen.errors import CodegenError
@@ -175,20 +176,8 @@ def fast_requant(arrays: dict, taps: int, in_offset: int) -> int:
 
 
 def scratch_words(ops) -> int:
-    """32-bit words of the DSP kernels' scratch buffer (widened inputs of two pixels, im2col)."""
-    words = 1
-    for op in ops:
-        p = op.params
-        kpad = -(-p.get("w_row", 0) // 4) * 4
-        if op.kernel == "conv1x1":      # two pixels widened to int16 pairs + tails
-            words = max(words, kpad + 4)
-        elif op.kernel == "conv":       # ... + the two im2col windows (int8)
-            words = max(words, kpad + 4 + kpad // 2)
-        elif op.kernel == "dwconv":     # a 4-channel group's weights widened to int16
-            words = max(words, 2 * p["k_h"] * p["k_w"])
-        elif op.kernel == "fc":         # the input vector widened to int16 pairs
-            words = max(words, p["in_c"] // 2 + 1)
-    return words
+    """32-bit words of the DSP kernels' scratch buffer (dnasgen.abi.scratch_words)."""
+    return abi.scratch_words([(op.kernel, op.params) for op in ops])
 
 
 def _window_params(op, x, y, kh, kw) -> dict:
@@ -208,9 +197,9 @@ def _lower_conv(model: Model, op: Operator) -> COp:
     params = _window_params(op, x, y, kh, kw)
     rq, arrays = _requant(op, x, w, y, oc)
     params.update(rq)
-    simple = kh == kw == 1 and params["stride_h"] == params["stride_w"] == 1
+    kernel = abi.conv_kernel(kh, kw, params["stride_h"], params["stride_w"])
     k = kh * kw * x.shape[2]
-    row = k if simple else -(-k // 4) * 4      # k x k rows padded to whole words (zeros)
+    row = abi.conv_row(kernel, kh, kw, x.shape[2])      # k x k rows padded to whole words (zeros)
     weights = np.zeros((oc, row), np.int8)
     weights[:, :k] = w.data.reshape(oc, k)
     params["w_row"] = row
@@ -218,7 +207,7 @@ def _lower_conv(model: Model, op: Operator) -> COp:
     quant.fold_constant_channels(arrays, weights, params)
     params["fast"] = fast_requant(arrays, k, params["in_offset"])
     macs = y.shape[0] * y.shape[1] * oc * kh * kw * x.shape[2]
-    return COp(op.index, op.opcode, "conv1x1" if simple else "conv", (x.name,), y.name, params, arrays, macs)
+    return COp(op.index, op.opcode, kernel, (x.name,), y.name, params, arrays, macs)
 
 
 def _lower_dwconv(model: Model, op: Operator) -> COp:

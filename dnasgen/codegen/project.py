@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dnasgen import abi
 from dnasgen.codegen import context as ctx
 from dnasgen.codegen.cgen import BANNER
 from dnasgen.codegen.lowering import Program, lower
@@ -65,7 +66,7 @@ def base_context(program: Program, plan, name: str, board_id: str, model_comment
     """What every generated project's templates read (input_table None: no preprocessing stage)."""
     boards = ctx.link_boards()
     ids = [b.id for b in boards]
-    context = {"banner": BANNER, "project_name": name, "stack_bytes": ctx.STACK_BYTES,
+    context = {"banner": BANNER, "project_name": name, "stack_bytes": abi.STACK_BYTES,
                "boards": boards, "board_ids": ids,
                "default_board": board_id if board_id in ids else ctx.QEMU_BOARD_ID,
                "qemu_board": ctx.QEMU_BOARD_ID, "icount_shift": ICOUNT_SHIFT,
@@ -73,6 +74,7 @@ def base_context(program: Program, plan, name: str, board_id: str, model_comment
                "dsp_source": "kernels_dsp.c", "preprocess": input_table is not None,
                "model_comment": model_comment, "class_list": class_list}
     context.update(ctx.model_context(program, plan.offsets, plan.arena_bytes, input_table))
+    context.update(ctx.abi_context())
     return context
 
 

@@ -2,13 +2,17 @@
 
 Mirrors what dnasgen.codegen lowers and the templates lay out (see footprint.yaml for each
 term and where it comes from), computed from the candidate's graph so the search can price
-thousands of candidates without generating anything.
+thousands of candidates without generating anything. The layout facts (descriptor struct sizes,
+array and row padding, the DSP scratch buffer, the stack) are not copied here: they come from
+dnasgen.abi, the definition codegen renders the firmware with; footprint.yaml holds only what
+was measured (code sizes).
 """
 from __future__ import annotations
 
 from functools import lru_cache
 from importlib import resources
 
+from dnasgen import abi
 from dnasgen.errors import DnasgenError
 from dnasgen.graph import Graph, Op
 
@@ -31,29 +35,37 @@ def _padded(nbytes: int, alignment: int) -> int:
     return -(-nbytes // alignment) * alignment if nbytes else 0
 
 
-def conv_row_bytes(op: Op, multiple: int) -> int:
-    """Weights per output channel of a conv as laid out: k x k rows padded unless 1x1 stride 1."""
-    k = op.kernel * op.kernel * op.in_shape[2]
-    return k if op.kernel == 1 and op.stride == 1 else _padded(k, multiple)
+# The C kernel each graph op lowers to (conv: by its kernel and stride, abi.conv_kernel).
+_KIND_KERNELS = {"dwconv": "dwconv", "add": "add", "mean": "mean_sum", "fc": "fc"}
+
+
+def op_kernel(op: Op) -> str:
+    if op.kind == "conv":
+        return abi.conv_kernel(op.kernel, op.kernel, op.stride, op.stride)
+    return _KIND_KERNELS[op.kind]
+
+
+def conv_row_bytes(op: Op) -> int:
+    """Weights per output channel of a conv as laid out (abi.conv_row)."""
+    return abi.conv_row(op_kernel(op), op.kernel, op.kernel, op.in_shape[2])
 
 
 def op_arrays(op: Op) -> tuple[int, ...]:
     """Byte sizes of the constant arrays of one op (weights, then per-channel arrays); () if none."""
-    fl = footprint_table()["flash"]
     if op.kind not in ("conv", "dwconv", "fc"):
         return ()
     out_c = op.out_shape[2]
     weights = op.weights
     if op.kind == "conv":
-        weights = out_c * conv_row_bytes(op, fl["conv_row_multiple"])
-    return (weights * fl["weight_bytes"],) + tuple(b * out_c for b in fl["channel_array_bytes"])
+        weights = out_c * conv_row_bytes(op)
+    (_, weight_bytes), *channel = abi.OP_ARRAYS
+    return (weights * weight_bytes,) + tuple(b * out_c for _, b in channel)
 
 
 def op_flash_bytes(op: Op) -> int:
     """Flash of one op: its padded constant arrays, its descriptor and its call."""
-    fl = footprint_table()["flash"]
-    arrays = sum(_padded(n, fl["array_alignment"]) for n in op_arrays(op))
-    return arrays + fl["op_descriptor_bytes"][op.kind] + fl["op_call_bytes"]
+    arrays = sum(_padded(n, abi.ARRAY_ALIGNMENT) for n in op_arrays(op))
+    return arrays + abi.descriptor_bytes(op_kernel(op)) + footprint_table()["flash"]["op_call_bytes"]
 
 
 def dw_kernel_sizes(graph: Graph) -> tuple[int, ...]:
@@ -66,28 +78,28 @@ def code_flash_bytes(graph: Graph) -> int:
     kinds = {op.kind for op in graph.ops}
     dw = fl["dwconv_kernel_code_bytes"]
     return (sum(fl["kernel_code_bytes"][k] for k in kinds) + sum(dw.get(k, 0) for k in dw_kernel_sizes(graph))
-            + fl["runtime_code_bytes"] + fl["input_table_bytes"] + fl["vector_table_bytes"])
+            + fl["runtime_code_bytes"] + abi.INPUT_TABLE_BYTES + fl["vector_table_bytes"])
+
+
+def kernel_params(op: Op) -> dict:
+    """The lowered op's parameters that size its scratch (codegen.lowering's params keys)."""
+    return {"w_row": conv_row_bytes(op) if op.kind == "conv" else 0, "k_h": op.kernel, "k_w": op.kernel,
+            "in_c": op.in_shape[2]}
 
 
 def op_scratch_words(op: Op) -> int:
-    """32-bit words the DSP kernels need for one op (codegen.lowering.scratch_words)."""
-    if op.kind == "conv":
-        kp = _padded(op.kernel * op.kernel * op.in_shape[2], 4)
-        return kp + 4 if op.kernel == 1 and op.stride == 1 else kp + 4 + kp // 2
-    if op.kind == "dwconv":
-        return 2 * op.kernel * op.kernel
-    return 0
+    """32-bit words the DSP kernels need for one op (abi.op_scratch_words, as codegen sizes them)."""
+    return abi.op_scratch_words(op_kernel(op), kernel_params(op))
 
 
 def scratch_bytes(graph: Graph) -> int:
-    ram = footprint_table()["ram"]
-    return ram["scratch_word_bytes"] * max([1] + [op_scratch_words(op) for op in graph.ops])
+    ops = [(op_kernel(op), kernel_params(op)) for op in graph.ops]
+    return abi.SCRATCH_WORD_BYTES * abi.scratch_words(ops)
 
 
 def static_ram_bytes(graph: Graph) -> int:
     """RAM that does not depend on the sensor: stack, static state, DSP scratch (arena excluded)."""
-    ram = footprint_table()["ram"]
-    return ram["stack_bytes"] + ram["static_bytes"] + scratch_bytes(graph)
+    return abi.STACK_BYTES + footprint_table()["ram"]["static_bytes"] + scratch_bytes(graph)
 
 
 def preprocess_planes(sensor_format: str | None, channels: int) -> int:

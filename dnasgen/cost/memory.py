@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from dnasgen.abi import ARENA_ALIGNMENT
+
 Schedule = list[tuple[tuple[str, ...], str]]
 
 
@@ -34,7 +36,7 @@ def _align(value: int, alignment: int) -> int:
 class MemoryPlan:
     offsets: dict[str, int]
     arena_bytes: int
-    alignment: int = 16
+    alignment: int = ARENA_ALIGNMENT
     sizes: dict[str, int] = field(default_factory=dict)          # bytes as given
     lifetimes: dict[str, tuple[int, int]] = field(default_factory=dict)  # first, last step
     strategy: str = "size"
@@ -125,7 +127,7 @@ def _orders(sizes: dict[str, int], spans: dict[str, tuple[int, int]]) -> list[tu
             ("first_use", sorted(names, key=lambda n: (spans[n][0], -sizes[n], n)))]
 
 
-def plan_arena(tensor_bytes: dict[str, int], schedule: Schedule, alignment: int = 16,
+def plan_arena(tensor_bytes: dict[str, int], schedule: Schedule, alignment: int = ARENA_ALIGNMENT,
                keep: tuple[str, ...] = ()) -> MemoryPlan:
     """Offsets for all tensors in one arena; no two simultaneously-live tensors overlap.
 
@@ -155,7 +157,7 @@ def graph_schedule(graph) -> tuple[dict[str, int], Schedule]:
     return sizes, [(op.inputs, op.output) for op in graph.ops]
 
 
-def plan_graph(graph, alignment: int = 16) -> MemoryPlan:
+def plan_graph(graph, alignment: int = ARENA_ALIGNMENT) -> MemoryPlan:
     """The arena plan of a dnasgen.graph.Graph (input live from the start, output to the end)."""
     sizes, schedule = graph_schedule(graph)
     return plan_arena(sizes, schedule, alignment, keep=(graph.output,))

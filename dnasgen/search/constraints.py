@@ -52,9 +52,11 @@ def _spec_estimator(spec) -> Callable[[Candidate], dict]:
 
 
 def cost_model_identity() -> str:
-    """Digest of the cost model's data files (a recalibration invalidates a saved search state)."""
+    """Digest of the cost model's data files and the firmware layouts it prices (dnasgen.abi):
+    a recalibration or a layout change invalidates a saved search state."""
+    from dnasgen import abi
     from dnasgen.cost import footprint_table, latency_table
-    return json_digest([footprint_table(), latency_table()])[:16]
+    return json_digest([footprint_table(), latency_table(), abi.facts()])[:16]
 
 
 class Pricer:

@@ -8,45 +8,9 @@
 
 #include <stdint.h>
 #include "dnasgen_config.h"
+#include "dn_abi.h"   /* the op descriptor structs (dn_conv_t ...), laid out by dnasgen.abi */
 
 #define DN_ALIGNED(n) __attribute__((aligned(n)))
-
-/* conv k x k / 1x1 and depthwise conv (depth multiplier 1). Weights: conv OHWI, dw HWC. */
-typedef struct {
-    int32_t in_h, in_w, in_c, out_h, out_w, out_c;
-    int32_t k_h, k_w, stride_h, stride_w, pad_t, pad_l;
-    int32_t in_offset, out_offset, act_min, act_max;
-    int32_t fast;   /* |accumulator| < 2^30 and every shift <= -1: SMMULR requantisation is exact */
-    int32_t w_row;  /* weights per output channel in the array (k x k conv rows padded to 4n) */
-    const int8_t *weights;
-    const int32_t *bias, *mult, *shift;
-} dn_conv_t;
-
-typedef struct {
-    int32_t in_c, out_c, in_offset, out_offset, act_min, act_max;
-    const int8_t *weights;
-    const int32_t *bias, *mult, *shift;
-} dn_fc_t;
-
-typedef struct {
-    int32_t size, left_shift, in1_offset, in2_offset, out_offset, act_min, act_max;
-    int32_t in1_mult, in1_shift, in2_mult, in2_shift, out_mult, out_shift;
-} dn_add_t;
-
-typedef struct {
-    int32_t in_h, in_w, channels, in_zp, out_zp, mult, shift;
-} dn_mean_t;
-
-/* average / max pooling (reference_integer_ops::AveragePool / MaxPool): HWC, equal quantisation. */
-typedef struct {
-    int32_t in_h, in_w, in_c, out_h, out_w, out_c;
-    int32_t k_h, k_w, stride_h, stride_w, pad_t, pad_l, act_min, act_max;
-} dn_pool_t;
-
-/* softmax of an int8 vector, int8 output (scale 1/256, zero point -128): reference_ops::Softmax. */
-typedef struct {
-    int32_t size, mult, left_shift, diff_min;
-} dn_softmax_t;
 
 /* gemmlowp SaturatingRoundingDoublingHighMul. Equal to the reference's
  * (ab + nudge) / 2^31 truncated: both are floor((ab + 2^30) / 2^31). */

@@ -12,6 +12,7 @@
 
 #if DN_USE_DSP
 static uint32_t dn_scratch[DN_SCRATCH_WORDS];
+_Static_assert(sizeof dn_scratch[0] == DN_SCRATCH_WORD_BYTES, "dn_scratch words differ from dnasgen.abi");
 
 /* Output stage of an op in registers (int8 stores may alias the op struct, so nothing is re-read). */
 typedef struct {
@@ -78,11 +79,6 @@ static void dn_dot2x2(const uint32_t *x, const int8_t *w, int32_t k, int32_t n4,
 }
 
 #if DN_DOT2X2_ASM
-typedef struct {
-    const int8_t *w;
-    const int32_t *bias, *mult, *shift;
-    int32_t k, n4, pairs, off, lo, hi;
-} dn_gemm_args_t;
 void dn_gemm2(const dn_gemm_args_t *a, const uint32_t *x, int8_t *oa, int8_t *ob);
 void dn_gemm2_sat(const dn_gemm_args_t *a, const uint32_t *x, int8_t *oa, int8_t *ob);
 #endif
@@ -216,9 +212,6 @@ void dn_add(const dn_add_t *p, const int8_t *in1, const int8_t *in2, int8_t *out
 #endif
 
 #if DN_KERNEL_DWCONV
-/* Requantisation constants of one channel (fast path): multiplier, right shift, rounding half. */
-typedef struct { int32_t m, e, h; } dn_chq_t;
-
 DN_INLINE dn_chq_t dn_chq(const dn_rq_t *r, int32_t c) {
     const dn_chq_t q = {r->mult[c], -r->shift[c], 1 << (-r->shift[c] - 1)};
     return q;
@@ -228,18 +221,7 @@ DN_INLINE int8_t dn_q4(const dn_rq_t *r, const dn_chq_t *q, int32_t acc) {
     return dn_clamp8(dn_rq_fast(acc, q->m, q->e, q->h) + r->off, r->lo, r->hi);
 }
 
-/* Arguments of the unrolled depthwise kernels in kernels_m4.S (layout shared with the assembly). */
-typedef struct {
-    const int8_t *x;
-    const uint32_t *w;
-    int8_t *out;
-    int32_t n, c, xstep, rowadj;
-    uint32_t off2;
-    int32_t off, lo, hi;
-    dn_chq_t q[4];
-    int32_t bias[4];
-    int32_t clamp;
-} dn_dwk_t;
+/* dn_dwk_t (dn_abi.h): the arguments of the unrolled depthwise kernels in kernels_m4.S. */
 void dn_dw3(dn_dwk_t *a);
 void dn_dw5(dn_dwk_t *a);
 void dn_dw7(dn_dwk_t *a);

@@ -11,8 +11,21 @@
  * Dot products: 17 instructions per 16 MACs; requantisation: 9 per output (15 with the clamp)
  * + 9 per channel;
  * dn_gemm2_sat skips the activation clamp (range -128..127).
- * dn_gemm_args_t: w, bias, mult, shift, k, n4 = k / 4, pairs = out_c / 2, off, lo, hi. */
+ * dn_gemm_args_t (dn_abi.h): w, bias, mult, shift, k, n4 = k / 4, pairs = out_c / 2, off, lo, hi,
+ * loaded with one ldm: consecutive words, checked below against the offsets dnasgen.abi computed. */
 #include "dnasgen_config.h"
+#include "dn_abi.h"
+
+#if DN_GEMM_W != 0 || DN_GEMM_BIAS != DN_GEMM_W + 4 || DN_GEMM_MULT != DN_GEMM_BIAS + 4 \
+    || DN_GEMM_SHIFT != DN_GEMM_MULT + 4 || DN_GEMM_K != DN_GEMM_SHIFT + 4 || DN_GEMM_N4 != DN_GEMM_K + 4 \
+    || DN_GEMM_PAIRS != DN_GEMM_N4 + 4 || DN_GEMM_OFF != DN_GEMM_PAIRS + 4 || DN_GEMM_LO != DN_GEMM_OFF + 4 \
+    || DN_GEMM_HI != DN_GEMM_LO + 4
+#error "kernels_m4.S: ldm r0, {r2-r11} needs dn_gemm_args_t as ten consecutive words"
+#endif
+#if DN_DWK_LO != DN_DWK_OFF + 4 || DN_DWK_HI != DN_DWK_LO + 4 || DN_CHQ_E != DN_CHQ_M + 4 \
+    || DN_CHQ_H != DN_CHQ_E + 4
+#error "kernels_m4.S: ldm of dn_dwk_t's off lo hi and dn_chq_t's m e h needs consecutive words"
+#endif
 
 #if DN_USE_DSP
     .syntax unified
@@ -151,10 +164,10 @@
 
 /* Depthwise k x k (k = 3, 5, 7), interior pixels, 4 channels, fully unrolled taps:
  *   void dn_dw<k>(dn_dwk_t *a);
- * dn_dwk_t (words): 0 x (window origin of the first pixel + channel), 1 w (the group's weights
- * widened to int16 pairs, per tap (w0,w2) (w1,w3)), 2 out, 3 n pixels, 4 c, 5 xstep (stride * c),
- * 6 rowadj (in_w * c - (k - 1) * c), 7 off2 (input offset, both halves), 8 off, 9 lo, 10 hi,
- * 11..22 m e h of the 4 channels, 23..26 bias, 27 clamp (0: range -128..127, no clamp).
+ * dn_dwk_t (dn_abi.h, fields at the byte offsets DN_DWK_<FIELD>): x (window origin of the first
+ * pixel + channel), w (the group's weights widened to int16 pairs, per tap (w0,w2) (w1,w3)), out,
+ * n pixels, c, xstep (stride * c), rowadj (in_w * c - (k - 1) * c), off2 (input offset, both
+ * halves), off, lo, hi, q[4] (m e h of the 4 channels), bias[4], clamp (0: range -128..127).
  * x and out are advanced in place. Per tap 9 instructions (4 MACs). */
 #if DN_USE_DSP
 .macro DN_DW_TAP last
@@ -174,7 +187,7 @@
 .endm
 
 .macro DN_DW_RQ acc, i, clamp
-    add     r0, lr, #(44 + 12 * \i)
+    add     r0, lr, #(DN_DWK_Q + DN_CHQ_BYTES * \i)
     ldm     r0, {r8-r10}                @ m e h
     lsl     r0, \acc, #1
     smmulr  r0, r0, r8
@@ -202,23 +215,23 @@
     push    {r4-r11, lr}
     mov     lr, r0
 1:
-    add     r0, lr, #92
+    add     r0, lr, #DN_DWK_BIAS
     ldm     r0, {r4-r7}                 @ acc = bias
-    ldr     r8, [lr, #0]                @ x
-    ldr     r9, [lr, #4]                @ widened weights
-    ldr     r10, [lr, #16]              @ c
-    ldr     r11, [lr, #24]              @ rowadj
-    ldr     r12, [lr, #28]              @ off2
+    ldr     r8, [lr, #DN_DWK_X]                @ x
+    ldr     r9, [lr, #DN_DWK_W]                @ widened weights
+    ldr     r10, [lr, #DN_DWK_C]              @ c
+    ldr     r11, [lr, #DN_DWK_ROWADJ]              @ rowadj
+    ldr     r12, [lr, #DN_DWK_OFF2]              @ off2
     .rept \k
     .rept \k - 1
     DN_DW_TAP 0
     .endr
     DN_DW_TAP 1
     .endr
-    add     r0, lr, #32
+    add     r0, lr, #DN_DWK_OFF
     ldm     r0, {r1-r3}                 @ off lo hi
-    ldr     r11, [lr, #8]               @ out
-    ldr     r0, [lr, #108]              @ clamp?
+    ldr     r11, [lr, #DN_DWK_OUT]               @ out
+    ldr     r0, [lr, #DN_DWK_CLAMP]              @ clamp?
     cmp     r0, #0
     beq     2f
     DN_DW_RQ r4, 0, 1
@@ -232,16 +245,16 @@
     DN_DW_RQ r6, 2, 0
     DN_DW_RQ r7, 3, 0
 3:
-    ldr     r0, [lr, #16]
+    ldr     r0, [lr, #DN_DWK_C]
     add     r11, r11, r0
-    str     r11, [lr, #8]               @ out += c
-    ldr     r0, [lr, #0]
-    ldr     r1, [lr, #20]
+    str     r11, [lr, #DN_DWK_OUT]               @ out += c
+    ldr     r0, [lr, #DN_DWK_X]
+    ldr     r1, [lr, #DN_DWK_XSTEP]
     add     r0, r0, r1
-    str     r0, [lr, #0]                @ x += stride * c
-    ldr     r0, [lr, #12]
+    str     r0, [lr, #DN_DWK_X]                @ x += stride * c
+    ldr     r0, [lr, #DN_DWK_N]
     subs    r0, r0, #1
-    str     r0, [lr, #12]
+    str     r0, [lr, #DN_DWK_N]
     bne     1b
     pop     {r4-r11, pc}
     .size \name, . - \name

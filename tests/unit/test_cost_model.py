@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from dnasgen import abi
 from dnasgen.boards import board_ids, get_board
 from dnasgen.candidate import ArchConfig, Candidate, DataConfig, SearchSpace, StageConfig
 from dnasgen.cost import (REPORT_KEYS, budget_violations, estimate, estimate_spec, footprint_table,
@@ -38,8 +39,10 @@ def _ops(graph, *names):
 def test_op_flash_is_padded_arrays_descriptor_and_call():
     graph = build_graph(mobilenet_v2(0.35, 96), 2, 1280)
     fl = footprint_table()["flash"]
-    assert (fl["array_alignment"], fl["op_call_bytes"]) == (16, 18)
-    assert fl["op_descriptor_bytes"] == {"conv": 88, "dwconv": 88, "fc": 40, "add": 52, "mean": 28}
+    assert fl["op_call_bytes"] == 18
+    assert abi.ARRAY_ALIGNMENT == 16
+    assert {k: abi.descriptor_bytes(k) for k in ("conv", "dwconv", "fc", "add", "mean_sum")} == {
+        "conv": 88, "dwconv": 88, "fc": 40, "add": 52, "mean_sum": 28}     # 22, 10, 13, 7 32-bit fields
     stem, expand, dw, add, pool, fc = _ops(graph, "stem", "s1b0.expand", "s1b0.dw", "s1b1.add", "pool",
                                            "classifier")
     # 16 rows of 3x3x3 = 27 weights padded to 28; int32 bias, multiplier and shift per channel
@@ -59,8 +62,8 @@ def test_flash_is_ops_kernels_runtime_preprocessing_and_tables():
     graph = build_graph(cand, 2, 1280)
     fl = footprint_table()["flash"]
     kernels = 3240 + 1928 + 268 + 264 + 212 + 756                         # conv, dw (+ 3x3), add, mean, fc
-    fixed = fl["runtime_code_bytes"] + fl["input_table_bytes"] + fl["vector_table_bytes"]
-    assert (fl["input_table_bytes"], fl["vector_table_bytes"]) == (256, 64)
+    fixed = fl["runtime_code_bytes"] + abi.INPUT_TABLE_BYTES + fl["vector_table_bytes"]
+    assert (abi.INPUT_TABLE_BYTES, fl["vector_table_bytes"]) == (256, 64)
     for fmt, pre in (("rgb565", 520), ("rgb888", 485), ("grayscale", 355), ("yuyv", 555), (None, 555)):
         rep = estimate(cand, get_board("nucleo-f412zg"), 2, 1280, sensor_format=fmt)
         assert rep.flash_bytes == sum(map(op_flash_bytes, graph.ops)) + kernels + fixed + pre
@@ -78,7 +81,7 @@ def test_kernel_code_counted_once_per_kind_and_depthwise_size():
     gc3, gc7 = graph_cost(plain(3), 2, 1280), graph_cost(plain(7), 2, 1280)
     assert "add" not in gc3.kinds
     fl = footprint_table()["flash"]
-    fixed = fl["runtime_code_bytes"] + fl["input_table_bytes"] + fl["vector_table_bytes"]
+    fixed = fl["runtime_code_bytes"] + abi.INPUT_TABLE_BYTES + fl["vector_table_bytes"]
     assert gc3.code_flash_bytes == sum(fl["kernel_code_bytes"][k] for k in gc3.kinds) + 756 + fixed
     assert gc7.code_flash_bytes == gc3.code_flash_bytes + 2116                   # 3x3 (stage 0) and 7x7
 
@@ -92,7 +95,7 @@ def test_ram_is_arena_stack_statics_dsp_scratch_and_preprocess_rows(fmt, color, 
     assert preprocess_planes(fmt, cand.data.channels) == planes
     arena = plan_graph(build_graph(cand, 2, 1280)).arena_bytes
     assert rep.arena_bytes == arena == 138_240            # s1b0.dw: 48x48x48 in + 24x24x48 out
-    scratch = 4 * (336 + 4)                 # s5b1.project: a 1x1 conv of 336 channels (stem: 46 words)
+    scratch = 4 * (1280 // 2 + 1)           # the classifier's 1280 inputs widened (s5b1.project: 340 words)
     assert rep.ram_bytes == arena + 2048 + 296 + scratch + 4 * 96 * planes
     assert rep.ram_overhead_bytes == rep.ram_bytes - arena
     gc = graph_cost(cand, 2, 1280)
@@ -101,8 +104,9 @@ def test_ram_is_arena_stack_statics_dsp_scratch_and_preprocess_rows(fmt, color, 
 
 
 def test_dsp_scratch_words_follow_the_lowering():
-    stem, expand, dw = _ops(build_graph(mobilenet_v2(0.35, 96), 2, 1280), "stem", "s1b0.expand", "s1b0.dw")
-    assert (op_scratch_words(stem), op_scratch_words(expand), op_scratch_words(dw)) == (28 + 4 + 14, 8 + 4, 18)
+    graph = build_graph(mobilenet_v2(0.35, 96), 2, 1280)
+    stem, expand, dw, project, fc = _ops(graph, "stem", "s1b0.expand", "s1b0.dw", "s5b1.project", "classifier")
+    assert [op_scratch_words(op) for op in (stem, expand, dw, project, fc)] == [28 + 4 + 14, 8 + 4, 18, 340, 641]
 
 
 def test_unknown_sensor_format_is_a_clean_error():
@@ -169,8 +173,8 @@ def test_reserve_shrinks_the_budget():
     cand = mobilenet_v2(0.35, 96)
     rep = estimate(cand, get_board("nucleo-f412zg", reserve_ram_kb=150), 2, 1280)
     assert rep.ram_budget_bytes == (256 - 150) * 1024
-    # arena 138,240 + stack 2,048 + statics 296 + DSP scratch 1,360 + preprocessing rows 4 x 96 x 3
-    assert not rep.fits and rep.violations[0].startswith("ram: 143,096 B > budget 108,544 B")
+    # arena 138,240 + stack 2,048 + statics 296 + DSP scratch 2,564 (the classifier) + preprocessing 4 x 96 x 3
+    assert not rep.fits and rep.violations[0].startswith("ram: 144,300 B > budget 108,544 B")
 
 
 def test_to_dict_has_exactly_the_contract_keys_and_details_has_ops():

@@ -1,0 +1,171 @@
+"""The generated firmware's binary interface: one definition of every layout and buffer size.
+
+Codegen renders the C structs from STRUCTS (dn_abi.h: typedefs, the byte offset of every field
+as a #define that kernels_m4.S reads, and `_Static_assert(offsetof / sizeof)` checks that fail
+the build when the C compiler lays a struct out differently), sizes the DSP scratch buffer and
+pads the arrays with the rules below; the cost model prices flash and RAM with the same
+functions, so neither keeps a copy. Pure Python (no numpy): `dnasgen estimate` imports it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+TARGET_POINTER_BYTES = 4          # Cortex-M: 32-bit pointers (the host build's are 8)
+ARRAY_ALIGNMENT = 16              # DN_ALIGNED() of every constant array (model_data.c)
+ARENA_ALIGNMENT = 16              # the tensor arena and every tensor offset in it (memory planner)
+CONV_ROW_MULTIPLE = 4             # k x k conv weight rows padded to whole words (DSP im2col path)
+SCRATCH_WORD_BYTES = 4            # dn_scratch is uint32_t[DN_SCRATCH_WORDS] (kernels_dsp.c)
+STACK_BYTES = 2048                # reserved by the linker scripts (Makefile STACK_BYTES)
+INPUT_TABLE_BYTES = 256           # dn_input_table: u8 pixel -> int8 model input
+# The constant arrays of a conv / dwconv / fc op (model_data.c), bytes per element: int8 weights,
+# then int32 bias, multiplier and shift per output channel (Dense is quantised per channel too).
+OP_ARRAYS = (("weights", 1), ("bias", 4), ("mult", 4), ("shift", 4))
+
+_SCALAR_BYTES = {"int32_t": 4, "uint32_t": 4}
+
+
+@dataclass(frozen=True)
+class Fields:
+    """One declaration line of a struct: `ctype name, name[n];` (ctype ending in '*': pointers)."""
+    ctype: str
+    names: tuple[str, ...]
+    comment: str = ""
+
+    @property
+    def decl(self) -> str:
+        if self.ctype.endswith("*"):
+            return f"{self.ctype}" + ", *".join(self.names)
+        return f"{self.ctype} " + ", ".join(self.names)
+
+
+@dataclass(frozen=True)
+class Struct:
+    name: str                     # the C typedef name
+    prefix: str                   # of its offset defines: <prefix>_<FIELD>, <prefix>_BYTES
+    comment: str
+    fields: tuple[Fields, ...]
+
+
+def _f(ctype: str, names: str, comment: str = "") -> Fields:
+    return Fields(ctype, tuple(names.split()), comment)
+
+
+_WINDOW = "in_h in_w in_c out_h out_w out_c k_h k_w stride_h stride_w pad_t pad_l"
+_RQ_ARRAYS = (_f("const int8_t *", "weights"), _f("const int32_t *", "bias mult shift"))
+STRUCTS = (
+    Struct("dn_conv_t", "DN_CONV", "conv k x k / 1x1 and depthwise conv (depth multiplier 1). "
+           "Weights: conv OHWI, dw HWC.", (
+               _f("int32_t", _WINDOW), _f("int32_t", "in_offset out_offset act_min act_max"),
+               _f("int32_t", "fast", "|accumulator| < 2^30 and every shift <= -1: SMMULR requantisation "
+                                     "is exact"),
+               _f("int32_t", "w_row", "weights per output channel in the array (k x k conv rows padded "
+                                      "to 4n)"), *_RQ_ARRAYS)),
+    Struct("dn_fc_t", "DN_FC", "fully connected (reference FullyConnected, per-channel weights).", (
+        _f("int32_t", "in_c out_c in_offset out_offset act_min act_max"), *_RQ_ARRAYS)),
+    Struct("dn_add_t", "DN_ADD", "elementwise add of two equally shaped tensors (reference Add).", (
+        _f("int32_t", "size left_shift in1_offset in2_offset out_offset act_min act_max"),
+        _f("int32_t", "in1_mult in1_shift in2_mult in2_shift out_mult out_shift"))),
+    Struct("dn_mean_t", "DN_MEAN", "mean over height and width (reference Mean / QuantizedMeanOrSum).", (
+        _f("int32_t", "in_h in_w channels in_zp out_zp mult shift"),)),
+    Struct("dn_pool_t", "DN_POOL", "average / max pooling (reference_integer_ops::AveragePool / MaxPool): "
+           "HWC, equal quantisation.", (_f("int32_t", _WINDOW), _f("int32_t", "act_min act_max"))),
+    Struct("dn_softmax_t", "DN_SOFTMAX", "softmax of an int8 vector, int8 output (scale 1/256, zero point "
+           "-128): reference_ops::Softmax.", (_f("int32_t", "size mult left_shift diff_min"),)),
+    Struct("dn_chq_t", "DN_CHQ", "requantisation constants of one channel (DSP fast path): multiplier, "
+           "right shift, rounding half.", (_f("int32_t", "m e h"),)),
+    Struct("dn_gemm_args_t", "DN_GEMM", "arguments of dn_gemm2 / dn_gemm2_sat (kernels_m4.S loads all ten "
+           "words with one ldm).", (_f("const int8_t *", "w"), _f("const int32_t *", "bias mult shift"),
+                                    _f("int32_t", "k n4 pairs off lo hi"))),
+    Struct("dn_dwk_t", "DN_DWK", "arguments of the unrolled depthwise kernels dn_dw3/5/7 (kernels_m4.S).", (
+        _f("const int8_t *", "x", "window origin of the first pixel + channel"),
+        _f("const uint32_t *", "w", "the group's weights widened to int16 pairs"),
+        _f("int8_t *", "out"), _f("int32_t", "n c xstep rowadj", "pixels, channels, stride * c, "
+                                  "in_w * c - (k - 1) * c"),
+        _f("uint32_t", "off2", "input offset in both halves"), _f("int32_t", "off lo hi"),
+        _f("dn_chq_t", "q[4]"), _f("int32_t", "bias[4]"),
+        _f("int32_t", "clamp", "0: range -128..127, no clamp"))),
+)
+STRUCT_BY_NAME = {s.name: s for s in STRUCTS}
+# The op descriptor struct of each C kernel variant (codegen.lowering.KERNELS).
+KERNEL_STRUCTS = {"conv": "dn_conv_t", "conv1x1": "dn_conv_t", "dwconv": "dn_conv_t", "fc": "dn_fc_t",
+                  "add": "dn_add_t", "mean_sum": "dn_mean_t", "mean_same": "dn_mean_t",
+                  "avgpool": "dn_pool_t", "maxpool": "dn_pool_t", "softmax": "dn_softmax_t"}
+
+
+@dataclass(frozen=True)
+class Layout:
+    size: int
+    align: int
+    offsets: dict[str, int]       # field name (without [n]) -> byte offset
+
+
+def _round_up(value: int, multiple: int) -> int:
+    return -(-value // multiple) * multiple
+
+
+def _type_layout(ctype: str, pointer_bytes: int) -> tuple[int, int]:
+    if ctype.endswith("*"):
+        return pointer_bytes, pointer_bytes
+    if ctype in _SCALAR_BYTES:
+        return _SCALAR_BYTES[ctype], _SCALAR_BYTES[ctype]
+    inner = layout(ctype, pointer_bytes)
+    return inner.size, inner.align
+
+
+@lru_cache(maxsize=None)
+def layout(struct: str, pointer_bytes: int = TARGET_POINTER_BYTES) -> Layout:
+    """The C layout of `struct` (natural alignment, as gcc / the AAPCS lay it out)."""
+    offset, align, offsets = 0, 1, {}
+    for group in STRUCT_BY_NAME[struct].fields:
+        size, a = _type_layout(group.ctype, pointer_bytes)
+        for name in group.names:
+            base, _, count = name.partition("[")
+            offset = _round_up(offset, a)
+            offsets[base] = offset
+            offset += size * (int(count.rstrip("]")) if count else 1)
+            align = max(align, a)
+    return Layout(_round_up(offset, align), align, offsets)
+
+
+def descriptor_bytes(kernel: str) -> int:
+    """Flash of one op's descriptor on the target: sizeof its struct."""
+    return layout(KERNEL_STRUCTS[kernel]).size
+
+
+def conv_kernel(k_h: int, k_w: int, stride_h: int, stride_w: int) -> str:
+    """The C kernel of a convolution: the 1x1 stride-1 path or the im2col one."""
+    return "conv1x1" if k_h == k_w == 1 and stride_h == stride_w == 1 else "conv"
+
+
+def conv_row(kernel: str, k_h: int, k_w: int, in_c: int) -> int:
+    """Weights per output channel as laid out (w_row): k x k x in_c, padded to whole words
+    for the im2col path (its DSP loop reads whole words; the stem's 27 -> 28)."""
+    k = k_h * k_w * in_c
+    return k if kernel == "conv1x1" else _round_up(k, CONV_ROW_MULTIPLE)
+
+
+def op_scratch_words(kernel: str, params: dict) -> int:
+    """32-bit words of the DSP kernels' scratch buffer one op needs (params: w_row, k_h, k_w, in_c)."""
+    kpad = _round_up(params.get("w_row", 0), 4)
+    if kernel == "conv1x1":       # two pixels widened to int16 pairs + tails
+        return kpad + 4
+    if kernel == "conv":          # ... + the two im2col windows (int8)
+        return kpad + 4 + kpad // 2
+    if kernel == "dwconv":        # a 4-channel group's weights widened to int16
+        return 2 * params["k_h"] * params["k_w"]
+    if kernel == "fc":            # the input vector widened to int16 pairs
+        return params["in_c"] // 2 + 1
+    return 0
+
+
+def scratch_words(ops: list[tuple[str, dict]]) -> int:
+    """DN_SCRATCH_WORDS: the largest need over (kernel, params) of the ops, at least 1."""
+    return max([1] + [op_scratch_words(kernel, params) for kernel, params in ops])
+
+
+def facts() -> dict:
+    """Everything above that prices a candidate (part of the cost model's identity)."""
+    return {"structs": {s.name: layout(s.name).size for s in STRUCTS},
+            "alignment": [ARRAY_ALIGNMENT, ARENA_ALIGNMENT, CONV_ROW_MULTIPLE],
+            "bytes": [SCRATCH_WORD_BYTES, STACK_BYTES, INPUT_TABLE_BYTES], "arrays": list(OP_ARRAYS)}
