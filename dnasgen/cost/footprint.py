@@ -72,12 +72,12 @@ def dw_kernel_sizes(graph: Graph) -> tuple[int, ...]:
     return tuple(sorted({op.kernel for op in graph.ops if op.kind == "dwconv"}))
 
 
-def code_flash_bytes(graph: Graph) -> int:
-    """Kernels (once per distinct kind, depthwise once per kernel size) + runtime + tables."""
+def code_bytes(kinds, dw_kernels) -> int:
+    """Kernels (once per distinct op kind, depthwise once per kernel size) + runtime + tables;
+    additive over kinds and kernel sizes (the differentiable search prices each one's share)."""
     fl = footprint_table()["flash"]
-    kinds = {op.kind for op in graph.ops}
     dw = fl["dwconv_kernel_code_bytes"]
-    return (sum(fl["kernel_code_bytes"][k] for k in kinds) + sum(dw.get(k, 0) for k in dw_kernel_sizes(graph))
+    return (sum(fl["kernel_code_bytes"][k] for k in set(kinds)) + sum(dw.get(k, 0) for k in set(dw_kernels))
             + fl["runtime_code_bytes"] + abi.INPUT_TABLE_BYTES + fl["vector_table_bytes"])
 
 
@@ -85,6 +85,11 @@ def kernel_params(op: Op) -> dict:
     """The lowered op's parameters that size its scratch (codegen.lowering's params keys)."""
     return {"w_row": conv_row_bytes(op) if op.kind == "conv" else 0, "k_h": op.kernel, "k_w": op.kernel,
             "in_c": op.in_shape[2]}
+
+
+def code_flash_bytes(graph: Graph) -> int:
+    """The code of a graph: `code_bytes` of its op kinds and depthwise kernel sizes."""
+    return code_bytes({op.kind for op in graph.ops}, dw_kernel_sizes(graph))
 
 
 def op_scratch_words(op: Op) -> int:

@@ -120,6 +120,15 @@ def live_lower_bound(sizes: dict[str, int], spans: dict[str, tuple[int, int]]) -
     return best
 
 
+def step_live_bytes(graph, alignment: int = 16) -> list[int]:
+    """Per op of a graph's schedule: the (aligned) bytes of the tensors live during it, lifetimes as
+    plan_graph sees them (their max is the plan's peak_live_bytes)."""
+    sizes, schedule = graph_schedule(graph)
+    spans = lifetimes(sizes, schedule, (graph.output,))
+    return [sum(_align(sizes[n], alignment) for n, (a, b) in spans.items() if a <= step <= b)
+            for step in range(len(schedule))]
+
+
 def _orders(sizes: dict[str, int], spans: dict[str, tuple[int, int]]) -> list[tuple[str, list[str]]]:
     names = sorted(sizes)
     return [("size", sorted(names, key=lambda n: (-sizes[n], spans[n][0], n))),
