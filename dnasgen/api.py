@@ -93,12 +93,14 @@ def generate_from_lock(lock, out=None):
     return _regen(Path(lock), None if out is None else Path(out))
 
 
-def compile_model(tflite, board: str, name: str | None = None, out=None, vectors: int = 20):
+def compile_model(tflite, board: str, name: str | None = None, out=None, vectors: int = 20,
+                  runtimes=None):
     """A full-int8 .tflite (path or bytes) made anywhere -> <out>/<name>/ firmware project (no
     preprocessing stage; random int8 test vectors with LiteRT BUILTIN_REF outputs). CodegenError
-    lists every unsupported op and tensor type before anything is written."""
+    lists every unsupported op and tensor type before anything is written. runtimes=["tflm"]:
+    also a TFLM project in tflm/, with TFLM's arena measured by the tflite-micro package."""
     from dnasgen.codegen.compile import compile_model as _compile
-    return _compile(tflite, board, name, None if out is None else Path(out), vectors)
+    return _compile(tflite, board, name, None if out is None else Path(out), vectors, runtimes=runtimes)
 
 
 def verify_project(project, board: str | None = None):

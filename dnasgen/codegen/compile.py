@@ -96,11 +96,15 @@ def default_name(path: Path) -> str:
 
 
 def compile_model(tflite, board: str, name: str | None = None, out=None,
-                  vectors: int = DEFAULT_VECTORS, seed: int = 0, tools: dict | None = None) -> Path:
+                  vectors: int = DEFAULT_VECTORS, seed: int = 0, tools: dict | None = None,
+                  runtimes=None) -> Path:
     """Compile a .tflite (path or bytes) for `board` into <out>/<name>/ (out default: .).
-    tools: model-tool versions for the lock (None: this machine's)."""
+    tools: model-tool versions for the lock (None: this machine's). runtimes: with "tflm", also
+    the TFLM project in tflm/ and TFLM's arena (None: dnasgen's C only)."""
     from dnasgen.boards import get_board
     from dnasgen.codegen.foreign import generate_foreign
+    from dnasgen.codegen.tflm import check_runtimes
+    runtimes = check_runtimes(runtimes)
     if isinstance(tflite, (bytes, bytearray)):
         blob, source = bytes(tflite), "model"
         name = name or "model"
@@ -119,4 +123,4 @@ def compile_model(tflite, board: str, name: str | None = None, out=None,
     if vectors < 1:
         raise CodegenError("at least one test vector is needed")
     project = Path(out if out is not None else ".") / name
-    return generate_foreign(blob, name, target, project, vectors, seed, tools)
+    return generate_foreign(blob, name, target, project, vectors, seed, tools, runtimes)

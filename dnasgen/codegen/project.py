@@ -11,7 +11,8 @@ from dnasgen.codegen.cgen import BANNER
 from dnasgen.codegen.lowering import Program, lower
 from dnasgen.codegen.qemu import ICOUNT_SHIFT, QEMU_TARGETS
 from dnasgen.codegen.render import KEEP_ON_REGENERATE, Renderer, check_project_dir, template_root
-from dnasgen.codegen.vectors import as_vectors, input_quant
+from dnasgen.codegen.tflm import TFLM_DIR, add_tflm
+from dnasgen.codegen.vectors import as_vectors, frame_inputs, input_quant
 from dnasgen.errors import CodegenError
 from dnasgen.io import atomic_dir, json_text, sha256_bytes, sha256_file
 from dnasgen.layout import LOCK_NAME
@@ -72,7 +73,7 @@ def base_context(program: Program, plan, name: str, board_id: str, model_comment
                "qemu_board": ctx.QEMU_BOARD_ID, "icount_shift": ICOUNT_SHIFT,
                "qemu_targets": QEMU_TARGETS,
                "dsp_source": "kernels_dsp.c", "preprocess": input_table is not None,
-               "model_comment": model_comment, "class_list": class_list}
+               "model_comment": model_comment, "class_list": class_list, "tflm": None}
     context.update(ctx.model_context(program, plan.offsets, plan.arena_bytes, input_table))
     context.update(ctx.abi_context())
     return context
@@ -92,7 +93,8 @@ def _context(program: Program, plan, spec, candidate, vectors, tflite_bytes: byt
 
 
 def model_summary(program: Program, plan, tflite_bytes: bytes, context: dict) -> dict:
-    return {"sha256": sha256_bytes(tflite_bytes), "ops": len(program.ops),
+    """The lock's `model` (with `tflm`, TFLM's arena and outputs, where that runtime is generated)."""
+    summary = {"sha256": sha256_bytes(tflite_bytes), "ops": len(program.ops),
             "kernels": list(program.kernels), "macs": program.macs, "arena_bytes": plan.arena_bytes,
             "model_data_bytes": context["model_data_bytes"],
             "input": {"shape": list(program.tensors[program.input].shape),
@@ -101,6 +103,9 @@ def model_summary(program: Program, plan, tflite_bytes: bytes, context: dict) ->
             "output": {"size": program.tensors[program.output].bytes,
                        "scale": program.tensors[program.output].scale,
                        "zero_point": program.tensors[program.output].zero_point}}
+    if context["tflm"]:
+        summary["tflm"] = context["tflm"]
+    return summary
 
 
 def generate_project(tflite_bytes: bytes, spec, candidate, out_dir, vectors=None, metrics=None,
@@ -120,6 +125,9 @@ def generate_project(tflite_bytes: bytes, spec, candidate, out_dir, vectors=None
     if len(vecs) == 0:
         raise CodegenError("at least one test vector is needed")
     context = _context(program, plan, spec, candidate, vecs, tflite_bytes)
+    if "tflm" in spec.runtimes:
+        add_tflm(context, tflite_bytes, frame_inputs(vecs.frames, tflite_bytes, spec.sensor, candidate.data),
+                 vecs.expected)
     return write_project(out_dir, context, tflite_bytes, lambda hashes: _lock(
         spec, candidate, metrics, model_summary(program, plan, tflite_bytes, context),
         model_tools(tools), hashes))
@@ -137,6 +145,8 @@ def write_project(out_dir, context: dict, tflite_bytes: bytes, lock_text) -> Pat
         for board in context["boards"]:
             r.render("board.ld.jinja", f"ld/{board.id}.ld", {**context, "board": board})
         r.render("README.md.jinja", "README.md", context)
+        if context["tflm"]:
+            r.tree("tflm", context, dest=TFLM_DIR)
         r.add_file("model.tflite", tflite_bytes)
         r.add_file(LOCK_NAME, lock_text(_file_hashes(staged, r.written)))
     return out_dir

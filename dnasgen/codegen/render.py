@@ -86,18 +86,19 @@ class Renderer:
         check_banner(target, relative)
         return target
 
-    def tree(self, subdir: str, context: dict, skip: tuple[str, ...] = ()) -> None:
-        """Render / copy every file under root/subdir into the output (same relative layout),
-        except the output names in `skip`."""
+    def tree(self, subdir: str, context: dict, skip: tuple[str, ...] = (), dest: str = "") -> None:
+        """Render / copy every file under root/subdir into the output's `dest` folder (same
+        relative layout), except the output names in `skip`."""
         base = self.root / subdir
         for src in sorted(p for p in base.rglob("*") if p.is_file()):
             if src.relative_to(base).as_posix().removesuffix(".jinja") in skip:
                 continue
             rel = src.relative_to(base).as_posix()
+            out = f"{dest}/{rel}" if dest else rel
             if src.name.endswith(".jinja"):
-                self.render(f"{subdir}/{rel}", rel[: -len(".jinja")], context)
+                self.render(f"{subdir}/{rel}", out[: -len(".jinja")], context)
             else:
-                check_banner(self._write_bytes(rel, src.read_bytes()), rel)
+                check_banner(self._write_bytes(out, src.read_bytes()), out)
 
     def add_file(self, relative: str, data: bytes | str) -> Path:
         raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)

@@ -52,7 +52,12 @@ def format_generate(project: Path) -> str:
     from dnasgen.layout import LOCK_NAME
     lock = json.loads((Path(project) / LOCK_NAME).read_text())
     model = lock["model"]
-    return (f"generated {project}: {model['ops']} ops ({', '.join(model['kernels'])}), "
+    text = (f"generated {project}: {model['ops']} ops ({', '.join(model['kernels'])}), "
             f"{model['macs']:,} MACs, arena {model['arena_bytes']:,} B, model data "
-            f"{model['model_data_bytes']:,} B\n"
-            f"next: make -C {project} test   (or `dnasgen verify {project}`)")
+            f"{model['model_data_bytes']:,} B\n")
+    if "tflm" in model:
+        t = model["tflm"]
+        text += (f"tflm/: TFLM arena {t['arena_bytes']:,} B ({t['package']}, 64-bit host) vs dnasgen "
+                 f"{model['arena_bytes']:,} B; TFLM outputs exact on {t['vectors_exact']} of {t['vectors']} "
+                 f"vectors (max |diff| {t['max_abs_diff']})\n")
+    return text + f"next: make -C {project} test   (or `dnasgen verify {project}`)"

@@ -58,18 +58,22 @@ def random_frames(sensor, count: int, seed: int = 0) -> list[np.ndarray]:
 
 def make_vectors(tflite_bytes: bytes, sensor, data, frames) -> TestVectors:
     """Expected outputs of `frames` through the Python preprocessing and the LiteRT reference."""
-    from dnasgen.data.preprocess import frame_bytes, preprocess_frame
+    from dnasgen.data.preprocess import frame_bytes
     frames = [np.ascontiguousarray(f, np.uint8).reshape(-1) for f in frames]
     bad = [i for i, f in enumerate(frames) if f.size != frame_bytes(sensor)]
     if bad:
         raise CodegenError(f"test frames {bad} are not {sensor.width}x{sensor.height} {sensor.pixel_format} "
                            f"frames ({frame_bytes(sensor)} bytes)")
     ref = reference_interpreter(tflite_bytes)
-    expected = []
-    for f in frames:
-        x = quantize_input(preprocess_frame(f, sensor, data), tflite_bytes)
-        expected.append(ref.run(x.astype(np.int8)).astype(np.int8))
+    expected = [ref.run(x).astype(np.int8) for x in frame_inputs(frames, tflite_bytes, sensor, data)]
     return TestVectors(tuple(frames), tuple(expected))
+
+
+def frame_inputs(frames, tflite_bytes: bytes, sensor, data) -> list[np.ndarray]:
+    """The model's int8 input tensor of each raw frame (the Python preprocessing reference)."""
+    from dnasgen.data.preprocess import preprocess_frame
+    return [quantize_input(preprocess_frame(np.asarray(f, np.uint8), sensor, data), tflite_bytes).astype(np.int8)
+            for f in frames]
 
 
 def as_vectors(vectors, tflite_bytes: bytes, sensor, data, default_count: int = 2) -> TestVectors:

@@ -105,7 +105,7 @@ def stage_list(use_candidate: bool) -> list[Stage]:
                ("supernet", "candidate"), steps.run_finetune, "fine-tune chosen subnet"),
         _stage("export", ("task", "dataset", "sensor", "search_space", "search"), ("finetuned",),
                steps.run_export, "int8 TFLite export", quiet_stderr=True),
-        _stage("generate", ("name", "task", "dataset", "sensor", "board", "constraints"),
+        _stage("generate", ("name", "task", "dataset", "sensor", "board", "constraints", "codegen"),
                ("tflite", "candidate", "finetune", "export"), steps.run_generate,
                "generate firmware project", quiet_stderr=True),
         _stage("verify", ("board", "constraints"), ("lock",), steps.run_verify,

@@ -122,6 +122,7 @@ def build_spec(data: dict, source_path: Path | None = None) -> Spec:
         train=_pick(Train, data["train"]),
         search=_pick(Search, data["search"]),
         output_dir=data["output"]["dir"],
+        runtimes=tuple((data.get("codegen") or {}).get("runtimes") or Spec.runtimes),
         raw=data,
         source_path=str(source_path) if source_path else None,
     )

@@ -77,6 +77,7 @@ class Spec:
     train: Train = Train()
     search: Search = Search()
     output_dir: str = "generated"
+    runtimes: tuple[str, ...] = ("dnasgen",)     # codegen.runtimes: with "tflm", also tflm/
     raw: dict = field(default_factory=dict, compare=False)   # the validated dict (defaults filled)
     source_path: str | None = field(default=None, compare=False)
     # JSON path -> 1-based (line, col) of each value written in the spec file (loader-filled),

@@ -116,3 +116,19 @@ def test_mean_with_equal_quantisation_is_bit_exact(tmp_path):
     project = generate_project(blob, make_spec(Sensor(48, 48, "rgb565"), classes=("a", "b")), cand, tmp_path / "p")
     xs = np.random.default_rng(2).integers(-128, 128, (50, 32, 32, 3), dtype=np.int8)
     assert np.array_equal(run_tensors(project, xs), ReferenceInterpreter(blob).run_batch(xs))
+
+
+def test_spec_runtimes_tflm_adds_a_tflm_project_on_the_same_frames(tiny, tmp_path):
+    """codegen.runtimes: [dnasgen, tflm]: tflm/ runs the raw test frames through ../preprocess.c."""
+    import dataclasses
+    import json
+    pytest.importorskip("tflite_micro", reason="the tflite-micro package is not installed")
+    from dnasgen.codegen import generate_project
+    from dnasgen.verify.project import run_make
+    blob, cand, spec = tiny
+    project = generate_project(blob, dataclasses.replace(spec, runtimes=("dnasgen", "tflm")), cand, tmp_path / "p")
+    tflm = json.loads((project / "dnasgen.lock.json").read_text())["model"]["tflm"]
+    assert tflm["vectors"] == 2 and 0 < tflm["arena_head_bytes"] < tflm["arena_bytes"]
+    assert "../preprocess.c ../model_data.c" in (project / "tflm" / "Makefile").read_text()
+    assert "dn_preprocess(dn_vector_frames[i], input->data.int8);" in (project / "tflm" / "main.cc").read_text()
+    assert "test: ok" in run_make(project, "test")        # the dnasgen project is unchanged by tflm/
