@@ -43,7 +43,8 @@ def test_spec_codegen_runtimes(tmp_path):
 
 
 def test_missing_tflite_micro_is_a_clear_error(monkeypatch):
-    monkeypatch.setitem(sys.modules, "tflite_micro", None)              # import fails as if not installed
+    for name in ("tflite_micro", "tflite_micro.python.tflite_micro"):    # imports fail as if not installed
+        monkeypatch.setitem(sys.modules, name, None)
     with pytest.raises(CodegenError, match="needs the tflite-micro package"):
         run_tflm(b"", [])
 
