@@ -18,6 +18,11 @@ CONV_ROW_MULTIPLE = 4             # k x k conv weight rows padded to whole words
 SCRATCH_WORD_BYTES = 4            # dn_scratch is uint32_t[DN_SCRATCH_WORDS] (kernels_dsp.c)
 STACK_BYTES = 2048                # reserved by the linker scripts (Makefile STACK_BYTES)
 INPUT_TABLE_BYTES = 256           # dn_input_table: u8 pixel -> int8 model input
+PREPROCESS_ACC_BYTES = 4          # preprocess.c dn_acc: a uint32 accumulator per output column and plane
+ARG_LINE_BYTES = 256              # platform_arm.c: the semihosting command line ...
+MAX_ARGS = 8                      # ... split into at most this many argv pointers
+PLATFORM_STATE_BYTES = 8          # platform_arm.c: SysTick wrap count, console handle
+VECTOR_TABLE_ENTRIES = 16         # platform_arm.c dn_vectors: initial SP + the 15 system exceptions
 # The constant arrays of a conv / dwconv / fc op (model_data.c), bytes per element: int8 weights,
 # then int32 bias, multiplier and shift per output channel (Dense is quantised per channel too).
 OP_ARRAYS = (("weights", 1), ("bias", 4), ("mult", 4), ("shift", 4))
@@ -128,6 +133,15 @@ def layout(struct: str, pointer_bytes: int = TARGET_POINTER_BYTES) -> Layout:
     return Layout(_round_up(offset, align), align, offsets)
 
 
+def static_ram_bytes() -> int:
+    """platform_arm.c's static RAM on the target: argument line, argv, platform state."""
+    return ARG_LINE_BYTES + MAX_ARGS * TARGET_POINTER_BYTES + PLATFORM_STATE_BYTES
+
+
+def vector_table_bytes() -> int:
+    return VECTOR_TABLE_ENTRIES * TARGET_POINTER_BYTES
+
+
 def descriptor_bytes(kernel: str) -> int:
     """Flash of one op's descriptor on the target: sizeof its struct."""
     return layout(KERNEL_STRUCTS[kernel]).size
@@ -168,4 +182,5 @@ def facts() -> dict:
     """Everything above that prices a candidate (part of the cost model's identity)."""
     return {"structs": {s.name: layout(s.name).size for s in STRUCTS},
             "alignment": [ARRAY_ALIGNMENT, ARENA_ALIGNMENT, CONV_ROW_MULTIPLE],
-            "bytes": [SCRATCH_WORD_BYTES, STACK_BYTES, INPUT_TABLE_BYTES], "arrays": list(OP_ARRAYS)}
+            "bytes": [SCRATCH_WORD_BYTES, STACK_BYTES, INPUT_TABLE_BYTES, PREPROCESS_ACC_BYTES,
+                      static_ram_bytes(), vector_table_bytes()], "arrays": list(OP_ARRAYS)}

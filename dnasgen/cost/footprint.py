@@ -78,7 +78,7 @@ def code_bytes(kinds, dw_kernels) -> int:
     fl = footprint_table()["flash"]
     dw = fl["dwconv_kernel_code_bytes"]
     return (sum(fl["kernel_code_bytes"][k] for k in set(kinds)) + sum(dw.get(k, 0) for k in set(dw_kernels))
-            + fl["runtime_code_bytes"] + abi.INPUT_TABLE_BYTES + fl["vector_table_bytes"])
+            + fl["runtime_code_bytes"] + abi.INPUT_TABLE_BYTES + abi.vector_table_bytes())
 
 
 def kernel_params(op: Op) -> dict:
@@ -104,7 +104,7 @@ def scratch_bytes(graph: Graph) -> int:
 
 def static_ram_bytes(graph: Graph) -> int:
     """RAM that does not depend on the sensor: stack, static state, DSP scratch (arena excluded)."""
-    return abi.STACK_BYTES + footprint_table()["ram"]["static_bytes"] + scratch_bytes(graph)
+    return abi.STACK_BYTES + abi.static_ram_bytes() + scratch_bytes(graph)
 
 
 def preprocess_planes(sensor_format: str | None, channels: int) -> int:
@@ -126,4 +126,4 @@ def preprocess_code_bytes(sensor_format: str | None, channels: int) -> int:
 
 
 def preprocess_ram_bytes(resolution: int, planes: int) -> int:
-    return footprint_table()["ram"]["preprocess_bytes_per_pixel"] * resolution * planes
+    return abi.PREPROCESS_ACC_BYTES * resolution * planes

@@ -71,14 +71,15 @@ class Context:
 
 # The code each stage runs (besides the shared candidate/graph modules): part of its cache key.
 _CORE = ("candidate.py", "graph.py")
+_COST = ("boards", "cost", "abi.py")      # the cost model prices the firmware layouts of abi.py
 CODE = {
-    "plan": (*_CORE, "boards", "cost", "plan"),
-    "candidate": (*_CORE, "boards", "cost"),
+    "plan": (*_CORE, *_COST, "plan"),
+    "candidate": (*_CORE, *_COST),
     "train": (*_CORE, "data", "nn", "train"),
-    "search": (*_CORE, "boards", "cost", "data", "nn", "train", "search"),
+    "search": (*_CORE, *_COST, "data", "nn", "train", "search"),
     "finetune": (*_CORE, "data", "nn", "train", "search"),
     "export": (*_CORE, "data", "nn", "export"),
-    "generate": (*_CORE, "cost", "data", "export", "codegen", TEMPLATES, "pipeline/fromlock.py"),
+    "generate": (*_CORE, "cost", "abi.py", "data", "export", "codegen", TEMPLATES, "pipeline/fromlock.py"),
     "verify": ("boards", "verify"),
 }
 

@@ -17,6 +17,7 @@
  * mps2-an505 and mps3-an547). Entry 7 is SecureFault on ARMv8-M (reserved before). */
 #include <string.h>
 #include "platform.h"
+#include "dn_abi.h"
 
 #if !DN_HOST
 #ifndef DN_INSTR_PER_TICK
@@ -40,6 +41,8 @@ void SysTick_Handler(void);
 
 static volatile uint32_t dn_wraps;
 static int dn_stdout = -1;
+_Static_assert(sizeof dn_wraps + sizeof dn_stdout == DN_PLATFORM_STATE_BYTES,
+               "platform state differs from dnasgen.abi (the cost model's static RAM)");
 
 static void dn_halt(void) {
     for (;;) { }
@@ -56,7 +59,7 @@ static void dn_fault(void) {
 }
 
 __attribute__((section(".isr_vector"), used))
-static void (*const dn_vectors[16])(void) = {
+static void (*const dn_vectors[DN_VECTOR_TABLE_ENTRIES])(void) = {
     (void (*)(void))(&_estack), Reset_Handler, dn_halt, dn_fault, dn_fault, dn_fault, dn_fault,
     dn_fault, 0, 0, 0, dn_halt, dn_halt, 0, dn_halt, SysTick_Handler,
 };
@@ -138,13 +141,13 @@ void dn_trace(int op, const int8_t *output, int32_t bytes) {
 
 /* Arguments from SYS_GET_CMDLINE (qemu -semihosting-config arg=...), split on spaces. */
 void dn_platform_init(int *argc, char ***argv) {
-    static char line[256];
-    static char *args[8];
+    static char line[DN_ARG_LINE_BYTES];
+    static char *args[DN_MAX_ARGS];
     uint32_t block[2] = {(uint32_t)line, sizeof line - 1};
     int n = 0;
     if (dn_semihost(0x15, block) == 0) {
         line[block[1]] = 0;
-        for (char *p = line; *p && n < 8;) {
+        for (char *p = line; *p && n < DN_MAX_ARGS;) {
             while (*p == ' ') *p++ = 0;
             if (*p) args[n++] = p;
             while (*p && *p != ' ') ++p;

@@ -5,6 +5,7 @@
  * Streaming: one output row at a time, so RAM is DN_RES x planes accumulators. */
 #include "preprocess.h"
 #include "model_data.h"
+#include "dn_abi.h"
 
 #if DN_PIXEL_FORMAT == DN_FMT_GRAYSCALE || (DN_PIXEL_FORMAT == DN_FMT_YUYV && DN_CHANNELS == 1)
 #define DN_PLANES 1
@@ -17,6 +18,7 @@
 #define DN_TOP ((DN_FRAME_H - DN_SIDE) / 2)
 
 static uint32_t dn_acc[DN_RES * DN_PLANES];
+_Static_assert(sizeof dn_acc[0] == DN_PREPROCESS_ACC_BYTES, "dn_acc differs from dnasgen.abi");
 
 #if DN_PIXEL_FORMAT == DN_FMT_YUYV && DN_PLANES == 3
 static uint32_t dn_yuv_channel(int32_t v) {

@@ -62,8 +62,8 @@ def test_flash_is_ops_kernels_runtime_preprocessing_and_tables():
     graph = build_graph(cand, 2, 1280)
     fl = footprint_table()["flash"]
     kernels = 3240 + 1928 + 268 + 264 + 212 + 756                         # conv, dw (+ 3x3), add, mean, fc
-    fixed = fl["runtime_code_bytes"] + abi.INPUT_TABLE_BYTES + fl["vector_table_bytes"]
-    assert (abi.INPUT_TABLE_BYTES, fl["vector_table_bytes"]) == (256, 64)
+    fixed = fl["runtime_code_bytes"] + abi.INPUT_TABLE_BYTES + abi.vector_table_bytes()
+    assert (abi.INPUT_TABLE_BYTES, abi.vector_table_bytes()) == (256, 64)
     for fmt, pre in (("rgb565", 520), ("rgb888", 485), ("grayscale", 355), ("yuyv", 555), (None, 555)):
         rep = estimate(cand, get_board("nucleo-f412zg"), 2, 1280, sensor_format=fmt)
         assert rep.flash_bytes == sum(map(op_flash_bytes, graph.ops)) + kernels + fixed + pre
@@ -81,7 +81,7 @@ def test_kernel_code_counted_once_per_kind_and_depthwise_size():
     gc3, gc7 = graph_cost(plain(3), 2, 1280), graph_cost(plain(7), 2, 1280)
     assert "add" not in gc3.kinds
     fl = footprint_table()["flash"]
-    fixed = fl["runtime_code_bytes"] + abi.INPUT_TABLE_BYTES + fl["vector_table_bytes"]
+    fixed = fl["runtime_code_bytes"] + abi.INPUT_TABLE_BYTES + abi.vector_table_bytes()
     assert gc3.code_flash_bytes == sum(fl["kernel_code_bytes"][k] for k in gc3.kinds) + 756 + fixed
     assert gc7.code_flash_bytes == gc3.code_flash_bytes + 2116                   # 3x3 (stage 0) and 7x7
 

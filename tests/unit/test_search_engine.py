@@ -169,7 +169,8 @@ def test_report_files_and_result_round_trip(tmp_path):
 
 @pytest.mark.parametrize("pixel_format", ["grayscale", "rgb565", "rgb888", "yuyv"])
 def test_prices_are_the_sensor_aware_cost_model(tmp_path, pixel_format):
-    from dnasgen.cost import estimate, estimate_spec, footprint_table
+    from dnasgen import abi
+    from dnasgen.cost import estimate, estimate_spec
     colors = ["grayscale"] if pixel_format == "grayscale" else ["grayscale", "rgb"]
     spec = make_spec(tmp_path, sensor={"pixel_format": pixel_format}, constraints={"max_latency_ms": 300},
                      data_options={"colors": colors})
@@ -183,7 +184,7 @@ def test_prices_are_the_sensor_aware_cost_model(tmp_path, pixel_format):
     blind = estimate(gray, spec.board, spec.num_classes, spec.space.head_channels)   # no sensor: worst case
     priced = Pricer(spec).cost(gray)
     assert priced["flash_bytes"] < blind.flash_bytes                # one preprocessing routine, not the largest
-    per_pixel = footprint_table()["ram"]["preprocess_bytes_per_pixel"]
+    per_pixel = abi.PREPROCESS_ACC_BYTES
     planes = 1 if pixel_format in ("grayscale", "yuyv") else 3      # planes of the streaming preprocessor
     assert blind.ram_bytes - priced["ram_bytes"] == per_pixel * gray.data.resolution * (3 - planes)
 
