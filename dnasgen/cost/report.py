@@ -99,6 +99,45 @@ def budget_violations(ram: int, ram_budget: int, flash: int, flash_budget: int,
     return out
 
 
+BUDGETS = (("ram_bytes", "RAM", "B"), ("flash_bytes", "flash", "B"), ("latency_ms", "latency", "ms"))
+BINDS_AT = 0.8          # a budget binds when the chosen candidate uses at least this share of it
+
+
+def budget_usage(values: dict, budgets: dict) -> list[dict]:
+    """Each budget's use by the values (RAM, flash, latency; a missing value or limit is left out):
+    {"key", "label", "unit", "used", "limit", "fraction"}."""
+    out = []
+    for key, label, unit in BUDGETS:
+        used, limit = values.get(key), budgets.get(key)
+        if used is not None and limit:
+            out.append({"key": key, "label": label, "unit": unit, "used": used, "limit": limit,
+                        "fraction": used / limit})
+    return out
+
+
+def tightest_budget(values: dict, budgets: dict) -> dict | None:
+    """The budget the values come closest to, with "binds" (fraction >= BINDS_AT)."""
+    usage = budget_usage(values, budgets)
+    if not usage:
+        return None
+    top = max(usage, key=lambda u: u["fraction"])
+    return {**top, "binds": top["fraction"] >= BINDS_AT}
+
+
+def format_amount(value: float, unit: str) -> str:
+    """Bytes as kB (1024), milliseconds with one decimal."""
+    return f"{value / 1024:,.1f} kB" if unit == "B" else f"{value:,.1f} ms"
+
+
+def format_binding(tight: dict | None) -> str:
+    """e.g. "RAM 22.2 kB of 24.0 kB (92 %) binds" / "... (8 %): no budget binds"."""
+    if tight is None:
+        return "no budget"
+    text = (f"{tight['label']} {format_amount(tight['used'], tight['unit'])} of "
+            f"{format_amount(tight['limit'], tight['unit'])} ({tight['fraction']:.0%})")
+    return f"{text} binds" if tight["binds"] else f"{text}, the tightest: no budget binds"
+
+
 def _pct(value: float, budget: float | None) -> str:
     return f"{100.0 * value / budget:5.1f} %" if budget else "      -"
 

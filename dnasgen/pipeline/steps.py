@@ -48,6 +48,7 @@ def _write_candidate(ctx: Context, cand) -> object:
 def run_search(ctx: Context) -> StageResult:
     """Evolutionary, constraint-first search over (data configuration, architecture)."""
     from dnasgen.nn import load_supernet
+    from dnasgen.search.runner import BASELINE, runs_baseline
     from dnasgen.search.runner import run_search as search
     from dnasgen.search.scoring import SupernetScorer
     path = ctx.artifact("supernet")
@@ -57,6 +58,8 @@ def run_search(ctx: Context) -> StageResult:
     scorer = SupernetScorer(load_supernet(path).eval(), ctx.bundle, ctx.spec, identity=identity)
     result = search(ctx.spec, ctx.project, scorer=scorer)
     outputs = {"search": ctx.work_path("search.json"), "candidate": _write_candidate(ctx, result.candidate)}
+    if runs_baseline(ctx.spec, result.strategy):       # search.compare_baseline: the baseline's result
+        outputs[f"search_{BASELINE}"] = ctx.work_path(f"search_{BASELINE}.json")
     outputs.update(_report_files(ctx))
     return StageResult(outputs, {
         "supernet_accuracy": result.chosen.accuracy, "evaluations": result.evaluations,

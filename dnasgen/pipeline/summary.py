@@ -37,9 +37,10 @@ def _row(estimate, measured, budget) -> dict:
 
 def _budgets(ctx, cand) -> dict:
     from dnasgen.cost import estimate_spec
+    from dnasgen.cost.report import tightest_budget
     spec, verify = ctx.spec, ctx.infos.get("verify", {})
     cost = estimate_spec(spec, cand).to_dict()
-    return {
+    out = {
         "ram_bytes": _row(cost["ram_bytes"], verify.get("ram_bytes"), spec.board.ram_budget_bytes),
         "flash_bytes": _row(cost["flash_bytes"], verify.get("flash_bytes"),
                             spec.board.flash_budget_bytes),
@@ -47,6 +48,29 @@ def _budgets(ctx, cand) -> dict:
                            spec.constraints.max_latency_ms),
         "macs": cost["macs"], "params": cost["params"], "fits": cost["fits"],
     }
+    out["binding"] = tightest_budget(*_used(out))    # measured where verify ran, else the estimate
+    return out
+
+
+def _used(budget: dict) -> tuple[dict, dict]:
+    """(values, limits) of the budget rows: the measured figure where there is one."""
+    rows = {k: budget[k] for k in ("ram_bytes", "flash_bytes", "latency_ms")}
+    return ({k: r["estimate"] if r["measured"] is None else r["measured"] for k, r in rows.items()},
+            {k: r["budget"] for k, r in rows.items()})
+
+
+def _comparison(ctx) -> list[dict] | None:
+    """The search's choice vs the hardware-aware baseline's on the same supernet and budgets (from
+    search.compare_baseline or `dnasgen search --compare`), as ComparisonTable rows; else None."""
+    from dnasgen.errors import DnasgenError
+    from dnasgen.search.runner import BASELINE, load_result
+    from dnasgen.search.result import versus
+    if "search" not in ctx.artifacts:
+        return None
+    try:
+        return versus(load_result(ctx.project), load_result(ctx.project, BASELINE))
+    except DnasgenError:           # no baseline result (or an unreadable one): nothing to compare
+        return None
 
 
 def shown(path: Path) -> str:
@@ -79,7 +103,7 @@ def collect(ctx, result) -> dict:
     cand = _candidate(ctx)
     if cand is not None:
         summary.update(candidate=cand.to_dict(), data=cand.data.label, arch=describe_arch(cand),
-                       budget=_budgets(ctx, cand))
+                       budget=_budgets(ctx, cand), comparison=_comparison(ctx))
     export = infos.get("export") or {}
     summary["accuracy"] = {
         "supernet_val": (infos.get("search") or {}).get("supernet_accuracy"),
@@ -104,17 +128,26 @@ def _fmt(value, unit: str) -> str:
 
 
 def _budget_table(budget: dict) -> Table:
+    from dnasgen.cost.report import BUDGETS, budget_usage
     table = Table(title="resources vs budget", title_justify="left")
     for col in ("", "estimate", "measured", "budget", "used"):
         table.add_column(col, justify="right" if col else "left")
-    for key, label, unit in (("ram_bytes", "RAM", "B"), ("flash_bytes", "flash", "B"),
-                             ("latency_ms", "latency", "ms")):
+    used = {u["key"]: f"{u['fraction']:.0%}" for u in budget_usage(*_used(budget))}
+    for key, label, unit in BUDGETS:
         row = budget[key]
-        value = row["measured"] if row["measured"] is not None else row["estimate"]
-        used = f"{value / row['budget']:.0%}" if row["budget"] else "-"
         table.add_row(label, _fmt(row["estimate"], unit), _fmt(row["measured"], unit),
-                      _fmt(row["budget"], unit), used)
+                      _fmt(row["budget"], unit), used.get(key, "-"))
     return table
+
+
+def _print_choice(summary: dict, console: Console) -> None:
+    """The binding budget, and the search's choice against the hardware-aware baseline's."""
+    from dnasgen.cost.report import format_binding
+    from dnasgen.search.result import versus_line
+    console.print(f"[bold]binding budget[/] {format_binding(summary['budget'].get('binding'))}",
+                  highlight=False)
+    if summary.get("comparison"):
+        console.print(f"[bold]vs baseline[/]   {versus_line(summary['comparison'])}", highlight=False)
 
 
 def render(summary: dict, console: Console | None = None) -> None:
@@ -131,6 +164,7 @@ def render(summary: dict, console: Console | None = None) -> None:
                       f"fine-tuned float {_fmt(acc['float_val'], '%')}, int8 {_fmt(acc['int8_val'], '%')}; "
                       f"test (held out): float {_fmt(acc['float_test'], '%')}")
         console.print(_budget_table(summary["budget"]))
+        _print_choice(summary, console)
     verify = summary.get("verify") or {}
     if verify.get("note"):
         console.print(f"[bold]verify[/]        {verify['note']}")

@@ -7,7 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from dnasgen.search.pareto import COST_OBJECTIVES, Evaluated, pareto_front
-from dnasgen.search.result import ComparisonTable, SearchResult
+from dnasgen.cost.report import format_binding, tightest_budget
+from dnasgen.search.result import ComparisonTable, SearchResult, versus, versus_line
 from dnasgen.io import atomic_path, atomic_write_text
 from dnasgen.search.state import write_record
 
@@ -99,7 +100,16 @@ def _predictor_lines(stats: dict) -> list[str]:
             f"scored), {_rho(stats['spearman_holdout'])} (fit on 80 % of all scores, tested on the rest)"]
 
 
-def search_markdown(result: SearchResult, top: int = 10) -> str:
+def _versus_lines(result: SearchResult, baseline: SearchResult | None) -> list[str]:
+    rows = versus(result, baseline)
+    if rows is None:
+        return []
+    table = ComparisonTable({r.strategy: r for r in (result, baseline)})
+    return ["## Data-aware vs hardware-aware (data configuration fixed to the largest feasible)", "",
+            versus_line(rows), "", table.markdown()]
+
+
+def search_markdown(result: SearchResult, top: int = 10, baseline: SearchResult | None = None) -> str:
     b = result.budgets
     lat = "none" if b.get("latency_ms") is None else f"{b['latency_ms']:g} ms"
     test = result.holdout.get("chosen")
@@ -110,7 +120,9 @@ def search_markdown(result: SearchResult, top: int = 10) -> str:
              f"{result.generations} generations/batches, {result.elapsed_s:.1f} s ({result.stop_reason})",
              f"- chosen: `{result.candidate.to_json()}`",
              f"- chosen accuracy: validation {result.chosen.accuracy:.4f} (supernet subnet, BN recalibrated)"
-             + (f", test {test:.4f}" if test is not None else ""), *_predictor_lines(result.predictor), "",
+             + (f", test {test:.4f}" if test is not None else ""),
+             f"- binding budget (cost model): {format_binding(tightest_budget(result.chosen.cost, b))}",
+             *_predictor_lines(result.predictor), "", *_versus_lines(result, baseline),
              f"## Top {min(top, result.evaluations)} candidates", ""]
     lines += _table([(str(i + 1), e) for i, e in enumerate(result.top(top))])
     lines += ["", "## Best per data configuration", ""]
@@ -121,11 +133,12 @@ def search_markdown(result: SearchResult, top: int = 10) -> str:
     return "\n".join(lines)
 
 
-def write_report(spec, workdir: Path, result: SearchResult) -> Path:
+def write_report(spec, workdir: Path, result: SearchResult, baseline: SearchResult | None = None) -> Path:
+    """pareto.png, search.md (with the hardware-aware baseline's choice when one ran), search.json."""
     out = Path(workdir) / REPORT
     out.mkdir(parents=True, exist_ok=True)
     plot_pareto(result, out / "pareto.png")
-    atomic_write_text(out / "search.md", search_markdown(result))
+    atomic_write_text(out / "search.md", search_markdown(result, baseline=baseline))
     result.save(out / "search.json")
     return out
 

@@ -117,3 +117,36 @@ class ComparisonTable:
                          f"| {row['flash_bytes']:,} | {row['latency_ms']:.2f} | {row['macs']:,} "
                          f"| {row['pareto_size']} | {row['elapsed_s']:g} |")
         return "\n".join(lines) + "\n"
+
+
+STRATEGY_LABELS = {"evolution": "data-aware", "hardware_aware": "hardware-aware", "random": "random"}
+
+
+def checkpoint_of(supernet: str) -> str:
+    """The checkpoint digest of a scorer identity (the build appends "+code:..." to it)."""
+    return supernet.split("+", 1)[0]
+
+
+def versus(result: SearchResult, baseline: SearchResult | None) -> list[dict] | None:
+    """ComparisonTable rows of a result and its hardware-aware baseline when they are comparable
+    (same supernet checkpoint and budgets, different strategies), else None."""
+    if baseline is None or baseline.strategy == result.strategy \
+            or checkpoint_of(result.supernet) != checkpoint_of(baseline.supernet) \
+            or result.budgets != baseline.budgets:
+        return None
+    return ComparisonTable({result.strategy: result, baseline.strategy: baseline}).rows()
+
+
+def _choice(row: dict, verb: str = "") -> str:
+    return (f"{STRATEGY_LABELS.get(row['strategy'], row['strategy'])}{verb} "
+            f"{row['data_config']} width {row['width']:g} (val acc {row['val_accuracy']:.3f})")
+
+
+def versus_line(rows: list[dict]) -> str:
+    """ "data-aware chose 32px-rgb width 0.35 (val acc 0.882) vs hardware-aware 48px-rgb ..." """
+    ours, base = rows
+    counts = {ours["evaluations"], base["evaluations"]}
+    each = f"{ours['evaluations']} candidates each" if len(counts) == 1 else \
+        f"{ours['evaluations']} vs {base['evaluations']} candidates"
+    return (f"{_choice(ours, ' chose')} vs {_choice(base)}; {each}, same supernet "
+            "(supernet subnets, BN recalibrated)")

@@ -98,17 +98,32 @@ def _default_scorer(spec, workdir: Path, scorer):
     return load_scorer(spec, workdir)
 
 
+BASELINE = "hardware_aware"
+
+
+def runs_baseline(spec, strategy: str) -> bool:
+    """search.compare_baseline: the hardware-aware baseline runs after any other strategy."""
+    return bool(spec.search.compare_baseline) and strategy != BASELINE
+
+
 def run_search(spec, workdir: Path, strategy: str | None = None, *, scorer=None,
                report: bool = True, show: bool = True) -> SearchResult:
-    """Search the spec's joint space; writes .dnasgen/search.json (+ per strategy) and the report."""
+    """Search the spec's joint space; writes .dnasgen/search.json (+ per strategy) and the report.
+
+    With search.compare_baseline the hardware-aware baseline runs too (same scorer, budgets and
+    evaluations) into .dnasgen/search_hardware_aware.json, and the report compares the two."""
     from dnasgen.search.report import write_report
-    workdir = Path(workdir)
+    workdir, pricer = Path(workdir), Pricer(spec)
     scorer = _default_scorer(spec, workdir, scorer)
-    result = _holdout(_search(spec, workdir, strategy, scorer, Pricer(spec), show=show), scorer)
+    result = _holdout(_search(spec, workdir, strategy, scorer, pricer, show=show), scorer)
     result.save(workdir / ARTIFACTS / f"search_{result.strategy}.json")
+    baseline = None
+    if runs_baseline(spec, result.strategy):
+        baseline = _holdout(_search(spec, workdir, BASELINE, scorer, pricer, show=show), scorer)
+        baseline.save(workdir / ARTIFACTS / f"search_{BASELINE}.json")
     result.save(workdir / ARTIFACTS / "search.json")
     if report:
-        write_report(spec, workdir, result)
+        write_report(spec, workdir, result, baseline)
     return result
 
 
@@ -129,7 +144,7 @@ def compare(spec, workdir: Path, *, scorer=None, report: bool = True, show: bool
     results["evolution"].save(workdir / ARTIFACTS / "search.json")
     table = ComparisonTable(results)
     if report:
-        write_report(spec, workdir, results["evolution"])
+        write_report(spec, workdir, results["evolution"], results[BASELINE])
         write_comparison(spec, workdir, table)
     return table
 

@@ -58,6 +58,7 @@ class Search:
     eval_samples: int = 1000
     predictor: bool = True          # evolution: rank a large pool with an accuracy predictor, score its best
     predictor_pool: int = 2500      # candidates the predictor ranks per generation
+    compare_baseline: bool = False  # also run hardware_aware on the same supernet (summary shows both)
 
 
 @dataclass(frozen=True)
