@@ -1,5 +1,6 @@
 """`dnasgen plan` and `dnasgen estimate` end to end through the CLI (real spec files)."""
 import json
+import re
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -14,7 +15,9 @@ runner = CliRunner()
 
 
 def small_board_spec(tmp_path, ram_kb):
-    text = QUICKSTART.read_text().replace("ram_kb: 256", f"ram_kb: {ram_kb}")
+    """The quickstart with ram_kb RAM and a 32 KB application reserve."""
+    text = re.sub(r"^  ram_kb: \d+", f"  ram_kb: {ram_kb}", QUICKSTART.read_text(), count=1, flags=re.M)
+    text = re.sub(r"^  reserve_ram_kb: \d+", "  reserve_ram_kb: 32", text, count=1, flags=re.M)
     path = tmp_path / "spec.yaml"
     path.write_text(text.replace("dir: generated", f"dir: {tmp_path / 'gen'}"))
     return path

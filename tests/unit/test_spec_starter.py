@@ -63,9 +63,26 @@ def test_shipped_specs_validate(path):
 def test_quickstart_is_small_and_colour_decisive():
     spec = load_spec(ROOT / "specs" / "quickstart.yaml")            # check_paths=True: synthetic needs none
     assert spec.dataset.source == "synthetic" and spec.dataset.options["color_decisive"] is True
-    assert spec.board.id == "qemu-mps2-an386" and spec.board.ram_kb == 256 and spec.board.flash_kb == 1024
+    assert spec.board.id == "qemu-mps2-an386" and spec.board.ram_kb == 64 and spec.board.flash_kb == 512
     assert spec.sensor.pixel_format == "rgb565" and max(spec.space.resolutions) <= 48
     assert set(spec.space.colors) == {"grayscale", "rgb"}
+
+
+def test_quickstart_budgets_bind():
+    """make demo's budgets bind: the largest 48 px RGB network does not fit, every data configuration's
+    smallest does, and the plan's largest feasible network uses most of the RAM and latency budgets."""
+    from dnasgen.candidate import DataConfig
+    from dnasgen.cost import estimate_spec
+    from dnasgen.cost.report import tightest_budget
+    from dnasgen.plan import make_plan
+    spec = load_spec(ROOT / "specs" / "quickstart.yaml")
+    assert not estimate_spec(spec, spec.space.largest(DataConfig(48, "rgb"))).fits
+    assert all(estimate_spec(spec, spec.space.smallest(d)).fits for d in spec.space.data_configs())
+    plan = make_plan(spec)
+    limits = {"ram_bytes": spec.board.ram_budget_bytes, "flash_bytes": spec.board.flash_budget_bytes,
+              "latency_ms": spec.constraints.max_latency_ms}
+    assert tightest_budget(plan.largest_feasible.cost, limits)["binds"]
+    assert plan.largest_feasible.candidate.data.resolution == 48 and plan.fit_fraction["all"] < 0.8
 
 
 def test_person_specs_match_their_boards_and_sensors():
