@@ -23,7 +23,7 @@ _STYLE = {"pending": "dim", "running": "bold yellow", "cached": "cyan", "done": 
 BRIEF = {"validate": ("spec",), "plan": ("space_size", "feasible_data_configs"),
          "train": ("epoch", "val_largest", "val_smallest"), "search": ("data", "supernet_accuracy"),
          "candidate": ("data",), "finetune": ("float_val_accuracy", "float_accuracy"),
-         "export": ("int8_accuracy", "tflite_bytes"), "generate": ("arena_bytes", "model_data_bytes"),
+         "export": ("int8_accuracy", "tflite_bytes"), "generate": ("arena_bytes", "tflm_arena_bytes", "model_data_bytes"),
          "verify": ("note",)}
 
 

@@ -149,7 +149,8 @@ def run_generate(ctx: Context) -> StageResult:
     owned = {f"project:{rel}": ctx.path(rel) for rel in owned_files(ctx.project)}
     return StageResult({**owned, "lock": ctx.path(LOCK_NAME)}, {
         "files": len(lock.get("files", {})), "arena_bytes": lock["model"]["arena_bytes"],
-        "model_data_bytes": lock["model"]["model_data_bytes"]})
+        "model_data_bytes": lock["model"]["model_data_bytes"],
+        "tflm_arena_bytes": (lock["model"].get("tflm") or {}).get("arena_bytes")})
 
 
 def write_project(ctx: Context, tflite_bytes: bytes, cand, tools: dict | None) -> Path:

@@ -111,6 +111,8 @@ def collect(ctx, result) -> dict:
         "int8_val": export.get("int8_accuracy"),
         "float_test": (infos.get("finetune") or {}).get("float_accuracy"),
     }
+    generate = infos.get("generate") or {}
+    summary["arena"] = {"dnasgen": generate.get("arena_bytes"), "tflm": generate.get("tflm_arena_bytes")}
     summary["verify"] = infos.get("verify")
     if "lock" in ctx.artifacts:
         summary["commands"] = commands(ctx.project)
@@ -165,6 +167,10 @@ def render(summary: dict, console: Console | None = None) -> None:
                       f"test (held out): float {_fmt(acc['float_test'], '%')}")
         console.print(_budget_table(summary["budget"]))
         _print_choice(summary, console)
+    arena = summary.get("arena") or {}
+    if arena.get("tflm") is not None:
+        console.print(f"[bold]arena[/]         dnasgen {arena['dnasgen']:,} B; TFLM {arena['tflm']:,} B "
+                      "(tflite-micro package; TFLM project in tflm/)")
     verify = summary.get("verify") or {}
     if verify.get("note"):
         console.print(f"[bold]verify[/]        {verify['note']}")

@@ -204,3 +204,18 @@ def test_sigkill_mid_training_resumes_to_the_same_result(first, tmp_path):
     assert epochs == [1, 2, 3]                   # resumed from the checkpoint, not restarted
     assert (work / "candidate.json").read_text() == first["saved"]["candidate"]
     assert (work / "model.tflite").read_bytes() == first["saved"]["tflite"]
+
+
+def test_codegen_runtimes_edit_reruns_generate_only(first):
+    """codegen.runtimes: [dnasgen, tflm] re-runs only generate (and verify): tflm/ appears, and the
+    lock, the stage's figures and the summary carry TFLM's arena next to dnasgen's."""
+    pytest.importorskip("tflite_micro", reason="the tflite-micro package is not installed")
+    spec = first["root"] / "tflm.yaml"             # same name: the same project and stage cache
+    spec.write_text(first["spec"].read_text() + "\ncodegen:\n  runtimes: [dnasgen, tflm]\n")
+    result = build(spec, out=first["root"] / "out", until="generate", quiet=True)
+    status = result.status()
+    assert status["generate"] == "ran" and {status[s] for s in ("plan", "train", "search", "export")} == {"cached"}
+    tflm = json.loads((result.project / "dnasgen.lock.json").read_text())["model"]["tflm"]
+    assert (result.project / "tflm" / "main.cc").is_file() and tflm["arena_bytes"] > 0
+    assert result.summary["arena"]["tflm"] == tflm["arena_bytes"]
+    assert result.summary["arena"]["dnasgen"] <= tflm["arena_head_bytes"]
