@@ -12,7 +12,7 @@
 
 #if DN_USE_DSP
 static uint32_t dn_scratch[DN_SCRATCH_WORDS];
-_Static_assert(sizeof dn_scratch[0] == DN_SCRATCH_WORD_BYTES, "dn_scratch words differ from dnasgen.abi");
+DN_STATIC_ASSERT(sizeof dn_scratch[0] == DN_SCRATCH_WORD_BYTES, "dn_scratch words differ from dnasgen.abi");
 
 /* Output stage of an op in registers (int8 stores may alias the op struct, so nothing is re-read). */
 typedef struct {

@@ -41,7 +41,7 @@ void SysTick_Handler(void);
 
 static volatile uint32_t dn_wraps;
 static int dn_stdout = -1;
-_Static_assert(sizeof dn_wraps + sizeof dn_stdout == DN_PLATFORM_STATE_BYTES,
+DN_STATIC_ASSERT(sizeof dn_wraps + sizeof dn_stdout == DN_PLATFORM_STATE_BYTES,
                "platform state differs from dnasgen.abi (the cost model's static RAM)");
 
 static void dn_halt(void) {

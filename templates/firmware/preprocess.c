@@ -18,7 +18,7 @@
 #define DN_TOP ((DN_FRAME_H - DN_SIDE) / 2)
 
 static uint32_t dn_acc[DN_RES * DN_PLANES];
-_Static_assert(sizeof dn_acc[0] == DN_PREPROCESS_ACC_BYTES, "dn_acc differs from dnasgen.abi");
+DN_STATIC_ASSERT(sizeof dn_acc[0] == DN_PREPROCESS_ACC_BYTES, "dn_acc differs from dnasgen.abi");
 
 #if DN_PIXEL_FORMAT == DN_FMT_YUYV && DN_PLANES == 3
 static uint32_t dn_yuv_channel(int32_t v) {

@@ -1,7 +1,8 @@
 """dnasgen.abi vs the C compilers: the layouts Python computes (and the cost model prices) are the
-ones gcc lays out, the generated dn_abi.h checks fail the build when they drift, and kernels_m4.S
-refuses a dn_gemm_args_t its ldm cannot read. Host gcc needed; the Cortex-M checks also
-arm-none-eabi-gcc (a Cortex-M4 build checks the 32-bit layouts, the host build the 64-bit ones)."""
+ones gcc lays out (C99, -pedantic clean), the generated dn_abi.h checks fail the build when they
+drift, and kernels_m4.S refuses a dn_gemm_args_t its ldm cannot read. Host gcc needed; the
+Cortex-M checks also arm-none-eabi-gcc (a Cortex-M4 build checks the 32-bit layouts, the host
+build the 64-bit ones)."""
 from __future__ import annotations
 
 import re
@@ -31,7 +32,7 @@ def render_header(directory, context: dict | None = None):
 def compile_c(cc: str, directory, source: str, *flags: str) -> subprocess.CompletedProcess:
     path = directory / "probe.c"
     path.write_text(source)
-    return subprocess.run([cc, "-std=c99", "-Wall", "-Wextra", "-Werror", "-I", str(directory), *flags,
+    return subprocess.run([cc, "-std=c99", "-pedantic", "-Wall", "-Wextra", "-Werror", "-I", str(directory), *flags,
                            str(path), "-o", str(directory / "probe")], capture_output=True, text=True)
 
 
