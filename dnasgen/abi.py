@@ -79,9 +79,21 @@ STRUCTS = (
            "-128): reference_ops::Softmax.", (_f("int32_t", "size mult left_shift diff_min"),)),
     Struct("dn_chq_t", "DN_CHQ", "requantisation constants of one channel (DSP fast path): multiplier, "
            "right shift, rounding half.", (_f("int32_t", "m e h"),)),
-    Struct("dn_gemm_args_t", "DN_GEMM", "arguments of dn_gemm2 / dn_gemm2_sat (kernels_m4.S loads all ten "
-           "words with one ldm).", (_f("const int8_t *", "w"), _f("const int32_t *", "bias mult shift"),
-                                    _f("int32_t", "k n4 pairs off lo hi"))),
+    Struct("dn_gemm_args_t", "DN_GEMM", "arguments of dn_gemm2 / dn_gemm2_sat (kernels_m4.S loads them "
+           "with two ldm: fifteen consecutive words).", (
+               _f("const int8_t *", "w"), _f("const int32_t *", "bias mult shift"),
+               _f("int32_t", "k n4 n off lo hi", "k = row length, n4 = k / 4, n = out_c, off = output offset"),
+               _f("const int8_t *", "in", "1x1: the pixels' inputs, widened pair by pair; 0: x holds one pair"),
+               _f("int32_t", "pixels in_off"), _f("uint32_t *", "x"), _f("int8_t *", "out"))),
+    Struct("dn_dw3_t", "DN_DW3", "arguments of the 3 x 3 depthwise kernel dn_dw3 over a padded band "
+           "(kernels_m4.S).", (
+               _f("int32_t", "bias[4]"), _f("const uint32_t *", "x w", "window of the next pixel in the band, "
+                                          "the group's widened weights"),
+               _f("int32_t", "unused rowstride", "rowstride: bytes per band row"),
+               _f("uint32_t", "off2", "input offset in both halves"),
+               _f("int32_t", "mt[8]", "m, ~shift of the 4 channels"), _f("int32_t", "k2", "2 out_offset + 1"),
+               _f("int8_t *", "out end", "output of the next pixel, after the last"),
+               _f("int32_t", "xstep ostep lo hi", "4 stride_w, out_c, activation range"))),
     Struct("dn_dwk_t", "DN_DWK", "arguments of the unrolled depthwise kernels dn_dw3/5/7 (kernels_m4.S).", (
         _f("const int8_t *", "x", "window origin of the first pixel + channel"),
         _f("const uint32_t *", "w", "the group's weights widened to int16 pairs"),
@@ -159,15 +171,24 @@ def conv_row(kernel: str, k_h: int, k_w: int, in_c: int) -> int:
     return k if kernel == "conv1x1" else _round_up(k, CONV_ROW_MULTIPLE)
 
 
+def dw_band_words(params: dict) -> int:
+    """The padded band of a 3 x 3 depthwise conv (kernels_dw.h): 3 input rows of (out_w - 1) x
+    stride_w + 3 words (4 channels each); other kernel sizes have none."""
+    if (params["k_h"], params["k_w"]) != (3, 3):
+        return 0
+    return 3 * ((params["out_w"] - 1) * params["stride_w"] + 3)
+
+
 def op_scratch_words(kernel: str, params: dict) -> int:
-    """32-bit words of the DSP kernels' scratch buffer one op needs (params: w_row, k_h, k_w, in_c)."""
+    """32-bit words of the DSP kernels' scratch buffer one op needs (params: w_row, k_h, k_w, in_c,
+    out_w, stride_w)."""
     kpad = _round_up(params.get("w_row", 0), 4)
     if kernel == "conv1x1":       # two pixels widened to int16 pairs + tails
         return kpad + 4
     if kernel == "conv":          # ... + the two im2col windows (int8)
         return kpad + 4 + kpad // 2
-    if kernel == "dwconv":        # a 4-channel group's weights widened to int16
-        return 2 * params["k_h"] * params["k_w"]
+    if kernel == "dwconv":        # a 4-channel group's weights widened to int16 (+ 3 x 3: the band)
+        return 2 * params["k_h"] * params["k_w"] + dw_band_words(params)
     if kernel == "fc":            # the input vector widened to int16 pairs
         return params["in_c"] // 2 + 1
     return 0

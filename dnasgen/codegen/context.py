@@ -160,7 +160,8 @@ def model_defines(program: Program, offsets: dict[str, int], arena_bytes: int,
     values = {"DN_PREPROCESS": int(preprocess), "DN_INPUT_BYTES": ins.bytes,
               "DN_OUTPUT_BYTES": outs.bytes, "DN_ARENA_BYTES": arena_bytes,
               "DN_INPUT_OFFSET": offsets[program.input], "DN_OUTPUT_OFFSET": offsets[program.output],
-              "DN_MACS": program.macs, "DN_SCRATCH_WORDS": program.scratch_words}
+              "DN_MACS": program.macs, "DN_SCRATCH_WORDS": program.scratch_words,
+              "DN_ACT_CLAMP": program.act_clamp, "DN_DW_GENERIC": program.dw_generic}
     values.update({f"DN_KERNEL_{k.upper()}": int(k in program.kernels) for k in KERNELS})
     values.update({f"DN_DW_K{k}": int(k in program.dw_square_kernels) for k in (3, 5, 7)})
     return values

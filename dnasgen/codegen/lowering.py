@@ -84,6 +84,18 @@ class Program:
         return scratch_words(self.ops)
 
     @property
+    def dw_generic(self) -> int:
+        """1 when a depthwise conv is not 3 x 3 (those take the generic 4-channel group path)."""
+        return int(any(op.kernel == "dwconv" and (op.params["k_h"], op.params["k_w"]) != (3, 3) for op in self.ops))
+
+    @property
+    def act_clamp(self) -> int:
+        """1 when a convolution on the fast (SMMULR) path clamps to less than -128 .. 127 (ReLU6
+        range narrower than the int8 range): the assembly kernels compile their clamp then."""
+        return int(any(op.kernel in ("conv", "conv1x1", "dwconv") and op.params.get("fast")
+                       and (op.params["act_min"], op.params["act_max"]) != (-128, 127) for op in self.ops))
+
+    @property
     def weight_bytes(self) -> int:
         return sum(a.nbytes for op in self.ops for a in op.arrays.values())
 

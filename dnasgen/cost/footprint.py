@@ -84,7 +84,7 @@ def code_bytes(kinds, dw_kernels) -> int:
 def kernel_params(op: Op) -> dict:
     """The lowered op's parameters that size its scratch (codegen.lowering's params keys)."""
     return {"w_row": conv_row_bytes(op) if op.kind == "conv" else 0, "k_h": op.kernel, "k_w": op.kernel,
-            "in_c": op.in_shape[2]}
+            "in_c": op.in_shape[2], "out_w": op.out_shape[1], "stride_w": op.stride}
 
 
 def code_flash_bytes(graph: Graph) -> int:

@@ -79,8 +79,24 @@ static void dn_dot2x2(const uint32_t *x, const int8_t *w, int32_t k, int32_t n4,
 }
 
 #if DN_DOT2X2_ASM
-void dn_gemm2(const dn_gemm_args_t *a, const uint32_t *x, int8_t *oa, int8_t *ob);
-void dn_gemm2_sat(const dn_gemm_args_t *a, const uint32_t *x, int8_t *oa, int8_t *ob);
+/* dn_gemm_args_t (dn_abi.h): the arguments of the hand-scheduled GEMM in kernels_m4.S. */
+void dn_gemm2(const dn_gemm_args_t *a);
+void dn_gemm2_sat(const dn_gemm_args_t *a);
+
+/* The hand-scheduled path (kernels_m4.S), when it applies: fast requantisation, k % 4 == 0, even out_c. */
+static int dn_gemm_asm(const dn_rq_t *r, const dn_conv_t *p, int32_t k, const int8_t *in, int32_t pixels,
+                       uint32_t *x, int8_t *out) {
+    if (!r->fast || (k & 3) || (p->out_c & 1)) return 0;
+    const dn_gemm_args_t a = {p->weights, r->bias, r->mult, r->shift, k, k >> 2, p->out_c, r->off, r->lo, r->hi,
+                              in, pixels, p->in_offset, x, out};
+    if (r->lo == -128 && r->hi == 127) dn_gemm2_sat(&a);
+#if DN_ACT_CLAMP
+    else dn_gemm2(&a);
+#else
+    else return 0;                  /* not compiled: the model has no clamped convolution */
+#endif
+    return 1;
+}
 #endif
 
 /* Output pixels a and b (two = 0: a only) from the widened pair x, all output channels. */
@@ -90,12 +106,7 @@ static void dn_gemm_pixels(const dn_conv_t *p, int32_t k, const uint32_t *x, int
     const int8_t *w = p->weights;
     const int32_t n = p->out_c, n4 = k >> 2, rest = k & 3;
 #if DN_DOT2X2_ASM
-    if (r.fast && rest == 0 && (n & 1) == 0) {   /* hand-scheduled path (kernels_m4.S) */
-        const dn_gemm_args_t a = {w, r.bias, r.mult, r.shift, k, n4, n / 2, r.off, r.lo, r.hi};
-        if (r.lo == -128 && r.hi == 127) dn_gemm2_sat(&a, x, oa, two ? ob : oa);
-        else dn_gemm2(&a, x, oa, two ? ob : oa);
-        return;
-    }
+    if (dn_gemm_asm(&r, p, k, 0, 1 + two, (uint32_t *)x, oa)) return;
 #endif
     const int16_t *ta = (const int16_t *)(x + 4 * n4), *tb = ta + 4;
     for (int32_t oc = 0; oc < n; oc += 2, w += 2 * k) {
@@ -125,6 +136,10 @@ void dn_conv1x1(const dn_conv_t *p, const int8_t *in, int8_t *out) {
         for (int32_t i = 0; i < pixels; ++i, in += k, out += n) dn_gemm_mve(p, in, k, k, out);
         return;
     }
+#endif
+#if DN_DOT2X2_ASM
+    const dn_rq_t r = dn_rq_of(p);
+    if (dn_gemm_asm(&r, p, k, in, pixels, dn_scratch, out)) return;
 #endif
     for (int32_t i = 0; i < pixels; i += 2, in += 2 * k, out += 2 * n) {
         const int32_t two = i + 1 < pixels;
@@ -211,116 +226,8 @@ void dn_add(const dn_add_t *p, const int8_t *in1, const int8_t *in2, int8_t *out
 }
 #endif
 
-#if DN_KERNEL_DWCONV
-DN_INLINE dn_chq_t dn_chq(const dn_rq_t *r, int32_t c) {
-    const dn_chq_t q = {r->mult[c], -r->shift[c], 1 << (-r->shift[c] - 1)};
-    return q;
-}
+#include "kernels_dw.h"   /* depthwise convolutions */
 
-DN_INLINE int8_t dn_q4(const dn_rq_t *r, const dn_chq_t *q, int32_t acc) {
-    return dn_clamp8(dn_rq_fast(acc, q->m, q->e, q->h) + r->off, r->lo, r->hi);
-}
-
-/* dn_dwk_t (dn_abi.h): the arguments of the unrolled depthwise kernels in kernels_m4.S. */
-void dn_dw3(dn_dwk_t *a);
-void dn_dw5(dn_dwk_t *a);
-void dn_dw7(dn_dwk_t *a);
-
-/* One output pixel of a 4-channel group over its (clipped) window, widened weights. */
-static void dn_dw_border(const dn_conv_t *p, const dn_rq_t *r, const dn_dwk_t *a, const int8_t *in,
-                         int32_t oy, int32_t ox, int8_t *out) {
-    const int32_t c = p->in_c, kw = p->k_w, iw = p->in_w;
-    const int32_t y0 = oy * p->stride_h - p->pad_t, x0 = ox * p->stride_w - p->pad_l;
-    const int32_t ky0 = y0 < 0 ? -y0 : 0, ky1 = p->in_h - y0 < p->k_h ? p->in_h - y0 : p->k_h;
-    const int32_t kx0 = x0 < 0 ? -x0 : 0, kx1 = iw - x0 < kw ? iw - x0 : kw;
-    int32_t a0 = a->bias[0], a1 = a->bias[1], a2 = a->bias[2], a3 = a->bias[3];
-    for (int32_t ky = ky0; ky < ky1; ++ky) {
-        for (int32_t kx = kx0; kx < kx1; ++kx) {
-            const uint32_t xv = dn_rd32(in + ((y0 + ky) * iw + x0 + kx) * c);
-            const uint32_t *w = a->w + 2 * (ky * kw + kx);
-            const uint32_t xe = __sxtab16(a->off2, xv), xo = dn_sxtab16_ror8(a->off2, xv);
-            a0 = __smlabb(xe, w[0], a0);
-            a2 = __smlatt(xe, w[0], a2);
-            a1 = __smlabb(xo, w[1], a1);
-            a3 = __smlatt(xo, w[1], a3);
-        }
-    }
-    out[0] = dn_q4(r, &a->q[0], a0);
-    out[1] = dn_q4(r, &a->q[1], a1);
-    out[2] = dn_q4(r, &a->q[2], a2);
-    out[3] = dn_q4(r, &a->q[3], a3);
-}
-
-/* Channels ch..ch+3 of every output pixel: unrolled assembly inside, C on the borders. */
-static void dn_dw_group(const dn_conv_t *p, const dn_rq_t *r, const int8_t *in, int8_t *out, int32_t ch,
-                        void (*kernel)(dn_dwk_t *)) {
-    const int32_t c = p->in_c, k = p->k_w, iw = p->in_w, ow = p->out_w, sw = p->stride_w;
-    const int32_t ox_lo = (p->pad_l + sw - 1) / sw, ox_hi = (iw - k + p->pad_l) / sw + 1;
-    dn_dwk_t a = {0, dn_scratch, 0, 0, c, sw * c, iw * c - (k - 1) * c,
-                  ((uint32_t)p->in_offset & 0xFFFFu) * 0x10001u, r->off, r->lo, r->hi,
-                  {dn_chq(r, ch), dn_chq(r, ch + 1), dn_chq(r, ch + 2), dn_chq(r, ch + 3)},
-                  {r->bias[ch], r->bias[ch + 1], r->bias[ch + 2], r->bias[ch + 3]},
-                  !(r->lo == -128 && r->hi == 127)};
-    for (int32_t t = 0; t < k * k; ++t) {            /* weights of the group, widened once */
-        const uint32_t wv = dn_rd32(p->weights + t * c + ch);
-        dn_scratch[2 * t] = __sxtb16(wv);
-        dn_scratch[2 * t + 1] = dn_sxtb16_ror8(wv);
-    }
-    in += ch, out += ch;
-    for (int32_t oy = 0; oy < p->out_h; ++oy) {
-        const int32_t y0 = oy * p->stride_h - p->pad_t;
-        int8_t *row = out + oy * ow * c;
-        const int32_t inner = y0 >= 0 && y0 + k <= p->in_h && ox_lo < ox_hi && kernel;
-        const int32_t lo = inner ? ox_lo : ow, hi = inner ? ox_hi : ow;
-        for (int32_t ox = 0; ox < lo; ++ox) dn_dw_border(p, r, &a, in, oy, ox, row + ox * c);
-        if (inner) {
-            a.x = in + (y0 * iw + lo * sw - p->pad_l) * c;
-            a.out = row + lo * c;
-            a.n = hi - lo;
-            kernel(&a);
-        }
-        for (int32_t ox = hi; ox < ow; ++ox) dn_dw_border(p, r, &a, in, oy, ox, row + ox * c);
-    }
-}
-
-/* Channels [ch0, c) of every output pixel, one at a time (portable requantisation allowed). */
-static void dn_dw_single(const dn_conv_t *p, const dn_rq_t *r, const int8_t *in, int8_t *out, int32_t ch0) {
-    const int32_t c = p->in_c, kw = p->k_w, kh = p->k_h, iw = p->in_w, ih = p->in_h;
-    for (int32_t oy = 0; oy < p->out_h; ++oy) {
-        const int32_t y0 = oy * p->stride_h - p->pad_t;
-        const int32_t ky0 = y0 < 0 ? -y0 : 0, ky1 = ih - y0 < kh ? ih - y0 : kh;
-        for (int32_t ox = 0; ox < p->out_w; ++ox, out += c) {
-            const int32_t x0 = ox * p->stride_w - p->pad_l;
-            const int32_t kx0 = x0 < 0 ? -x0 : 0, kx1 = iw - x0 < kw ? iw - x0 : kw;
-            for (int32_t ch = ch0; ch < c; ++ch) {
-                int32_t acc = r->bias[ch];
-                for (int32_t ky = ky0; ky < ky1; ++ky)
-                    for (int32_t kx = kx0; kx < kx1; ++kx)
-                        acc += p->weights[(ky * kw + kx) * c + ch] *
-                               (in[((y0 + ky) * iw + x0 + kx) * c + ch] + p->in_offset);
-                out[ch] = dn_q(*r, acc, ch);
-            }
-        }
-    }
-}
-
-void dn_dwconv(const dn_conv_t *p, const int8_t *in, int8_t *out) {
-    const dn_rq_t r = dn_rq_of(p);
-    const int32_t groups = r.fast ? p->in_c / 4 : 0, k = p->k_w;
-    void (*kernel)(dn_dwk_t *) = 0;
-#if DN_DW_K3
-    if (k == 3 && p->k_h == 3) kernel = dn_dw3;
-#endif
-#if DN_DW_K5
-    if (k == 5 && p->k_h == 5) kernel = dn_dw5;
-#endif
-#if DN_DW_K7
-    if (k == 7 && p->k_h == 7) kernel = dn_dw7;
-#endif
-    for (int32_t g = 0; g < groups; ++g) dn_dw_group(p, &r, in, out, 4 * g, kernel);
-    if (4 * groups < p->in_c) dn_dw_single(p, &r, in, out, 4 * groups);
-}
-#endif
 #if DN_KERNEL_FC
 /* reference FullyConnected: the input (+ offset) widened once into the SMLAD layout of dn_widen2,
  * two output rows per pass; single-rounding requantisation as in kernels.c. */

@@ -102,4 +102,4 @@ def test_kernels_m4_assembles_with_the_offsets_and_refuses_a_reordered_gemm_stru
     text = header.read_text()
     header.write_text(text.replace("#define DN_GEMM_K 16\n", "#define DN_GEMM_K 20\n", 1))
     done = assemble_kernels(tmp_path)
-    assert done.returncode != 0 and "dn_gemm_args_t as ten consecutive words" in done.stderr
+    assert done.returncode != 0 and "dn_gemm_args_t as fifteen consecutive words" in done.stderr
