@@ -11,6 +11,7 @@ import os
 import re
 import sys
 import tempfile
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -52,49 +53,79 @@ def resolver_method(op: str) -> str:
     return "Add" + "".join(part if part[:1].isdigit() else part.capitalize() for part in op.split("_"))
 
 
-def _interpreter(tflite_bytes: bytes):
+def _runtime():
     try:
         from tflite_micro.python.tflite_micro import runtime
     except ImportError as exc:
         raise CodegenError(f"runtime tflm needs the {TFLM_PACKAGE} package to measure TFLM's arena "
                            f"(`pip install {TFLM_PACKAGE}`, pinned in constraints.txt): {exc}") from None
-    try:
-        return runtime.Interpreter.from_bytes(bytes(tflite_bytes))
-    except (RuntimeError, ValueError) as exc:
-        raise CodegenError(f"TFLM ({TFLM_PACKAGE}) cannot load the model: {exc}") from None
+    return runtime
 
 
-def _allocations(interpreter) -> str:
-    """What print_allocations writes to the C stderr (file descriptor 2), captured."""
+@contextmanager
+def _captured_stderr():
+    """The C stderr (file descriptor 2) redirected to a file while the block runs; yields a
+    function that reads what was written so far."""
     with tempfile.TemporaryFile() as captured:
         sys.stderr.flush()
         saved = os.dup(2)
         os.dup2(captured.fileno(), 2)
+
+        def read() -> str:
+            captured.seek(0)
+            return captured.read().decode("utf-8", "replace")
         try:
-            interpreter.print_allocations()
+            yield read
         finally:
             os.dup2(saved, 2)
             os.close(saved)
-        captured.seek(0)
-        return captured.read().decode("utf-8", "replace")
+
+
+def _accepts(runtime, tflite_bytes: bytes, arena_size: int | None):
+    """The interpreter, or None where AllocateTensors fails in an arena of `arena_size` bytes."""
+    try:
+        return runtime.Interpreter.from_bytes(tflite_bytes, arena_size=arena_size)
+    except (RuntimeError, ValueError):
+        return None
+
+
+def smallest_arena(runtime, tflite_bytes: bytes, used: int) -> int:
+    """The smallest arena (16-byte steps) AllocateTensors accepts. `used` (what the recorder saw
+    in a large arena) is a lower bound; planning can need more for a moment (the greedy planner's
+    scratch, taken from the same arena)."""
+    lo, hi = -(-used // 16) * 16 - 16, -(-used // 16) * 16
+    while _accepts(runtime, tflite_bytes, hi) is None:
+        lo, hi = hi, hi * 2
+    while hi - lo > 16:
+        mid = (lo + hi) // 32 * 16
+        lo, hi = (lo, mid) if _accepts(runtime, tflite_bytes, mid) is not None else (mid, hi)
+    return hi
 
 
 def run_tflm(tflite_bytes: bytes, inputs) -> tuple[dict, list[np.ndarray]]:
     """Run `inputs` (int8 input tensors) through the tflite-micro interpreter:
     (its arena figures, the int8 outputs)."""
     from importlib.metadata import version
-    interpreter = _interpreter(tflite_bytes)
-    shape = interpreter.get_input_details(0)["shape"]
-    outputs = []
-    for x in inputs:
-        interpreter.set_input(np.asarray(x, np.int8).reshape(shape), 0)
-        interpreter.invoke()
-        outputs.append(np.asarray(interpreter.get_output(0), np.int8).reshape(-1).copy())
-    figures = {k: int(v) for k, v in _ARENA_LINE.findall(_allocations(interpreter))}
-    if set(figures) != {"total", "head", "tail"}:
-        raise CodegenError(f"{TFLM_PACKAGE}: no arena figures in its allocation report")
+    runtime, blob = _runtime(), bytes(tflite_bytes)
+    with _captured_stderr() as report:
+        interpreter = _accepts(runtime, blob, None)          # the package's default: 10x the model
+        if interpreter is None:
+            raise CodegenError(f"TFLM ({TFLM_PACKAGE}) cannot load the model: {report().strip()}")
+        shape = interpreter.get_input_details(0)["shape"]
+        outputs = []
+        for x in inputs:
+            interpreter.set_input(np.asarray(x, np.int8).reshape(shape), 0)
+            interpreter.invoke()
+            outputs.append(np.asarray(interpreter.get_output(0), np.int8).reshape(-1).copy())
+        before = len(report())
+        interpreter.print_allocations()
+        figures = {k: int(v) for k, v in _ARENA_LINE.findall(report()[before:])}
+        if set(figures) != {"total", "head", "tail"}:
+            raise CodegenError(f"{TFLM_PACKAGE}: no arena figures in its allocation report")
+        smallest = smallest_arena(runtime, blob, figures["total"])
     arena = {"arena_bytes": figures["total"], "arena_head_bytes": figures["head"],
-             "arena_tail_bytes": figures["tail"], "package": f"{TFLM_PACKAGE} {version(TFLM_PACKAGE)}"}
+             "arena_tail_bytes": figures["tail"], "arena_min_bytes": smallest,
+             "package": f"{TFLM_PACKAGE} {version(TFLM_PACKAGE)}"}
     return arena, outputs
 
 
@@ -112,9 +143,8 @@ def tflm_context(tflite_bytes: bytes, summary: dict) -> dict:
     """What templates/tflm reads."""
     data = np.frombuffer(bytes(tflite_bytes), np.uint8)
     ops = model_ops(tflite_bytes)
-    arena = -(-summary["arena_bytes"] // 16) * 16
     return {"tflm": summary, "tflm_ops": [{"name": op, "method": resolver_method(op)} for op in ops],
-            "tflm_arena_bytes": arena, "tflm_model_bytes": int(data.size),
+            "tflm_model_bytes": int(data.size),
             "tflm_model_array": (f"alignas(16) const unsigned char {MODEL_ARRAY}[{data.size}] = {{\n"
                                  f"{cgen.array_body(data, per_line=20)}\n}};\n")}
 

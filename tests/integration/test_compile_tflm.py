@@ -38,14 +38,22 @@ d = ip.get_input_details(0)
 ip.set_input(np.zeros(d["shape"], d["dtype"]), 0)
 ip.invoke()
 ip.print_allocations()
+for size in map(int, sys.argv[2:]):                  # arenas to try: does AllocateTensors accept them?
+    try:
+        runtime.Interpreter.from_file(sys.argv[1], arena_size=size)
+        print(f"arena {size}: ok")
+    except RuntimeError:
+        print(f"arena {size}: refused")
 """
 
 
-def _interpreter_arena(model: Path) -> int:
-    """The RecordingMicroAllocator's total, from a fresh interpreter in another process."""
-    run = subprocess.run([sys.executable, "-c", _PROBE, str(model)], capture_output=True, text=True, check=True,
-                         env={**os.environ, "OMP_NUM_THREADS": "1"})
-    return int(re.search(r"Arena allocation total (\d+) bytes", run.stderr + run.stdout).group(1))
+def _interpreter_arena(model: Path, *sizes: int) -> tuple[int, list[str]]:
+    """The RecordingMicroAllocator's total, from a fresh interpreter in another process, and
+    whether AllocateTensors accepts an arena of each of `sizes` bytes."""
+    run = subprocess.run([sys.executable, "-c", _PROBE, str(model), *map(str, sizes)], capture_output=True,
+                         text=True, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    total = int(re.search(r"Arena allocation total (\d+) bytes", run.stderr + run.stdout).group(1))
+    return total, re.findall(r"^arena \d+: (ok|refused)$", run.stdout, re.M)
 
 
 @pytest.fixture(scope="module", params=sorted(OPS))
@@ -79,11 +87,13 @@ def test_tflm_arena_is_what_the_interpreter_reports(compiled):
     _, path, project = compiled
     lock = json.loads((project / "dnasgen.lock.json").read_text())
     tflm, ours = lock["model"]["tflm"], lock["model"]["arena_bytes"]
-    reported = _interpreter_arena(path)
+    smallest = tflm["arena_min_bytes"]
+    reported, accepted = _interpreter_arena(path, smallest, smallest - 16)
     assert tflm["arena_bytes"] == reported == tflm["arena_head_bytes"] + tflm["arena_tail_bytes"]
     assert ours <= tflm["arena_head_bytes"] < reported            # dnasgen's arena: no larger than TFLM's
+    assert accepted == ["ok", "refused"] and reported <= smallest and smallest % 16 == 0
     arena = int(re.search(r"kDnTflmArenaBytes = (\d+);", (project / "tflm" / "main.cc").read_text()).group(1))
-    assert reported <= arena < reported + 16 and arena % 16 == 0
+    assert arena == smallest
     assert f"| {reported} |" in (project / "README.md").read_text()
     assert lock["runtimes"] == ["dnasgen", "tflm"] and tflm["vectors"] == VECTORS
 
@@ -99,3 +109,5 @@ def test_tflm_main_builds_and_runs_against_a_tflm_tree(compiled):
                           f"MAX_DIFF={lock['max_abs_diff']}"], capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr
     assert f"tflm: {lock['vectors_exact']} of {VECTORS} vectors exact, 0 beyond" in run.stdout
+    used = int(re.search(r"arena used (\d+) of", run.stdout).group(1))
+    assert lock["arena_head_bytes"] <= used <= lock["arena_min_bytes"]
