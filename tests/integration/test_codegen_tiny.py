@@ -2,6 +2,8 @@
 output is never half-written, and op variants the exporter rarely emits stay bit-exact."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -132,3 +134,7 @@ def test_spec_runtimes_tflm_adds_a_tflm_project_on_the_same_frames(tiny, tmp_pat
     assert "../preprocess.c ../model_data.c" in (project / "tflm" / "Makefile").read_text()
     assert "dn_preprocess(dn_vector_frames[i], input->data.int8);" in (project / "tflm" / "main.cc").read_text()
     assert "test: ok" in run_make(project, "test")        # the dnasgen project is unchanged by tflm/
+    if os.environ.get("DNASGEN_TFLM_DIR"):                 # a TFLM tree with its library built
+        out = run_make(project / "tflm", "run", f"TFLM_DIR={os.environ['DNASGEN_TFLM_DIR']}",
+                       f"MAX_DIFF={tflm['max_abs_diff']}")
+        assert f"tflm: {tflm['vectors_exact']} of 2 vectors exact, 0 beyond" in out
