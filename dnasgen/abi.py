@@ -16,6 +16,7 @@ ARRAY_ALIGNMENT = 16              # DN_ALIGNED() of every constant array (model_
 ARENA_ALIGNMENT = 16              # the tensor arena and every tensor offset in it (memory planner)
 CONV_ROW_MULTIPLE = 4             # k x k conv weight rows padded to whole words (DSP im2col path)
 SCRATCH_WORD_BYTES = 4            # dn_scratch is uint32_t[DN_SCRATCH_WORDS] (kernels_dsp.c)
+ADD_TABLE_WORDS = 512             # dn_add (DSP path): each input's 256 scaled values, int32, in dn_scratch
 STACK_BYTES = 2048                # reserved by the linker scripts (Makefile STACK_BYTES)
 INPUT_TABLE_BYTES = 256           # dn_input_table: u8 pixel -> int8 model input
 PREPROCESS_ACC_BYTES = 4          # preprocess.c dn_acc: a uint32 accumulator per output column and plane
@@ -189,6 +190,8 @@ def op_scratch_words(kernel: str, params: dict) -> int:
         return kpad + 4 + kpad // 2
     if kernel == "dwconv":        # a 4-channel group's weights widened to int16 (+ 3 x 3: the band)
         return 2 * params["k_h"] * params["k_w"] + dw_band_words(params)
+    if kernel == "add":           # the two inputs' tables of scaled values
+        return ADD_TABLE_WORDS
     if kernel == "fc":            # the input vector widened to int16 pairs
         return params["in_c"] // 2 + 1
     return 0
@@ -203,5 +206,5 @@ def facts() -> dict:
     """Everything above that prices a candidate (part of the cost model's identity)."""
     return {"structs": {s.name: layout(s.name).size for s in STRUCTS},
             "alignment": [ARRAY_ALIGNMENT, ARENA_ALIGNMENT, CONV_ROW_MULTIPLE],
-            "bytes": [SCRATCH_WORD_BYTES, STACK_BYTES, INPUT_TABLE_BYTES, PREPROCESS_ACC_BYTES,
+            "bytes": [SCRATCH_WORD_BYTES, ADD_TABLE_WORDS, STACK_BYTES, INPUT_TABLE_BYTES, PREPROCESS_ACC_BYTES,
                       static_ram_bytes(), vector_table_bytes()], "arrays": list(OP_ARRAYS)}

@@ -31,6 +31,7 @@ static inline dn_rq_t dn_rq_of(const dn_conv_t *p) {
 }
 
 #define DN_INLINE static inline __attribute__((always_inline))
+#define DN_COLD __attribute__((cold, noinline))   /* fallbacks (slow requantisation, odd shapes): small code */
 
 DN_INLINE int8_t dn_clamp8(int32_t v, int32_t lo, int32_t hi) {
     v = __ssat(v, 8);
@@ -99,15 +100,12 @@ static int dn_gemm_asm(const dn_rq_t *r, const dn_conv_t *p, int32_t k, const in
 }
 #endif
 
-/* Output pixels a and b (two = 0: a only) from the widened pair x, all output channels. */
-static void dn_gemm_pixels(const dn_conv_t *p, int32_t k, const uint32_t *x, int8_t *oa, int8_t *ob,
-                           int32_t two) {
+/* Output pixels a and b (two = 0: a only) from the widened pair x, all output channels (C). */
+DN_COLD static void dn_gemm_pixels_c(const dn_conv_t *p, int32_t k, const uint32_t *x, int8_t *oa, int8_t *ob,
+                                     int32_t two) {
     const dn_rq_t r = dn_rq_of(p);
     const int8_t *w = p->weights;
     const int32_t n = p->out_c, n4 = k >> 2, rest = k & 3;
-#if DN_DOT2X2_ASM
-    if (dn_gemm_asm(&r, p, k, 0, 1 + two, (uint32_t *)x, oa)) return;
-#endif
     const int16_t *ta = (const int16_t *)(x + 4 * n4), *tb = ta + 4;
     for (int32_t oc = 0; oc < n; oc += 2, w += 2 * k) {
         const int32_t c1 = oc + 1 < n ? oc + 1 : oc;
@@ -123,6 +121,15 @@ static void dn_gemm_pixels(const dn_conv_t *p, int32_t k, const uint32_t *x, int
         oa[c1] = dn_q(r, acc[1], c1);
         if (two) ob[c1] = dn_q(r, acc[3], c1);
     }
+}
+
+static void dn_gemm_pixels(const dn_conv_t *p, int32_t k, const uint32_t *x, int8_t *oa, int8_t *ob,
+                           int32_t two) {
+#if DN_DOT2X2_ASM
+    const dn_rq_t r = dn_rq_of(p);
+    if (dn_gemm_asm(&r, p, k, 0, 1 + two, (uint32_t *)x, oa)) return;
+#endif
+    dn_gemm_pixels_c(p, k, x, oa, ob, two);
 }
 #endif   /* DN_KERNEL_CONV || DN_KERNEL_CONV1X1 */
 
@@ -161,8 +168,14 @@ static void dn_im2col(const dn_conv_t *p, const int8_t *in, int32_t i, int8_t *c
             const int8_t *src = in + (iy * p->in_w + x0) * ic;
             if (iy < 0 || iy >= p->in_h)
                 for (int32_t j = 0; j < row; ++j) col[j] = pad;
-            else
-                for (int32_t j = 0; j < row; ++j) col[j] = src[j];
+            else {
+                int32_t j = 0;
+                for (; j + 4 <= row; j += 4) {                /* words (unaligned access) */
+                    const uint32_t v = dn_rd32(src + j);
+                    memcpy(col + j, &v, 4);
+                }
+                for (; j < row; ++j) col[j] = src[j];
+            }
         }
         return;
     }
@@ -208,19 +221,27 @@ DN_INLINE int32_t dn_rdbpot_fast(int32_t x, int32_t e, int32_t h, int32_t nm) {
     return (x + h + ((x >> 31) & nm)) >> e;
 }
 
-/* reference_integer_ops::Add. Inputs are int8, so |(x + offset) << 20| < 2^28 and every SMMULR
- * below is exact (|2a| < 2^31). Shifted as unsigned: << of a negative int is undefined in C99. */
+/* One input's scaled value in reference_integer_ops::Add: |(x + offset) << 20| < 2^28, so the
+ * SMMULR is exact (|2a| < 2^31). Shifted as unsigned: << of a negative int is undefined in C99. */
+DN_INLINE int32_t dn_add_in(int32_t x, int32_t o, int32_t ls, int32_t m, int32_t e) {
+    return dn_rdbpot_fast(dn_smmulr((int32_t)((uint32_t)(x + o) << ls), m), e, (1 << e) >> 1, e ? -1 : 0);
+}
+
+/* reference_integer_ops::Add. Each input's scaled value depends on its int8 value alone: two
+ * 256-entry tables (dn_scratch, DN_ADD_TABLE_WORDS) of exactly those values, then per element
+ * two lookups, the output requantisation and the clamp. */
+DN_STATIC_ASSERT(DN_SCRATCH_WORDS >= DN_ADD_TABLE_WORDS && DN_ADD_TABLE_WORDS == 512, "dn_add's tables");
 void dn_add(const dn_add_t *p, const int8_t *in1, const int8_t *in2, int8_t *out) {
-    const int32_t n = p->size, o1 = p->in1_offset, o2 = p->in2_offset, off = p->out_offset;
-    const int32_t lo = p->act_min, hi = p->act_max, ls = p->left_shift + 1;
-    const int32_t m1 = p->in1_mult, m2 = p->in2_mult, mo = p->out_mult;
-    const int32_t e1 = -p->in1_shift, e2 = -p->in2_shift, eo = -p->out_shift;
-    const int32_t h1 = (1 << e1) >> 1, h2 = (1 << e2) >> 1, ho = (1 << eo) >> 1;
-    const int32_t n1 = e1 ? -1 : 0, n2 = e2 ? -1 : 0, no = eo ? -1 : 0;
+    const int32_t n = p->size, off = p->out_offset, lo = p->act_min, hi = p->act_max, ls = p->left_shift + 1;
+    const int32_t mo = p->out_mult, eo = -p->out_shift, ho = (1 << eo) >> 1, no = eo ? -1 : 0;
+    int32_t *t1 = (int32_t *)dn_scratch, *t2 = t1 + 256;
+    const uint8_t *u1 = (const uint8_t *)in1, *u2 = (const uint8_t *)in2;
+    for (int32_t v = 0; v < 256; ++v) {
+        t1[v] = dn_add_in((int8_t)v, p->in1_offset, ls, p->in1_mult, -p->in1_shift);
+        t2[v] = dn_add_in((int8_t)v, p->in2_offset, ls, p->in2_mult, -p->in2_shift);
+    }
     for (int32_t i = 0; i < n; ++i) {
-        const int32_t a = dn_rdbpot_fast(dn_smmulr((int32_t)((uint32_t)(in1[i] + o1) << ls), m1), e1, h1, n1);
-        const int32_t b = dn_rdbpot_fast(dn_smmulr((int32_t)((uint32_t)(in2[i] + o2) << ls), m2), e2, h2, n2);
-        const int32_t r = dn_rdbpot_fast(dn_smmulr((a + b) * 2, mo), eo, ho, no);
+        const int32_t r = dn_rdbpot_fast(dn_smmulr((t1[u1[i]] + t2[u2[i]]) * 2, mo), eo, ho, no);
         out[i] = dn_clamp8(r + off, lo, hi);
     }
 }

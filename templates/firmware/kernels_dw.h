@@ -81,7 +81,7 @@ static void dn_dw_group(const dn_conv_t *p, const dn_rq_t *r, const int8_t *in, 
 #endif
 
 /* Channels [ch0, c) of every output pixel, one at a time (portable requantisation allowed). */
-static void dn_dw_single(const dn_conv_t *p, const dn_rq_t *r, const int8_t *in, int8_t *out, int32_t ch0) {
+DN_COLD static void dn_dw_single(const dn_conv_t *p, const dn_rq_t *r, const int8_t *in, int8_t *out, int32_t ch0) {
     const int32_t c = p->in_c, kw = p->k_w, kh = p->k_h, iw = p->in_w, ih = p->in_h;
     for (int32_t oy = 0; oy < p->out_h; ++oy) {
         const int32_t y0 = oy * p->stride_h - p->pad_t;
@@ -104,6 +104,7 @@ static void dn_dw_single(const dn_conv_t *p, const dn_rq_t *r, const int8_t *in,
 #if DN_DW_K3
 /* dn_dw3_t (dn_abi.h): the arguments of dn_dw3 in kernels_m4.S. */
 void dn_dw3(dn_dw3_t *a);
+void dn_dw3_copy(uint32_t *dst, const int8_t *src, int32_t n, int32_t c);
 
 /* The padded band of input rows y0 .. y0 + 2, columns -pad_l .. -pad_l + bw - 1, of channels
  * ch .. ch + 3: one word per column, `pad` (bytes -in_offset: 0 once widened) outside the input. */
@@ -119,7 +120,7 @@ static void dn_dw3_band(const dn_conv_t *p, const int8_t *in, int32_t y0, int32_
         }
         const int8_t *src = in + (y * iw + x0 + j0) * c;
         for (int32_t j = 0; j < j0; ++j) band[j] = pad;
-        for (int32_t j = j0; j < j1; ++j, src += c) band[j] = dn_rd32(src);
+        if (j1 > j0) dn_dw3_copy(band + j0, src, j1 - j0, c);
         for (int32_t j = j1; j < bw; ++j) band[j] = pad;
     }
 }

@@ -10,7 +10,7 @@
  * by pair, or already there (a->in = 0, one pair); a->w: int8 weight rows (k % 4 == 0).
  * Per channel: acc = bias + sum; out = clamp(RDBPOT(SMMULR(2 acc, m), e) + offset), e = -shift,
  * exact for |acc| < 2^30 and e >= 1 (the generator's `fast` condition).
- * Dot products: 17 instructions per 16 MACs; requantisation: 7 per output + 3 per channel
+ * Dot products: 33 instructions per 32 MACs; requantisation: 7 per output + 3 per channel
  * (dn_gemm2: + 6.5 per output for the activation clamp), 10 per channel pair;
  * dn_gemm2_sat skips the activation clamp (range -128..127).
  * dn_gemm_args_t (dn_abi.h): w, bias, mult, shift, k, n4 = k / 4, out_c, out offset, lo, hi, in,
@@ -104,15 +104,35 @@
     .equ DN_BIAS, 24
     .equ DN_X, 28
     .equ DN_K, 32
-    .equ DN_N4, 36
-    .equ DN_LO, 40
-    .equ DN_HI, 44
-    .equ DN_W0, 48               @ w, bias, mult, shift of channel 0
-    .equ DN_IN, 64               @ input of the next pixel pair (0: x already widened)
-    .equ DN_LEFT, 68             @ pixels left
-    .equ DN_OUT, 72              @ output of the next pixel pair
-    .equ DN_N, 76
-    .equ DN_OFF2, 80             @ input offset in both halves
+    .equ DN_N8, 36               @ passes of the inner loop: ceil(n4 / 2)
+    .equ DN_ENTRY, 40            @ its entry (Thumb address): the second group when n4 is odd
+    .equ DN_LO, 44
+    .equ DN_HI, 48
+    .equ DN_W0, 52               @ w, bias, mult, shift of channel 0
+    .equ DN_IN, 68               @ input of the next pixel pair (0: x already widened)
+    .equ DN_LEFT, 72             @ pixels left
+    .equ DN_OUT, 76              @ output of the next pixel pair
+    .equ DN_N, 80
+    .equ DN_OFF2, 84             @ input offset in both halves
+
+/* 4 values of channels c, c + 1 for pixels a, b: 8 SMLAD */
+.macro DN_GROUP
+    ldm     r0!, {r8-r11}               @ (a0,a2) (a1,a3) (b0,b2) (b1,b3)
+    ldr     r12, [r1, r2]               @ 4 weights of channel c + 1
+    sxtb16  lr, r12
+    smlad   r5, r8, lr, r5
+    smlad   r7, r10, lr, r7
+    sxtb16  lr, r12, ror #8
+    smlad   r5, r9, lr, r5
+    smlad   r7, r11, lr, r7
+    ldr     r12, [r1], #4               @ 4 weights of channel c
+    sxtb16  lr, r12
+    smlad   r4, r8, lr, r4
+    smlad   r6, r10, lr, r6
+    sxtb16  lr, r12, ror #8
+    smlad   r4, r9, lr, r4
+    smlad   r6, r11, lr, r6
+.endm
 
 .macro DN_GEMM2 name, clamp
     .global \name
@@ -124,8 +144,15 @@
     ldm     r0!, {r1-r7}                @ w bias mult shift k n4 n
     add     r12, sp, #DN_W0
     stm     r12, {r1-r4}
-    strd    r5, r6, [sp, #DN_K]
     str     r7, [sp, #DN_N]
+    adr.w   r8, 2f + 1                  @ inner loop entries (Thumb addresses)
+    adr.w   r9, 6f + 1
+    lsrs    r6, r6, #1                  @ n4 / 2, carry: n4 odd
+    itt     cs
+    addcs   r6, r6, #1
+    movcs   r8, r9
+    strd    r5, r6, [sp, #DN_K]
+    str     r8, [sp, #DN_ENTRY]
     ldm     r0, {r1-r8}                 @ off lo hi in pixels in_off x out
     lsl     r1, r1, #1
     add     r1, r1, #1
@@ -175,23 +202,11 @@
     mov     r6, r4                      @ b0
     mov     r7, r5                      @ b1
     add     r12, sp, #DN_X
-    ldm     r12, {r0, r2, r3}           @ x, k, n4
-2:  @ channel pair c, c + 1: dot products
-    ldm     r0!, {r8-r11}               @ (a0,a2) (a1,a3) (b0,b2) (b1,b3)
-    ldr     r12, [r1, r2]               @ 4 weights of channel c + 1
-    sxtb16  lr, r12
-    smlad   r5, r8, lr, r5
-    smlad   r7, r10, lr, r7
-    sxtb16  lr, r12, ror #8
-    smlad   r5, r9, lr, r5
-    smlad   r7, r11, lr, r7
-    ldr     r12, [r1], #4               @ 4 weights of channel c
-    sxtb16  lr, r12
-    smlad   r4, r8, lr, r4
-    smlad   r6, r10, lr, r6
-    sxtb16  lr, r12, ror #8
-    smlad   r4, r9, lr, r4
-    smlad   r6, r11, lr, r6
+    ldm     r12, {r0, r2, r3, pc}       @ x, k, passes; into the inner loop
+2:  @ channel pair c, c + 1: dot products, 8 values per pass
+    DN_GROUP
+6:
+    DN_GROUP
     subs    r3, r3, #1
     bne     2b
     add     r1, r1, r2                  @ skip row c + 1
@@ -205,8 +220,7 @@
     mov     r7, r5
     stm     sp, {r0, r2, r3, r8, r9, r12, lr}
     add     r12, sp, #DN_X
-    ldm     r12, {r0, r2, r3}           @ x, k, n4
-    b       2b
+    ldm     r12, {r0, r2, r3, pc}       @ x, k, passes; into the inner loop
 3:
     ldr     r0, [sp, #DN_LEFT]
     cmp     r0, #0
@@ -222,200 +236,4 @@
     DN_GEMM2 dn_gemm2_sat, 0
 #endif
 
-/* Depthwise 3 x 3, 4 channels, over a padded band (the 3 input rows of one output row, one
- * word = the group's 4 channels per column, padding columns / rows = the input offset's negation,
- * i.e. 0 once widened), so every output pixel takes the same path:
- *   void dn_dw3(dn_dw3_t *a);
- * dn_dw3_t (dn_abi.h, words): 0-3 bias, 4 x (window of the first pixel in the band), 5 w (the
- * group's weights widened to int16 pairs, per tap (w0,w2) (w1,w3)), 6 unused, 7 rowstride (band
- * row bytes), 8 off2 (input offset, both halves), 9-16 m, t = ~shift of the 4 channels,
- * 17 K = 2 out_offset + 1, then out, end (out after the last pixel), xstep (4 stride), ostep
- * (out_c), lo, hi. Per pixel: 68 instructions for the 36 MACs (a band row's 3
- * words with one LDM), 6 per output for the requantisation of DN_RQ2. */
-#if DN_USE_DSP && DN_DW_K3
-.macro DN_DW3_TAP xr
-    ldrd    r3, r10, [r9], #8
-    sxtab16 lr, r12, \xr
-    smlabb  r4, lr, r3, r4
-    smlatt  r6, lr, r3, r6
-    sxtab16 \xr, r12, \xr, ror #8
-    smlabb  r5, \xr, r10, r5
-    smlatt  r7, \xr, r10, r7
-.endm
-
-.macro DN_DW3_ROW last
-    ldm     r8, {r0, r1, r2}
-    DN_DW3_TAP r0
-    DN_DW3_TAP r1
-    DN_DW3_TAP r2
-.if !\last
-    add     r8, r8, r11
-.endif
-.endm
-
-.macro DN_DW3_RQ acc, m, t
-    lsl     \acc, \acc, #1
-    smmulr  \acc, \acc, \m
-    add     \acc, \acc, \acc, asr #31
-    asr     \acc, \acc, \t
-    add     \acc, \acc, r12
-    ssat    \acc, #8, \acc, asr #1
-.endm
-
-.macro DN_CLAMP acc
-    cmp     \acc, r0
-    it      lt
-    movlt   \acc, r0
-    cmp     \acc, r1
-    it      gt
-    movgt   \acc, r1
-.endm
-
-    .global dn_dw3
-    .type dn_dw3, %function
-    .p2align 2
-dn_dw3:
-    push    {r0, r4-r11, lr}
-    mov     lr, r0
-1:
-    ldm     lr, {r4-r12}                @ bias, x, w, -, rowstride, off2
-    DN_DW3_ROW 0
-    DN_DW3_ROW 0
-    DN_DW3_ROW 1
-    ldr     lr, [sp]
-    add     r12, lr, #DN_DW3_MT
-    ldm     r12, {r0-r3, r8-r12}        @ m0 t0 m1 t1 m2 t2 m3 t3 K
-    DN_DW3_RQ r4, r0, r1
-    DN_DW3_RQ r5, r2, r3
-    DN_DW3_RQ r6, r8, r9
-    DN_DW3_RQ r7, r10, r11
-#if DN_ACT_CLAMP
-    ldrd    r0, r1, [lr, #DN_DW3_LO]           @ lo hi
-    DN_CLAMP r4
-    DN_CLAMP r5
-    DN_CLAMP r6
-    DN_CLAMP r7
-#endif
-    ldr     r0, [lr, #DN_DW3_OUT]               @ out
-    strb    r4, [r0]
-    strb    r5, [r0, #1]
-    strb    r6, [r0, #2]
-    strb    r7, [r0, #3]
-    ldrd    r1, r2, [lr, #DN_DW3_XSTEP]           @ xstep ostep
-    add     r0, r0, r2
-    str     r0, [lr, #DN_DW3_OUT]
-    ldr     r3, [lr, #DN_DW3_X]
-    add     r3, r3, r1
-    str     r3, [lr, #DN_DW3_X]
-    ldr     r3, [lr, #DN_DW3_END]
-    cmp     r0, r3
-    bne     1b
-    pop     {r0, r4-r11, pc}
-    .size dn_dw3, . - dn_dw3
-#endif
-
-/* Depthwise k x k (k = 5, 7), interior pixels, 4 channels, fully unrolled taps:
- *   void dn_dw<k>(dn_dwk_t *a);
- * dn_dwk_t (dn_abi.h, fields at the byte offsets DN_DWK_<FIELD>): x (window origin of the first
- * pixel + channel), w (the group's weights widened to int16 pairs, per tap (w0,w2) (w1,w3)), out,
- * n pixels, c, xstep (stride * c), rowadj (in_w * c - (k - 1) * c), off2 (input offset, both
- * halves), off, lo, hi, q[4] (m e h of the 4 channels), bias[4], clamp (0: range -128..127).
- * x and out are advanced in place. Per tap 9 instructions (4 MACs). */
-#if DN_USE_DSP
-.macro DN_DW_TAP last
-    ldr     r0, [r8]
-.if \last
-    add     r8, r8, r11
-.else
-    add     r8, r8, r10
-.endif
-    ldrd    r2, r3, [r9], #8
-    sxtab16 r1, r12, r0
-    smlabb  r4, r1, r2, r4
-    smlatt  r6, r1, r2, r6
-    sxtab16 r1, r12, r0, ror #8
-    smlabb  r5, r1, r3, r5
-    smlatt  r7, r1, r3, r7
-.endm
-
-.macro DN_DW_RQ acc, i, clamp
-    add     r0, lr, #(DN_DWK_Q + DN_CHQ_BYTES * \i)
-    ldm     r0, {r8-r10}                @ m e h
-    lsl     r0, \acc, #1
-    smmulr  r0, r0, r8
-    add     \acc, r0, r10
-    add     \acc, \acc, r0, asr #31
-    asr     \acc, \acc, r9
-    add     \acc, \acc, r1
-    ssat    \acc, #8, \acc
-.if \clamp
-    cmp     \acc, r2
-    it      lt
-    movlt   \acc, r2
-    cmp     \acc, r3
-    it      gt
-    movgt   \acc, r3
-.endif
-    strb    \acc, [r11, #\i]
-.endm
-
-.macro DN_DW_FUNC name, k
-    .global \name
-    .type \name, %function
-    .p2align 2
-\name:
-    push    {r4-r11, lr}
-    mov     lr, r0
-1:
-    add     r0, lr, #DN_DWK_BIAS
-    ldm     r0, {r4-r7}                 @ acc = bias
-    ldr     r8, [lr, #DN_DWK_X]                @ x
-    ldr     r9, [lr, #DN_DWK_W]                @ widened weights
-    ldr     r10, [lr, #DN_DWK_C]              @ c
-    ldr     r11, [lr, #DN_DWK_ROWADJ]              @ rowadj
-    ldr     r12, [lr, #DN_DWK_OFF2]              @ off2
-    .rept \k
-    .rept \k - 1
-    DN_DW_TAP 0
-    .endr
-    DN_DW_TAP 1
-    .endr
-    add     r0, lr, #DN_DWK_OFF
-    ldm     r0, {r1-r3}                 @ off lo hi
-    ldr     r11, [lr, #DN_DWK_OUT]               @ out
-    ldr     r0, [lr, #DN_DWK_CLAMP]              @ clamp?
-    cmp     r0, #0
-    beq     2f
-    DN_DW_RQ r4, 0, 1
-    DN_DW_RQ r5, 1, 1
-    DN_DW_RQ r6, 2, 1
-    DN_DW_RQ r7, 3, 1
-    b       3f
-2:
-    DN_DW_RQ r4, 0, 0
-    DN_DW_RQ r5, 1, 0
-    DN_DW_RQ r6, 2, 0
-    DN_DW_RQ r7, 3, 0
-3:
-    ldr     r0, [lr, #DN_DWK_C]
-    add     r11, r11, r0
-    str     r11, [lr, #DN_DWK_OUT]               @ out += c
-    ldr     r0, [lr, #DN_DWK_X]
-    ldr     r1, [lr, #DN_DWK_XSTEP]
-    add     r0, r0, r1
-    str     r0, [lr, #DN_DWK_X]                @ x += stride * c
-    ldr     r0, [lr, #DN_DWK_N]
-    subs    r0, r0, #1
-    str     r0, [lr, #DN_DWK_N]
-    bne     1b
-    pop     {r4-r11, pc}
-    .size \name, . - \name
-.endm
-
-#if DN_DW_K5
-    DN_DW_FUNC dn_dw5, 5
-#endif
-#if DN_DW_K7
-    DN_DW_FUNC dn_dw7, 7
-#endif
-#endif
+#include "kernels_dw_m4.S"   /* the depthwise kernels */

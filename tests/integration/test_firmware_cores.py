@@ -59,3 +59,14 @@ def test_an_unknown_core_is_refused(project):
     from dnasgen.verify.project import run_make
     with pytest.raises(BuildError, match="CORE=m9 is not one of: m0plus m3 m4 m7 m33 m55"):
         run_make(project, "qemu", "CORE=m9", timeout=60)
+
+
+def test_make_qemu_board_runs_that_boards_core(project):
+    """`make qemu BOARD=<id>`: the catalogue board's core on its QEMU machine (a Cortex-M7 board: mps2-an500)."""
+    from dnasgen.errors import BuildError
+    from dnasgen.verify.project import run_make, score_lines
+    out = run_make(project, "qemu", "BOARD=stm32f746-disco", timeout=300)
+    assert "-M mps2-an500" in out and "test: ok, vectors matching: 2" in out
+    assert score_lines(out) == score_lines(run_make(project, "qemu", "CORE=m7", timeout=300))
+    with pytest.raises(BuildError, match="BOARD=esp32-s3 has no QEMU core"):
+        run_make(project, "qemu", "BOARD=esp32-s3", timeout=60)
