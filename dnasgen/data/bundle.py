@@ -152,6 +152,12 @@ class DataBundle:
         simulation and the integer preprocessing. The last incomplete batch is dropped (unless the split
         is smaller than one batch). shard=(rank, world) gives rank its 1/world part of every batch.
         """
+        for frames, y in self.train_frames(batch_size, seed, epoch, shard):
+            yield preprocess_frames(frames, self.sensor, data), y
+
+    def train_frames(self, batch_size: int, seed: int, epoch: int, shard: tuple[int, int] = (0, 1)):
+        """train_batches before the preprocessing: (raw augmented sensor frames, y) per batch. The same
+        images for every data configuration, so one batch can be preprocessed into several."""
         x_src, y = self.source("train")
         rng = np.random.default_rng([seed, epoch])
         order = rng.permutation(len(y))
@@ -160,8 +166,7 @@ class DataBundle:
         for b in range(n_batches):
             idx = np.sort(order[b * batch_size:(b + 1) * batch_size])[rank::world]
             batch_rng = np.random.default_rng([seed, epoch, b])
-            frames = augmented_frames(x_src, idx, self.sensor, batch_rng)
-            yield preprocess_frames(frames, self.sensor, data), y[idx]
+            yield augmented_frames(x_src, idx, self.sensor, batch_rng), y[idx]
 
 
 def open_dataset(spec, cache_dir: str | Path | None = None) -> DataBundle:

@@ -9,6 +9,8 @@
 
 Records live in <project>/.dnasgen/fidelity/<kind>-<digest>.json; the digest covers what the
 number depends on (candidate, settings, spec sections, the supernet for the supernet-based ones).
+A stand-alone record is keyed by the train settings stand-alone training reads (STANDALONE_TRAIN),
+not by the whole train section: retraining the supernet with another recipe reuses it.
 """
 from __future__ import annotations
 
@@ -23,6 +25,9 @@ from dnasgen.search.state import write_record
 
 VERSION = 1
 CACHE = "fidelity"      # <project>/.dnasgen/fidelity/
+# the train settings train_standalone reads (its optimiser, batches, loss and seeds); the supernet
+# recipe's other fields (distillation, sampling, warm-up, ...) do not change a stand-alone net
+STANDALONE_TRAIN = ("batch_size", "lr", "weight_decay", "label_smoothing", "seed")
 
 
 class Cache:
@@ -30,7 +35,9 @@ class Cache:
 
     def __init__(self, work: Path, spec, supernet_identity: str):
         self.root = Path(work) / CACHE
-        self.base = [VERSION, spec.section_hash("task", "dataset", "sensor", "data_options", "search_space", "train")]
+        self.base = [VERSION, spec.section_hash("task", "dataset", "sensor", "data_options", "search_space")]
+        self.train = spec.section_hash("train")
+        self.standalone_train = [getattr(spec.train, k) for k in STANDALONE_TRAIN]
         self.supernet = supernet_identity
         self.computed = 0          # records computed by this run (the rest came from disk)
 
@@ -54,7 +61,7 @@ def _timed(func) -> dict:
 
 
 def fitness(cache: Cache, scorer, cand: Candidate, spec) -> dict:
-    parts = [cand.key, cache.supernet, spec.search.eval_samples]
+    parts = [cand.key, cache.train, cache.supernet, spec.search.eval_samples]
     return cache.get("fitness", parts, lambda: _timed(lambda: {"accuracy": scorer.score_many([cand])[0]}))
 
 
@@ -81,7 +88,7 @@ def train_standalone(spec, bundle, cand: Candidate, epochs: int, seed: int) -> d
 
 
 def standalone(cache: Cache, spec, bundle, cand: Candidate, epochs: int, seed: int) -> dict:
-    return cache.get("standalone", [cand.key, epochs, seed],
+    return cache.get("standalone", [cand.key, *cache.standalone_train, epochs, seed],
                      lambda: _timed(lambda: train_standalone(spec, bundle, cand, epochs, seed)))
 
 
@@ -101,5 +108,5 @@ def _paper_score(scorer, cand: Candidate, spec, steps: int) -> dict:
 
 
 def paper(cache: Cache, scorer, cand: Candidate, spec, steps: int) -> dict:
-    parts = [cand.key, cache.supernet, spec.search.eval_samples, steps]
+    parts = [cand.key, cache.train, cache.supernet, spec.search.eval_samples, steps]
     return cache.get("paper", parts, lambda: _timed(lambda: _paper_score(scorer, cand, spec, steps)))

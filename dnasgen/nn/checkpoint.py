@@ -56,6 +56,7 @@ def read_checkpoint(path: Path, kind: str) -> dict:
 def supernet_payload(model) -> dict:
     """The self-describing part of a supernet checkpoint (training adds its own state)."""
     return {"kind": "supernet", "version": CHECKPOINT_VERSION, "space": space_to_dict(model.space),
+            "options": model.options,
             "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
 
 
@@ -66,7 +67,7 @@ def save_supernet(model, path: Path) -> Path:
 def load_supernet(path: Path):
     from dnasgen.nn.supernet import Supernet
     obj = read_checkpoint(path, "supernet")
-    model = Supernet(space_from_dict(obj["space"]))
+    model = Supernet(space_from_dict(obj["space"]), **obj.get("options", {}))
     model.load_state_dict(obj["state_dict"])
     return model.eval()
 

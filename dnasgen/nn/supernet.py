@@ -51,12 +51,42 @@ class ElasticBlock(nn.Module):
         return y
 
 
+class ColorStems(nn.Module):
+    """One stem per colour (grayscale: 1 input channel, rgb: 3), picked by the active colour.
+
+    The colour paths then share no first-layer weights or BN; the rest of the supernet is shared.
+    Same interface as the ElasticConvBN it replaces (configure, active_weight, active_bn).
+    """
+
+    def __init__(self, colors, max_out: int):
+        super().__init__()
+        self.by_color = nn.ModuleDict({c: ElasticConvBN(3 if c == "rgb" else 1, max_out, 3, stride=2)
+                                       for c in colors})
+        self.color = colors[0]
+
+    def configure(self, out_channels: int, color: str) -> None:
+        self.color = color
+        self.by_color[color].configure(out_channels)
+
+    def active_weight(self, in_channels: int) -> torch.Tensor:
+        return self.by_color[self.color].active_weight(in_channels)
+
+    def active_bn(self, channels: int) -> dict[str, torch.Tensor]:
+        return self.by_color[self.color].active_bn(channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.by_color[self.color](x)
+
+
 class Supernet(nn.Module):
-    def __init__(self, space: SearchSpace):
+    def __init__(self, space: SearchSpace, color_stems: bool = False):
         super().__init__()
         self.space = space
+        self.color_stems = bool(color_stems)
         widths, kmax = space.widths, max(space.kernels)
-        self.stem = ElasticConvBN(3, max(stem_channels(w) for w in widths), 3, stride=2)
+        max_stem = max(stem_channels(w) for w in widths)
+        self.stem = ColorStems(space.colors, max_stem) if self.color_stems else \
+            ElasticConvBN(3, max_stem, 3, stride=2)
         self.stages = nn.ModuleList()
         for i, (_, _, _, stride) in enumerate(BASE_STAGES):
             blocks = nn.ModuleList()
@@ -77,6 +107,11 @@ class Supernet(nn.Module):
         self.set_active(space.largest())
 
     @property
+    def options(self) -> dict:
+        """Constructor options beyond the space (saved in checkpoints, dnasgen.nn.checkpoint)."""
+        return {"color_stems": self.color_stems}
+
+    @property
     def num_classes(self) -> int:
         return self.space.num_classes
 
@@ -90,7 +125,10 @@ class Supernet(nn.Module):
         if problems:
             raise ValueError("candidate outside the supernet's space: " + "; ".join(problems))
         width = cand.arch.width
-        self.stem.configure(stem_channels(width))
+        if self.color_stems:
+            self.stem.configure(stem_channels(width), cand.data.color)
+        else:
+            self.stem.configure(stem_channels(width))
         for i, (stage, blocks) in enumerate(zip(cand.arch.stages, self.stages)):
             for j in range(stage.depth):
                 blocks[j].configure(_block_in_channels(width, i, j), stage_channels(width, i),

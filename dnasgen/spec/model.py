@@ -36,6 +36,9 @@ class Train:
     label_smoothing: float = 0.1
     random_subnets: int = 2         # N in the sandwich rule
     distill: bool = True
+    data_sampling: str = "step"     # step | subnet: one data config per step, or one per subnet
+    warmup_largest_epochs: int = 0  # epochs of largest-subnet-only training before the sandwich
+    color_stems: bool = False       # one stem per colour (grayscale, rgb)
     bn_recal_samples: int = 500
     seed: int = 0
     workers: int = 0

@@ -47,7 +47,7 @@ class _Trainer:
         self.workdir, self.bundle = workdir, bundle
         self.note = ""                   # the last epoch's evaluation, shown next to the bar
         torch.manual_seed(self.cfg.seed)
-        self.model = Supernet(self.space).to(rt.device)
+        self.model = Supernet(self.space, color_stems=self.cfg.color_stems).to(rt.device)
         self.optimizer = make_optimizer(self.model, self.cfg.lr, self.cfg.weight_decay)
         self.rng = random.Random(self.cfg.seed)
         self.configs = self.space.data_configs()
@@ -63,12 +63,20 @@ class _Trainer:
         self.loss = loss
 
     def _batches(self, epoch: int):
-        """Per step: (data config, uint8 batch, labels); one lazily opened stream per config.
+        """Per step: (data config, data config -> uint8 batch, labels).
 
-        Every rank draws the same configs and the same global batch, and keeps its shard of it.
+        data_sampling step: one drawn config per step, one lazily opened stream per config;
+        subnet: config None, one pass over the epoch's batches, each preprocessed on demand into
+        the configs the step's subnets use. Every rank draws the same configs and the same global
+        batch, and keeps its shard of it.
         """
-        streams = {}
         shard = (self.rt.rank, self.rt.world)
+        if self.cfg.data_sampling == "subnet":
+            frames = self.bundle.train_frames(self.cfg.batch_size, self.cfg.seed, epoch, shard=shard)
+            for raw, y in frames:
+                yield None, _views(raw, self.bundle.sensor), y
+            return
+        streams = {}
 
         def stream(data):
             return iter(self.bundle.train_batches(data, self.cfg.batch_size, self.cfg.seed, epoch,
@@ -82,16 +90,20 @@ class _Trainer:
             except StopIteration:        # a config drawn more often than it has batches
                 streams[data] = stream(data)
                 x, y = next(streams[data])
-            yield data, x, y
+            yield data, (lambda _, x=x: x), y
 
-    def _step(self, step: int, data, x_u8, y) -> tuple[float, float]:
+    def _step(self, step: int, data, views: Callable, y) -> tuple[float, float]:
         set_lr(self.optimizer, lr_at(step, self.total, self.cfg.lr, self.warmup))
-        cands = step_candidates(self.space, data, self.cfg.random_subnets, self.rng)
-        x = to_input(x_u8, self.rt.device)
+        largest_only = step < self.cfg.warmup_largest_epochs * self.steps_per_epoch
+        cands = step_candidates(self.space, data, self.cfg.random_subnets, self.rng, largest_only)
+        inputs = {}
+        for cand in cands:
+            if cand.data not in inputs:
+                inputs[cand.data] = to_input(views(cand.data), self.rt.device)
         labels = torch.from_numpy(y).to(self.rt.device)
         self.model.train()
         with self.rt.autocast():
-            total, first = self.loss(x, labels, cands)
+            total, first = self.loss([inputs[c.data] for c in cands], labels, cands)
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         self.optimizer.step()
@@ -125,6 +137,18 @@ class _Trainer:
             idx = subset(len(y), EPOCH_EVAL_SAMPLES, self.cfg.seed)
             out[f"val_{name}"] = round(evaluate(self.model, x[idx], y[idx]), 4)
         return out
+
+
+def _views(frames, sensor) -> Callable:
+    """data config -> the batch's raw frames preprocessed into it (each config once)."""
+    from dnasgen.data.preprocess import preprocess_frames
+    done = {}
+
+    def view(data):
+        if data not in done:
+            done[data] = preprocess_frames(frames, sensor, data)
+        return done[data]
+    return view
 
 
 def _append_log(path: Path, record: dict) -> None:

@@ -16,11 +16,22 @@ from torch import nn
 from dnasgen.candidate import Candidate, DataConfig, SearchSpace
 
 
-def step_candidates(space: SearchSpace, data: DataConfig, n_random: int,
-                    rng: random.Random) -> list[Candidate]:
-    """Largest (the teacher, first), smallest and n_random random subnets for one data config."""
-    return ([space.largest(data), space.smallest(data)]
-            + [space.sample(rng, data) for _ in range(n_random)])
+def step_candidates(space: SearchSpace, data: DataConfig | None, n_random: int, rng: random.Random,
+                    largest_only: bool = False) -> list[Candidate]:
+    """Largest (the teacher, first), smallest and n_random random subnets for one data config.
+
+    data None (train.data_sampling: subnet): the teacher is the largest subnet at the largest data
+    config; the smallest and the random subnets each draw their own data config.
+    largest_only (train.warmup_largest_epochs): the teacher alone.
+    """
+    if largest_only:
+        return [space.largest(data)]
+    if data is not None:
+        return ([space.largest(data), space.smallest(data)]
+                + [space.sample(rng, data) for _ in range(n_random)])
+    configs = space.data_configs()
+    return ([space.largest(), space.smallest(configs[rng.randrange(len(configs))])]
+            + [space.sample(rng) for _ in range(n_random)])
 
 
 def soft_cross_entropy(logits: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
@@ -29,16 +40,19 @@ def soft_cross_entropy(logits: torch.Tensor, teacher: torch.Tensor) -> torch.Ten
 
 
 class SandwichLoss(nn.Module):
-    """forward(x, y, candidates) -> (total loss, loss of the largest subnet)."""
+    """forward(xs, y, candidates) -> (total loss, loss of the largest subnet).
+
+    xs: one input per candidate (the same images, in the candidate's data configuration).
+    """
 
     def __init__(self, supernet: nn.Module, label_smoothing: float = 0.1, distill: bool = True):
         super().__init__()
         self.supernet = supernet
         self.label_smoothing, self.distill = label_smoothing, distill
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor, candidates: list[Candidate]):
+    def forward(self, xs: list[torch.Tensor], y: torch.Tensor, candidates: list[Candidate]):
         total, first, teacher = 0.0, None, None
-        for cand in candidates:
+        for x, cand in zip(xs, candidates):
             self.supernet.set_active(cand)
             logits = self.supernet(x)
             if teacher is None or not self.distill:
