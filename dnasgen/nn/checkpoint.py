@@ -60,6 +60,16 @@ def supernet_payload(model) -> dict:
             "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
 
 
+def copy_matching(model, path: Path) -> tuple[int, int]:
+    """Copy every tensor of the supernet checkpoint at `path` whose name and shape match `model`'s;
+    (tensors copied, tensors of the model)."""
+    source = read_checkpoint(path, "supernet")["state_dict"]
+    own = model.state_dict()
+    match = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict({**own, **match})
+    return len(match), len(own)
+
+
 def save_supernet(model, path: Path) -> Path:
     return atomic_torch_save(supernet_payload(model), path)
 

@@ -95,7 +95,7 @@ def stage_list(use_candidate: bool) -> list[Stage]:
     plan = _stage("plan", ("task", "sensor", "data_options", "search_space", "board", "constraints"),
                   (), steps.run_plan, "search plan")
     train = _stage("train", ("task", "dataset", "sensor", "data_options", "search_space", "train"),
-                   (), steps.run_train, "supernet training")
+                   (), steps.run_train, "supernet training", extra_key=steps.train_key)
     search = _stage("search", ("task", "dataset", "sensor", "data_options", "search_space", "board",
                                "constraints", "search"), ("supernet",), steps.run_search,
                     "evolutionary search")

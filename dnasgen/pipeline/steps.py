@@ -41,6 +41,12 @@ def run_train(ctx: Context) -> StageResult:
     return StageResult({"supernet": path}, _train_info(ctx))
 
 
+def train_key(ctx: Context) -> str | None:
+    """The train.init checkpoint's content (its path is in the train section already)."""
+    from dnasgen.train.state import init_digest
+    return init_digest(ctx.spec)
+
+
 def _write_candidate(ctx: Context, cand) -> object:
     return atomic_write_json(ctx.work_path("candidate.json"), cand.to_dict())
 

@@ -122,6 +122,16 @@ def check_dataset(data: dict, base_dir: Path, check_paths: bool) -> tuple[Found,
     return [], [("$.dataset.path", f"{msg} ({later})")]
 
 
+def check_train_init(data: dict, base_dir: Path, check_paths: bool) -> tuple[Found, Found]:
+    """train.init must name a file: an error for training, a warning for validate/plan (which
+    never read it: the base project may still be training)."""
+    path = _get(data, "train", "init", kind=str)
+    if path is None or (base_dir / path).resolve().is_file():
+        return [], []
+    found = [("$.train.init", f"supernet checkpoint {str((base_dir / path).resolve())!r} does not exist")]
+    return (found, []) if check_paths else ([], found)
+
+
 # Each check with the sections it reads: it is skipped when one of them already has a schema error.
 CHECKS = ((check_sensor_data, ("$.sensor", "$.data_options")),
           (check_search, ("$.search", "$.data_options")),
@@ -137,7 +147,9 @@ def cross_checks(data: dict, base_dir: Path, check_paths: bool,
                  bad: set[str] = frozenset()) -> tuple[Found, Found]:
     """All cross-field (errors, warnings); `bad`: JSON paths that already have schema errors."""
     errors = [f for check, reads in CHECKS if not _touches(bad, reads) for f in check(data)]
-    if _touches(bad, ("$.dataset",)):
-        return errors, []
-    ds_errors, warnings = check_dataset(data, base_dir, check_paths)
-    return errors + ds_errors, warnings
+    warnings = []
+    for check, reads in ((check_dataset, "$.dataset"), (check_train_init, "$.train")):
+        if not _touches(bad, (reads,)):
+            found, warned = check(data, base_dir, check_paths)
+            errors, warnings = errors + found, warnings + warned
+    return errors, warnings

@@ -98,13 +98,16 @@ def build_board(value: str | dict) -> Board:
     return Board(id="custom", **overrides)
 
 
+def _absolute(base: Path, path: str | None) -> str | None:
+    return None if path is None else str((base / path).resolve())
+
+
 def build_spec(data: dict, source_path: Path | None = None) -> Spec:
-    """Typed Spec from a validated, defaults-filled dict (dataset path made absolute)."""
+    """Typed Spec from a validated, defaults-filled dict (dataset path and train.init made absolute)."""
     ds = data["dataset"]
-    ds_path = ds.get("path")
-    if ds_path is not None:
-        base = source_path.resolve().parent if source_path else Path.cwd()
-        ds_path = str((base / ds_path).resolve())
+    base = source_path.resolve().parent if source_path else Path.cwd()
+    ds_path = _absolute(base, ds.get("path"))
+    train = {**data["train"], "init": _absolute(base, data["train"].get("init"))}
     opts, space = data["data_options"], data["search_space"]
     return Spec(
         name=data["name"],
@@ -119,7 +122,7 @@ def build_spec(data: dict, source_path: Path | None = None) -> Spec:
             head_channels=space["head_channels"], num_classes=len(data["task"]["classes"])),
         board=build_board(data["board"]),
         constraints=_pick(Constraints, data["constraints"]),
-        train=_pick(Train, data["train"]),
+        train=_pick(Train, train),
         search=_pick(Search, data["search"]),
         output_dir=data["output"]["dir"],
         runtimes=tuple((data.get("codegen") or {}).get("runtimes") or Spec.runtimes),

@@ -39,6 +39,7 @@ class Train:
     data_sampling: str = "step"     # step | subnet: one data config per step, or one per subnet
     warmup_largest_epochs: int = 0  # epochs of largest-subnet-only training before the sandwich
     color_stems: bool = False       # one stem per colour (grayscale, rgb)
+    init: str | None = None         # supernet checkpoint to start from (absolute path once loaded)
     bn_recal_samples: int = 500
     seed: int = 0
     workers: int = 0

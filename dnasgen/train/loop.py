@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 import time
 from pathlib import Path
 from typing import Callable
@@ -47,7 +48,10 @@ class _Trainer:
         self.workdir, self.bundle = workdir, bundle
         self.note = ""                   # the last epoch's evaluation, shown next to the bar
         torch.manual_seed(self.cfg.seed)
-        self.model = Supernet(self.space, color_stems=self.cfg.color_stems).to(rt.device)
+        self.model = Supernet(self.space, color_stems=self.cfg.color_stems)
+        if self.cfg.init:
+            _initialise(self.model, spec, rt.is_main)
+        self.model = self.model.to(rt.device)
         self.optimizer = make_optimizer(self.model, self.cfg.lr, self.cfg.weight_decay)
         self.rng = random.Random(self.cfg.seed)
         self.configs = self.space.data_configs()
@@ -137,6 +141,21 @@ class _Trainer:
             idx = subset(len(y), EPOCH_EVAL_SAMPLES, self.cfg.seed)
             out[f"val_{name}"] = round(evaluate(self.model, x[idx], y[idx]), 4)
         return out
+
+
+def _initialise(model, spec, verbose: bool) -> None:
+    """train.init: start from another supernet's matching weights (a resume then restores its own)."""
+    from dnasgen.data.images import spec_error
+    from dnasgen.errors import DnasgenError
+    from dnasgen.nn.checkpoint import copy_matching
+    try:
+        copied, total = copy_matching(model, Path(spec.train.init))
+    except DnasgenError as exc:
+        raise spec_error(spec, "$.train.init", str(exc)) from exc
+    if copied == 0:
+        raise spec_error(spec, "$.train.init", f"{spec.train.init}: no weight matches this supernet's")
+    if verbose:
+        print(f"train.init: {copied} of {total} tensors from {spec.train.init}", file=sys.stderr)
 
 
 def _views(frames, sensor) -> Callable:

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from dnasgen.errors import DnasgenError
+from dnasgen.io import json_digest, sha256_file
 from dnasgen.nn.checkpoint import atomic_torch_save, read_checkpoint, supernet_payload
 
 TRAIN_SECTIONS = ("task", "dataset", "sensor", "data_options", "search_space", "train")
@@ -23,7 +24,14 @@ RESUME_KEYS = ("epoch", "optimizer", "rng")
 
 
 def train_spec_hash(spec) -> str:
-    return spec.section_hash(*TRAIN_SECTIONS)
+    """The spec sections training reads, plus the content of the train.init checkpoint."""
+    sections = spec.section_hash(*TRAIN_SECTIONS)
+    return sections if spec.train.init is None else json_digest([sections, init_digest(spec)])[:16]
+
+
+def init_digest(spec) -> str | None:
+    """sha256 of the train.init checkpoint (None without one): part of the train stage's key."""
+    return None if spec.train.init is None else sha256_file(spec.train.init)
 
 
 def save_training(path: Path, model, optimizer, rng: random.Random, spec, progress: dict) -> Path:

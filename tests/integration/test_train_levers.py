@@ -22,6 +22,7 @@ ONE_EPOCH = TINY.replace("epochs: 2", "epochs: 1")
 
 
 def _train(tmp_path, bundle, extra: str, text: str = ONE_EPOCH):  # noqa: F811
+    tmp_path.mkdir(parents=True, exist_ok=True)
     lever_spec = tiny_spec(tmp_path, text.replace("lr: 0.05}", f"lr: 0.05, {extra}}}"))
     return lever_spec, train_supernet(lever_spec, tmp_path / "work", bundle=bundle, threads=1)
 
@@ -77,3 +78,27 @@ def test_warmup_trains_the_largest_subnet_alone(tmp_path, bundle, warmup):  # no
     # the step loss is the mean over the step's subnets: the largest's alone during the warm-up
     assert records[0]["loss"] == pytest.approx(records[0]["loss_largest"], rel=1e-9)
     assert abs(records[1]["loss"] - records[1]["loss_largest"]) > 1e-3
+
+
+def test_init_copies_the_matching_weights(tmp_path, spec):  # noqa: F811
+    import dataclasses
+    from dnasgen.nn import save_supernet
+    from dnasgen.nn.checkpoint import copy_matching
+    source = save_supernet(Supernet(spec.space), tmp_path / "base.pt")
+    other = Supernet(dataclasses.replace(spec.space, num_classes=5))     # another product's classes
+    copied, total = copy_matching(other, source)
+    base = load_supernet(source).state_dict()
+    assert copied == total - 2                      # all but the classifier's weight and bias
+    for key, value in other.state_dict().items():
+        assert torch.equal(value, base[key]) == (not key.startswith("classifier")), key
+
+
+def test_init_is_keyed_and_a_missing_one_is_a_located_error(tmp_path, bundle):  # noqa: F811
+    from dnasgen.errors import SpecError
+    from dnasgen.train.state import train_spec_hash
+    base_spec, base = _train(tmp_path / "base", bundle, "seed: 0")
+    init_spec, path = _train(tmp_path / "init", bundle, f"init: {base}")
+    assert init_spec.train.init == str(base) and train_spec_hash(init_spec) != train_spec_hash(base_spec)
+    assert not torch.equal(load_supernet(path).stem.weight, load_supernet(base).stem.weight)
+    with pytest.raises(SpecError, match=r"train\.init.*does not exist"):
+        tiny_spec(tmp_path, ONE_EPOCH.replace("lr: 0.05}", "lr: 0.05, init: missing.pt}"))
