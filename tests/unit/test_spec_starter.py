@@ -83,6 +83,7 @@ def test_quickstart_budgets_bind():
               "latency_ms": spec.constraints.max_latency_ms}
     assert tightest_budget(plan.largest_feasible.cost, limits)["binds"]
     assert plan.largest_feasible.candidate.data.resolution == 48 and plan.fit_fraction["all"] < 0.8
+    assert spec.search.compare_baseline     # the demo's summary shows the hardware-aware choice beside the search's
 
 
 def test_person_specs_match_their_boards_and_sensors():
