@@ -123,9 +123,11 @@ def train(spec: Path = SpecArg,
 @clean_errors
 def search(spec: Path = SpecArg,
            strategy: Optional[str] = typer.Option(None, help="evolution (data-aware, default), "
-                                                  "hardware_aware (data config fixed) or random."),
-           compare: bool = typer.Option(False, "--compare", help="Run all three with equal budgets and "
-                                        "evaluation counts; write the comparison table and plot."),
+                                                  "hardware_aware (data config fixed), random or differentiable "
+                                                  "(single-shot, trains its own supernet)."),
+           compare: bool = typer.Option(False, "--compare", help="Run evolution, hardware_aware and random "
+                                        "with equal budgets and evaluation counts, then differentiable (same "
+                                        "budgets, own supernet); write the comparison table and plot."),
            sweep: Optional[str] = typer.Option(None, "--sweep", metavar="KEY=V1,V2,...",
                                                help="With --compare: repeat it per value of one budget "
                                                "(board.ram_kb, board.flash_kb, constraints.max_latency_ms), "

@@ -86,7 +86,9 @@ def build(spec, out: Path | None = None, until: str | None = None, force: bool =
     Candidate (or a JSON file of one) to build instead of searching.
     """
     t0 = time.monotonic()
-    stages = stages if stages is not None else stage_list(candidate is not None)
+    spec = _load(spec)
+    differentiable = spec.search.strategy == "differentiable"
+    stages = stages if stages is not None else stage_list(candidate is not None, differentiable)
     stop = _until(until, stages)                 # a bad --until fails before anything is written
     ctx = prepare(spec, out, candidate)
     display = BuildDisplay(["validate"] + [s.name for s in stages], console=console, quiet=quiet)

@@ -89,8 +89,9 @@ def _stage(name: str, sections: tuple[str, ...], inputs: tuple[str, ...], run, t
     return Stage(name, tuple(sorted(sections)), inputs, run, title, code=CODE[name], **kw)
 
 
-def stage_list(use_candidate: bool) -> list[Stage]:
-    """Stages in order; with --candidate the search stage is replaced by the given candidate."""
+def stage_list(use_candidate: bool, differentiable: bool = False) -> list[Stage]:
+    """Stages in order; with --candidate the search stage is replaced by the given candidate; with
+    search.strategy differentiable one search stage trains its own supernet (no train stage)."""
     from dnasgen.pipeline import steps
     plan = _stage("plan", ("task", "sensor", "data_options", "search_space", "board", "constraints"),
                   (), steps.run_plan, "search plan")
@@ -113,4 +114,10 @@ def stage_list(use_candidate: bool) -> list[Stage]:
                "build + run firmware"),
     ]
     # a given candidate is checked against the budgets before any training
-    return [plan, given, train, *rest] if use_candidate else [plan, train, search, *rest]
+    if use_candidate:
+        return [plan, given, train, *rest]
+    if differentiable:
+        joint = _stage("search", search.sections + ("train",), (), steps.run_diff_search,
+                       "differentiable search (trains the supernet)")
+        return [plan, joint, *rest]
+    return [plan, train, search, *rest]

@@ -73,6 +73,21 @@ def run_search(ctx: Context) -> StageResult:
         "holdout_accuracy": result.holdout.get("chosen")})
 
 
+def run_diff_search(ctx: Context) -> StageResult:
+    """search.strategy differentiable: warm-up + joint weight/architecture training under the budgets
+    (no separate supernet training); its supernet is the artifact fine-tuning starts from."""
+    from dnasgen.search.diffrun import supernet_path
+    from dnasgen.search.runner import run_search as search
+    result = search(ctx.spec, ctx.project, "differentiable")
+    outputs = {"supernet": supernet_path(ctx.project), "search": ctx.work_path("search.json"),
+               "candidate": _write_candidate(ctx, result.candidate)}
+    outputs.update(_report_files(ctx))
+    return StageResult(outputs, {
+        "supernet_accuracy": result.chosen.accuracy, "evaluations": result.evaluations,
+        "strategy": result.strategy, "data": result.candidate.data.label,
+        "holdout_accuracy": result.holdout.get("chosen"), "repaired": result.differentiable.get("repaired")})
+
+
 REPORT_FILES = ("pareto.png", "search.md", "search.json")
 
 

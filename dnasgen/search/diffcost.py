@@ -154,6 +154,18 @@ def _t(array, like):
     return torch.as_tensor(array, dtype=like.dtype, device=like.device)
 
 
+def torch_tables(ct: CostTables, dtype=None, device=None) -> CostTables:
+    """The tables as tensors once (a search step then converts nothing)."""
+    import torch
+    dtype = dtype or torch.float32
+
+    def conv(x):
+        return torch.as_tensor(x, dtype=dtype, device=device)
+    return CostTables(conv(ct.base_flash), conv(ct.base_cycles), conv(ct.base_live), conv(ct.ram_extra),
+                      [conv(t) for t in ct.block_flash], [conv(t) for t in ct.block_cycles],
+                      [conv(t) for t in ct.block_live], ct.add_first, ct.add_code, conv(ct.dw_code), ct.clock_khz)
+
+
 def _stage_probs(space: SearchSpace, probs: dict, i: int):
     """(kernel [J, K], expand [J, E], P(slot j exists) [J]) of stage i."""
     import torch
@@ -219,9 +231,9 @@ def expected_latency_ms(space: SearchSpace, ct: CostTables, probs: dict):
     return _over_data(probs, _t(ct.base_cycles, like) + _blocks(space, ct.block_cycles, probs, like)) / ct.clock_khz
 
 
-def peak_live(space: SearchSpace, ct: CostTables, probs: dict, smooth: float | None = 0.05):
-    """Expected over (data, width) of the max over ops of the live bytes (P(exists)-weighted expected
-    block terms); smooth: logsumexp temperature as a share of the largest term, None: the hard max."""
+def peak_live_by_data(space: SearchSpace, ct: CostTables, probs: dict, smooth: float | None = 0.05):
+    """[D, W]: per (data, width), the max over ops of the live bytes (P(exists)-weighted expected block
+    terms); smooth: logsumexp temperature as a share of the largest term, None: the hard max."""
     import torch
     like = probs["data"]
     terms = [_t(ct.base_live, like)]
@@ -231,16 +243,31 @@ def peak_live(space: SearchSpace, ct: CostTables, probs: dict, smooth: float | N
         terms += [per[..., j] for j in range(per.shape[-1])]
     stacked = torch.stack(terms, dim=-1)
     if smooth is None:
-        return _over_data(probs, stacked.amax(-1))
+        return stacked.amax(-1)
     tau = smooth * stacked.detach().amax()
-    return _over_data(probs, tau * torch.logsumexp(stacked / tau, dim=-1))
+    return tau * torch.logsumexp(stacked / tau, dim=-1)
+
+
+def peak_live(space: SearchSpace, ct: CostTables, probs: dict, smooth: float | None = 0.05):
+    """peak_live_by_data's expectation over (data, width)."""
+    return _over_data(probs, peak_live_by_data(space, ct, probs, smooth))
+
+
+def ram_by_data(space: SearchSpace, ct: CostTables, probs: dict, smooth: float | None = 0.05):
+    """[D, W]: the RAM surrogate per (data, width): peak live bytes + stack, static, scratch, preprocessing."""
+    return peak_live_by_data(space, ct, probs, smooth) + _t(ct.ram_extra, probs["data"])
+
+
+def expected_ram_violation(space: SearchSpace, ct: CostTables, probs: dict, budget: float):
+    """E over (data, width) of max(0, RAM surrogate / budget - 1): configurations that fit cost nothing."""
+    import torch
+    return _over_data(probs, torch.relu(ram_by_data(space, ct, probs) / budget - 1.0))
 
 
 def relaxed_costs(space: SearchSpace, ct: CostTables, probs: dict, smooth: float | None = 0.05) -> dict:
     """flash_bytes and latency_ms (exact expectations), ram_bytes (peak-live surrogate + overheads)."""
-    ram = peak_live(space, ct, probs, smooth) + _over_data(probs, _t(ct.ram_extra, probs["data"]))
     return {"flash_bytes": expected_flash(space, ct, probs), "latency_ms": expected_latency_ms(space, ct, probs),
-            "ram_bytes": ram}
+            "ram_bytes": _over_data(probs, ram_by_data(space, ct, probs, smooth))}
 
 
 def one_hot(space: SearchSpace, cand: Candidate, dtype=None) -> dict:

@@ -150,13 +150,16 @@ def finetune_project(spec, workdir: Path, candidate: Candidate | None = None) ->
     from dnasgen.search.runner import load_result
     from dnasgen.search.scoring import supernet_checkpoint
     work = Path(workdir) / ARTIFACTS
-    estimate = None
+    estimate, supernet = None, None
     if candidate is None:
         searched = load_result(workdir)
         candidate, estimate = searched.candidate, searched.chosen.accuracy
+        if searched.strategy == "differentiable":        # its own jointly trained supernet
+            from dnasgen.search.diffrun import supernet_path
+            supernet = supernet_path(workdir)
     bundle = open_dataset(spec, cache_dir=data_cache(workdir))
-    return finetune_candidate(spec, supernet_checkpoint(spec, workdir, bundle), candidate, bundle, work,
-                              search_estimate=estimate)
+    return finetune_candidate(spec, supernet or supernet_checkpoint(spec, workdir, bundle), candidate, bundle,
+                              work, search_estimate=estimate)
 
 
 def finetune(spec, workdir: Path, candidate: Candidate | None = None) -> Path:

@@ -109,6 +109,23 @@ def _versus_lines(result: SearchResult, baseline: SearchResult | None) -> list[s
             versus_line(rows), "", table.markdown()]
 
 
+def _differentiable_lines(info: dict) -> list[str]:
+    """What the differentiable search did, and whether (and by how much) its argmax was repaired."""
+    if not info:
+        return []
+    lines = [f"- differentiable: {info['warmup_epochs']} warm-up + {info['epochs']} search epochs "
+             f"({info['warmup_s']:.1f} + {info['search_s']:.1f} s); constraint strengths "
+             + ", ".join(f"{k} {v:.3g}" for k, v in info["strengths"].items())]
+    if not info["repaired"]:
+        return lines + ["- the argmax architecture meets every budget by the exact cost model (not repaired)"]
+    before, after = info["before"], info["after"]
+    return lines + [f"- **repaired**: the argmax `{info['argmax']}` missed {'; '.join(info['violations'])} "
+                    f"(total relative overshoot {100 * info['overshoot']:.1f} %); the repair step shrank it to "
+                    f"the chosen candidate: RAM {before['ram_bytes']:,} -> {after['ram_bytes']:,} B, flash "
+                    f"{before['flash_bytes']:,} -> {after['flash_bytes']:,} B, latency "
+                    f"{before['latency_ms']:.2f} -> {after['latency_ms']:.2f} ms"]
+
+
 def search_markdown(result: SearchResult, top: int = 10, baseline: SearchResult | None = None) -> str:
     b = result.budgets
     lat = "none" if b.get("latency_ms") is None else f"{b['latency_ms']:g} ms"
@@ -122,7 +139,8 @@ def search_markdown(result: SearchResult, top: int = 10, baseline: SearchResult 
              f"- chosen accuracy: validation {result.chosen.accuracy:.4f} (supernet subnet, BN recalibrated)"
              + (f", test {test:.4f}" if test is not None else ""),
              f"- binding budget (cost model): {format_binding(tightest_budget(result.chosen.cost, b))}",
-             *_predictor_lines(result.predictor), "", *_versus_lines(result, baseline),
+             *_predictor_lines(result.predictor), *_differentiable_lines(result.differentiable), "",
+             *_versus_lines(result, baseline),
              f"## Top {min(top, result.evaluations)} candidates", ""]
     lines += _table([(str(i + 1), e) for i, e in enumerate(result.top(top))])
     lines += ["", "## Best per data configuration", ""]
@@ -147,7 +165,7 @@ def plot_comparison(table: ComparisonTable, path: Path) -> Path:
     """Every evaluated candidate of each strategy: accuracy vs RAM and vs latency, one colour each."""
     plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True)
-    for (name, res), colour in zip(table.results.items(), ("tab:blue", "tab:orange", "tab:gray")):
+    for (name, res), colour in zip(table.results.items(), ("tab:blue", "tab:orange", "tab:gray", "tab:green")):
         for ax, objective in zip(axes, ("ram_bytes", "latency_ms")):
             scale = _AXES[objective][1]
             ax.scatter([e.objective(objective) * scale for e in res.evaluated],
@@ -158,7 +176,8 @@ def plot_comparison(table: ComparisonTable, path: Path) -> Path:
             ax.grid(alpha=0.3)
     axes[0].set_ylabel("validation accuracy (supernet)")
     axes[1].legend(fontsize=8, loc="lower right")
-    fig.suptitle("data-aware (evolution) vs hardware-aware vs random, equal evaluations")
+    fig.suptitle("data-aware (evolution) vs hardware-aware vs random (equal evaluations) "
+                 + ("vs differentiable (own supernet)" if "differentiable" in table.results else ""))
     _save_figure(fig, path)
     plt.close(fig)
     return path
@@ -167,8 +186,11 @@ def plot_comparison(table: ComparisonTable, path: Path) -> Path:
 def write_comparison(spec, workdir: Path, table: ComparisonTable) -> Path:
     out = Path(workdir) / REPORT
     out.mkdir(parents=True, exist_ok=True)
+    diff = ("differentiable trains its own supernet in one run (warm-up + joint epochs, its time includes that "
+            "training) and scores only its result, so its accuracies are on another supernet; compare the "
+            "fine-tuned figures (`--sweep`). " if "differentiable" in table.results else "")
     text = ("# Strategy comparison\n\nSame supernet, same budgets, same number of evaluated candidates; "
-            "val acc selects, test acc (supernet subnet, BN recalibrated) is reported only.\n\n"
+            "val acc selects, test acc (supernet subnet, BN recalibrated) is reported only. " + diff + "\n\n"
             + table.markdown() + "\n![comparison](comparison.png)\n")
     atomic_write_text(out / "comparison.md", text)
     write_record(out / "comparison.json", table.to_dict())

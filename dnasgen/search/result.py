@@ -28,6 +28,7 @@ class SearchResult:
     supernet: str = ""                # checkpoint digest the scores belong to
     holdout: dict = field(default_factory=dict)   # report-only test accuracy, e.g. {"chosen": 0.91}
     predictor: dict = field(default_factory=dict)  # search.predictor: candidates considered, rank correlations
+    differentiable: dict = field(default_factory=dict)  # strategy differentiable: argmax, repair, strengths, log
 
     @property
     def candidate(self) -> Candidate:
@@ -54,7 +55,7 @@ class SearchResult:
             "candidate": self.candidate.to_dict(), "chosen": self.chosen.to_dict(),
             "evaluations": self.evaluations, "generations": self.generations,
             "elapsed_s": round(self.elapsed_s, 3), "stop_reason": self.stop_reason, "supernet": self.supernet,
-            "holdout": self.holdout, "predictor": self.predictor,
+            "holdout": self.holdout, "predictor": self.predictor, "differentiable": self.differentiable,
             "pareto": [e.to_dict() for e in self.pareto],
             "best_per_data_config": {k: e.to_dict() for k, e in self.best_per_data().items()},
             "evaluated": [e.to_dict() for e in self.evaluated],
@@ -68,7 +69,7 @@ class SearchResult:
                    Evaluated.from_dict(obj["chosen"]), [Evaluated.from_dict(e) for e in obj["evaluated"]],
                    float(obj["elapsed_s"]), obj["stop_reason"], int(obj["generations"]),
                    obj.get("supernet", ""), dict(obj.get("holdout", {})),
-                   dict(obj.get("predictor", {})))
+                   dict(obj.get("predictor", {})), dict(obj.get("differentiable", {})))
 
     def save(self, path: Path) -> Path:
         return write_record(path, self.to_dict())

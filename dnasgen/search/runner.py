@@ -40,10 +40,19 @@ def baseline_data(spec, pricer: Pricer) -> DataConfig:
     return data
 
 
-def _resolve(spec, strategy: str | None, pricer: Pricer, evaluations: int | None) -> SearchConfig:
+ALL_STRATEGIES = (*STRATEGIES, "differentiable")
+
+
+def strategy_of(spec, strategy: str | None) -> str:
+    """The strategy to run (the argument, else the spec's); DnasgenError for an unknown one."""
     strategy = strategy or spec.search.strategy
-    if strategy not in STRATEGIES:
-        raise DnasgenError(f"unknown search strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+    if strategy not in ALL_STRATEGIES:
+        raise DnasgenError(f"unknown search strategy {strategy!r}; choose one of {', '.join(ALL_STRATEGIES)}")
+    return strategy
+
+
+def _resolve(spec, strategy: str | None, pricer: Pricer, evaluations: int | None) -> SearchConfig:
+    strategy = strategy_of(spec, strategy)
     cfg = config_from_spec(spec, strategy)
     if strategy == "hardware_aware":
         return replace(cfg, fixed_data=baseline_data(spec, pricer))
@@ -114,8 +123,13 @@ def run_search(spec, workdir: Path, strategy: str | None = None, *, scorer=None,
     evaluations) into .dnasgen/search_hardware_aware.json, and the report compares the two."""
     from dnasgen.search.report import write_report
     workdir, pricer = Path(workdir), Pricer(spec)
-    scorer = _default_scorer(spec, workdir, scorer)
-    result = _holdout(_search(spec, workdir, strategy, scorer, pricer, show=show), scorer)
+    if strategy_of(spec, strategy) == "differentiable":      # trains its own supernet; a baseline scores on it
+        from dnasgen.search.diffrun import run_differentiable
+        result, scorer = run_differentiable(spec, workdir, pricer, show=show)
+        result = _holdout(result, scorer)
+    else:
+        scorer = _default_scorer(spec, workdir, scorer)
+        result = _holdout(_search(spec, workdir, strategy, scorer, pricer, show=show), scorer)
     result.save(workdir / ARTIFACTS / f"search_{result.strategy}.json")
     baseline = None
     if runs_baseline(spec, result.strategy):
@@ -127,8 +141,10 @@ def run_search(spec, workdir: Path, strategy: str | None = None, *, scorer=None,
     return result
 
 
-def compare(spec, workdir: Path, *, scorer=None, report: bool = True, show: bool = True) -> ComparisonTable:
-    """evolution (data-aware) vs hardware_aware vs random: same supernet, budgets and evaluation count.
+def compare(spec, workdir: Path, *, scorer=None, report: bool = True, show: bool = True,
+            differentiable: bool = False) -> ComparisonTable:
+    """evolution (data-aware) vs hardware_aware vs random: same supernet, budgets and evaluation count;
+    then (differentiable=True) the differentiable search, same budgets, its own jointly trained supernet.
 
     The data-aware evolution result is the search's product (.dnasgen/search.json)."""
     from dnasgen.search.report import write_comparison, write_report
@@ -141,6 +157,11 @@ def compare(spec, workdir: Path, *, scorer=None, report: bool = True, show: bool
         res = _holdout(_search(spec, workdir, strategy, scorer, pricer, evals, show), scorer)
         res.save(workdir / ARTIFACTS / f"search_{strategy}.json")
         results[strategy] = res
+    if differentiable:
+        from dnasgen.search.diffrun import run_differentiable
+        res = _holdout(*run_differentiable(spec, workdir, pricer, show=show))
+        res.save(workdir / ARTIFACTS / "search_differentiable.json")
+        results["differentiable"] = res
     results["evolution"].save(workdir / ARTIFACTS / "search.json")
     table = ComparisonTable(results)
     if report:
@@ -177,7 +198,7 @@ def search_spec(spec_path: Path, strategy: str | None = None, compare_all: bool 
         from dnasgen.search.sweep import run_sweep
         return run_sweep(spec, project_of(spec, out), sweep, seeds, int8=int8)
     if compare_all:
-        return compare(spec, project_of(spec, out))
+        return compare(spec, project_of(spec, out), differentiable=True)
     return run_search(spec, project_of(spec, out), strategy)
 
 

@@ -47,7 +47,7 @@ class Train:
 
 @dataclass(frozen=True)
 class Search:
-    strategy: str = "evolution"     # evolution | random | hardware_aware
+    strategy: str = "evolution"     # evolution | random | hardware_aware | differentiable
     population: int = 20
     generations: int = 5
     mutation_prob: float = 0.1
@@ -63,6 +63,12 @@ class Search:
     predictor: bool = True          # evolution: rank a large pool with an accuracy predictor, score its best
     predictor_pool: int = 2500      # candidates the predictor ranks per generation
     compare_baseline: bool = False  # also run hardware_aware on the same supernet (summary shows both)
+    diff_warmup_epochs: int = 2     # differentiable: supernet (sandwich) training before the search epochs
+    diff_epochs: int = 4            # differentiable: joint weight + architecture epochs
+    diff_temperature_start: float = 5.0   # Gumbel-softmax temperature, annealed exponentially ...
+    diff_temperature_end: float = 0.5     # ... to this value over the search epochs
+    diff_arch_lr: float = 0.05      # Adam learning rate of the architecture logits
+    diff_penalty_ramp: float = 4.0  # the constraint strengths grow linearly to this many times their start
 
 
 @dataclass(frozen=True)

@@ -167,8 +167,18 @@ def test_code_fingerprint_covers_the_stage_code():
     assert code_fingerprint(("graph.py",)) == manual
     assert code_fingerprint(("nn",)) != code_fingerprint(("train",))
     assert len(code_fingerprint((TEMPLATES,))) == 64
-    for use_candidate in (False, True):
-        assert all(stage.code == CODE[stage.name] for stage in stage_list(use_candidate))
+    for use_candidate, differentiable in ((False, False), (True, False), (False, True)):
+        assert all(stage.code == CODE[stage.name] for stage in stage_list(use_candidate, differentiable))
+
+
+def test_differentiable_search_stage_trains_its_own_supernet():
+    """search.strategy differentiable: no train stage; the search stage reads the train section too
+    (its warm-up and joint epochs train the supernet that fine-tuning starts from)."""
+    from dnasgen.pipeline.stages import stage_list
+    stages = {s.name: s for s in stage_list(False, True)}
+    assert list(stages) == ["plan", "search", "finetune", "export", "generate", "verify"]
+    assert stages["search"].inputs == () and {"train", "search", "board", "constraints"} <= set(stages["search"].sections)
+    assert "supernet" in stages["finetune"].inputs
 
 
 def test_stages_that_price_a_candidate_key_on_the_sensor():
