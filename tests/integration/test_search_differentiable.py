@@ -1,0 +1,112 @@
+"""Known answers of `search.strategy: differentiable` with REAL (tiny) joint training here.
+
+- colour-decisive task (equal-luminance hues, test_search_known_answers' spec): the architecture
+  logits put their mass on RGB and the argmax is RGB; an interrupted search resumes at its epoch
+  boundary and ends with the same logits;
+- resolution-decisive stripes task under three RAM budgets: the chosen candidate meets each budget by
+  the exact cost model and its RAM never decreases as the budget grows;
+- impossible budgets: BudgetError before any training (nothing trained, nothing written).
+"""
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+from test_search_known_answers import COLOUR, STRIPES, assert_fits, budgeted, write_stripes
+
+from dnasgen.spec import load_spec
+
+torch = pytest.importorskip("torch")
+
+DIFF = "search: {strategy: differentiable, diff_warmup_epochs: WARM, diff_epochs: EPOCHS, "
+
+
+def diff_spec(tmp: Path, text: str, warm: int, epochs: int, **subs):
+    text = text.replace("search: {", DIFF.replace("WARM", str(warm)).replace("EPOCHS", str(epochs)))
+    for key, value in {"OUT": tmp / "out", **subs}.items():
+        text = text.replace(key, str(value))
+    path = tmp / "spec.yaml"
+    path.write_text(textwrap.dedent(text))
+    return load_spec(path)
+
+
+def search(spec, project):
+    from dnasgen.search import run_search
+    result = run_search(spec, project, report=False, show=False)
+    assert result.strategy == "differentiable" and result.evaluated == [result.chosen]
+    assert_fits(spec, result)
+    return result
+
+
+def rgb_mass(result) -> float:
+    return sum(p for label, p in result.differentiable["probabilities"]["data"].items() if label.endswith("rgb"))
+
+
+@pytest.fixture(scope="module")
+def colour(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("diffcolour")
+    spec = diff_spec(tmp, COLOUR, warm=2, epochs=4)
+    project = tmp / "out" / spec.name
+    return spec, project, search(spec, project)
+
+
+def test_colour_decisive_task_chooses_rgb(colour):
+    spec, project, result = colour
+    assert result.candidate.data.color == "rgb", result.differentiable["probabilities"]["data"]
+    assert rgb_mass(result) >= 0.75, result.differentiable["probabilities"]["data"]      # uniform start: 0.5
+    assert result.chosen.accuracy >= 1 / 3 + 0.15                     # 3 classes: chance + margin
+    assert not result.differentiable["repaired"] and len(result.differentiable["history"]) == 4
+    assert (project / ".dnasgen" / "diff" / "supernet.pt").is_file()
+
+
+def test_interrupted_search_resumes_at_the_epoch_boundary(colour, tmp_path, monkeypatch):
+    from dnasgen.search.differentiable import DiffTrainer
+    spec, project, whole = colour
+    other = tmp_path / "out" / spec.name
+    shutil.copytree(project / ".dnasgen" / "data", other / ".dnasgen" / "data")       # same warm-up, reused
+    shutil.copytree(project / ".dnasgen" / "diff" / "warmup", other / ".dnasgen" / "diff" / "warmup")
+    real = DiffTrainer.run_epoch
+
+    def cut(self, epoch, bar):
+        if epoch == 2:
+            raise KeyboardInterrupt
+        return real(self, epoch, bar)
+    monkeypatch.setattr(DiffTrainer, "run_epoch", cut)
+    with pytest.raises(KeyboardInterrupt):
+        search(spec, other)
+    monkeypatch.setattr(DiffTrainer, "run_epoch", real)
+    resumed = search(spec, other)
+    assert resumed.differentiable["probabilities"] == whole.differentiable["probabilities"]
+    assert resumed.candidate == whole.candidate and resumed.chosen.accuracy == whole.chosen.accuracy
+
+
+def test_impossible_budget_is_refused_before_any_training(tmp_path):
+    from dnasgen.errors import BudgetError
+    spec = budgeted(diff_spec(tmp_path, COLOUR, warm=1, epochs=1), ram_kb=2)
+    project = tmp_path / "out" / spec.name
+    with pytest.raises(BudgetError, match=r"(?i)ram.*budget 2,048 B.*Closest candidate \(16px-\S+ width 0.25"):
+        search(spec, project)
+    assert not (project / ".dnasgen" / "diff").exists()
+
+
+@pytest.fixture(scope="module")
+def stripes(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("diffstripes")
+    write_stripes(tmp / "data")
+    spec = diff_spec(tmp, STRIPES, warm=6, epochs=3, DATA=tmp / "data")
+    return spec, tmp / "out" / spec.name
+
+
+def test_ram_never_decreases_as_the_budget_grows(stripes):
+    spec, project = stripes
+    rams, labels = [], []
+    for ram_kb in (7, 10, 16):              # cost model: 16 px needs 6.2-6.5 KiB, 24 px 8.5-9.1, 32 px 11.7-12.7
+        tight = budgeted(spec, ram_kb=ram_kb)
+        result = search(tight, project)      # one project: the warm-up is trained once, then reused
+        assert result.chosen.cost["ram_bytes"] <= ram_kb * 1024
+        rams.append(result.chosen.cost["ram_bytes"])
+        labels.append((result.candidate.data.label, result.differentiable["repaired"]))
+    assert rams == sorted(rams), (rams, labels)
+    assert labels[0][0].startswith("16px") and not labels[-1][0].startswith("16px"), labels   # 16 px is blind
