@@ -21,10 +21,21 @@ LOCK_VERSION = 2
 PREPROCESS_FILES = ("preprocess.c", "preprocess.h")   # not in projects without a sensor
 
 
-def plan_program(program: Program):
-    """THE memory planner on the lowered tensors (input live from the start, output to the end)."""
-    from dnasgen.cost import plan_arena
-    return plan_arena(program.tensor_bytes(), program.schedule(), keep=(program.output,))
+def program_window_ops(program: Program) -> list:
+    """The lowered ops as the in-place rules (dnasgen.cost.inplace) see them."""
+    from dnasgen.cost.inplace import WindowOp
+    return [WindowOp(op.kernel, op.inputs, op.output, program.tensors[op.inputs[0]].shape,
+                     program.tensors[op.output].shape, op.params.get("stride_h", 1), op.params.get("pad_t", 0))
+            for op in program.ops]
+
+
+def plan_program(program: Program, memory: str | None = None):
+    """THE memory planner on the lowered tensors (input live from the start, output to the end),
+    in the memory mode `memory` (None: dnasgen.cost.inplace.DEFAULT_MEMORY)."""
+    from dnasgen.cost.inplace import DEFAULT_MEMORY
+    from dnasgen.cost.memory import plan_schedule
+    return plan_schedule(program.tensor_bytes(), program.schedule(), program_window_ops(program),
+                         (program.output,), memory or DEFAULT_MEMORY)
 
 
 def model_tools(recorded: dict | None = None) -> dict[str, str]:
@@ -96,6 +107,7 @@ def model_summary(program: Program, plan, tflite_bytes: bytes, context: dict) ->
     """The lock's `model` (with `tflm`, TFLM's arena and outputs, where that runtime is generated)."""
     summary = {"sha256": sha256_bytes(tflite_bytes), "ops": len(program.ops),
             "kernels": list(program.kernels), "macs": program.macs, "arena_bytes": plan.arena_bytes,
+            "in_place_ops": [op.name for op in program.ops if op.output in plan.overlaps],
             "model_data_bytes": context["model_data_bytes"],
             "input": {"shape": list(program.tensors[program.input].shape),
                       "scale": program.tensors[program.input].scale,
@@ -120,7 +132,7 @@ def generate_project(tflite_bytes: bytes, spec, candidate, out_dir, vectors=None
     tflite_bytes = bytes(tflite_bytes)
     program = lower(tflite_bytes)
     ctx.check_model_input(program, candidate.data)
-    plan = plan_program(program)
+    plan = plan_program(program, spec.export.memory)
     vecs = as_vectors(vectors, tflite_bytes, spec.sensor, candidate.data)
     if len(vecs) == 0:
         raise CodegenError("at least one test vector is needed")

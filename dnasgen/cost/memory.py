@@ -8,7 +8,10 @@ Lifetimes over the op schedule (step i = the i-th op):
   * a tensor no op produces (the graph input) is live from step 0;
   * a tensor no op reads (the graph output), or named in `keep`, is live to the end;
   * a tensor in `tensor_bytes` that the schedule never mentions is live for the whole run.
-An op's inputs and its output are live together (no in-place reuse).
+An op's inputs and its output are live together. In-place ops (`overlaps`, see
+dnasgen.cost.inplace) put their output `delta` bytes before their input; such chains of
+tensors (expand output -> depthwise output ...) are placed as one unit with fixed relative
+offsets, and only the pairs the rules made safe share bytes.
 
 Placement is greedy like TFLM's GreedyMemoryPlanner: take the tensors in a fixed order,
 put each at the lowest aligned offset where it overlaps no already-placed tensor whose
@@ -24,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from dnasgen.abi import ARENA_ALIGNMENT
+from dnasgen.cost.inplace import DEFAULT_MEMORY, check_mode, graph_window_ops, overlaps
 
 Schedule = list[tuple[tuple[str, ...], str]]
 
@@ -40,6 +44,7 @@ class MemoryPlan:
     sizes: dict[str, int] = field(default_factory=dict)          # bytes as given
     lifetimes: dict[str, tuple[int, int]] = field(default_factory=dict)  # first, last step
     strategy: str = "size"
+    overlaps: dict[str, tuple[str, int]] = field(default_factory=dict)  # in-place output -> (input, delta)
 
     @property
     def steps(self) -> int:
@@ -53,13 +58,18 @@ class MemoryPlan:
     def peak_live_bytes(self) -> int:
         """Largest sum of (aligned) live tensor sizes over all steps: a lower bound of the arena."""
         aligned = {n: _align(b, self.alignment) for n, b in self.sizes.items()}
-        return live_lower_bound(aligned, self.lifetimes)
+        return live_lower_bound(aligned, self.lifetimes, _units(aligned, self.overlaps))
+
+    def shares_bytes(self, a: str, b: str) -> bool:
+        """a and b are an in-place pair: they may overlap by design."""
+        return self.overlaps.get(a, (None,))[0] == b or self.overlaps.get(b, (None,))[0] == a
 
     def to_dict(self) -> dict:
         return {"arena_bytes": self.arena_bytes, "alignment": self.alignment, "strategy": self.strategy,
                 "tensors": {n: {"offset": self.offsets[n], "bytes": self.sizes[n],
                                 "first": self.lifetimes[n][0], "last": self.lifetimes[n][1]}
-                            for n in sorted(self.offsets)}}
+                            for n in sorted(self.offsets)},
+                "in_place": {out: src for out, (src, _) in sorted(self.overlaps.items())}}
 
 
 def lifetimes(tensor_bytes: dict[str, int], schedule: Schedule,
@@ -89,30 +99,79 @@ def lifetimes(tensor_bytes: dict[str, int], schedule: Schedule,
     return spans
 
 
-def _place(order: list[str], sizes: dict[str, int], spans: dict[str, tuple[int, int]]) -> dict[str, int]:
-    """Greedy first-fit of `order` (sizes already aligned): lowest offset free over the lifetime."""
+Unit = tuple[tuple[str, int], ...]      # members (name, offset relative to the unit's base)
+
+
+def _units(sizes: dict[str, int], overlaps: dict[str, tuple[str, int]]) -> list[Unit]:
+    """Tensors grouped into in-place chains (the last output first, at relative offset 0)."""
+    inputs = {src for src, _ in overlaps.values()}
+    units = []
+    for name in sorted(sizes):
+        if name in inputs:
+            continue                    # placed with the op that overwrites it
+        members, rel = [(name, 0)], 0
+        while name in overlaps:
+            name, delta = overlaps[name]
+            rel += delta
+            members.append((name, rel))
+        units.append(tuple(members))
+    return units
+
+
+def _base(unit: Unit, sizes, spans, placed) -> int:
+    """Lowest base >= 0 where no member overlaps a placed tensor whose lifetime meets its own."""
+    forbidden = []
+    for name, rel in unit:
+        a, b = spans[name]
+        size = sizes[name]
+        forbidden += [(o - rel - size, e - rel) for o, e, first, last in placed if first <= b and a <= last]
+    base = 0
+    for lo, hi in sorted(forbidden):
+        if base <= lo:
+            break
+        if base < hi:
+            base = hi
+    return base
+
+
+def _place(order: list[Unit], sizes: dict[str, int], spans: dict[str, tuple[int, int]]) -> dict[str, int]:
+    """Greedy first-fit of the units in `order` (sizes already aligned)."""
     placed: list[tuple[int, int, int, int]] = []     # offset, end, first, last
     offsets = {}
-    for name in order:
-        size, (a, b) = sizes[name], spans[name]
-        offset = 0
-        for o, e in sorted([(o, e) for o, e, first, last in placed if first <= b and a <= last]):
-            if o >= offset + size:
-                break
-            if e > offset:
-                offset = e
-        offsets[name] = offset
-        placed.append((offset, offset + size, a, b))
+    for unit in order:
+        base = _base(unit, sizes, spans, placed)
+        for name, rel in unit:
+            offsets[name] = base + rel
+            placed.append((base + rel, base + rel + sizes[name], *spans[name]))
     return offsets
 
 
-def live_lower_bound(sizes: dict[str, int], spans: dict[str, tuple[int, int]]) -> int:
-    """Largest sum of sizes live at one step: no arena can be smaller."""
+def _measure(intervals: list[tuple[int, int]]) -> int:
+    total, reach = 0, None
+    for lo, hi in sorted(intervals):
+        if reach is None or lo >= reach:
+            total, reach = total + hi - lo, hi
+        elif hi > reach:
+            total, reach = total + hi - reach, hi
+    return total
+
+
+def live_lower_bound(sizes: dict[str, int], spans: dict[str, tuple[int, int]],
+                     units: list[Unit] | None = None) -> int:
+    """Largest number of bytes live at one step: no arena can be smaller (units: in-place
+    chains, whose live members count as the union of their fixed intervals)."""
     steps = 1 + max((b for _, b in spans.values()), default=-1)
     delta = [0] * (steps + 1)
-    for name, (a, b) in spans.items():
-        delta[a] += sizes[name]
-        delta[b + 1] -= sizes[name]
+    for unit in units if units is not None else [((n, 0),) for n in sizes]:
+        if len(unit) == 1:
+            name = unit[0][0]
+            delta[spans[name][0]] += sizes[name]
+            delta[spans[name][1] + 1] -= sizes[name]
+            continue
+        for step in range(min(spans[n][0] for n, _ in unit), max(spans[n][1] for n, _ in unit) + 1):
+            live = _measure([(r, r + sizes[n]) for n, r in unit if spans[n][0] <= step <= spans[n][1]])
+            delta[step] += live
+            delta[step + 1] -= live
     best = running = 0
     for d in delta:
         running += d
@@ -122,33 +181,50 @@ def live_lower_bound(sizes: dict[str, int], spans: dict[str, tuple[int, int]]) -
 
 def step_live_bytes(graph, alignment: int = 16) -> list[int]:
     """Per op of a graph's schedule: the (aligned) bytes of the tensors live during it, lifetimes as
-    plan_graph sees them (their max is the plan's peak_live_bytes)."""
+    plan_graph sees them in the layer schedule (their max is that plan's peak_live_bytes; in place
+    can only need less)."""
     sizes, schedule = graph_schedule(graph)
     spans = lifetimes(sizes, schedule, (graph.output,))
     return [sum(_align(sizes[n], alignment) for n, (a, b) in spans.items() if a <= step <= b)
             for step in range(len(schedule))]
 
 
-def _orders(sizes: dict[str, int], spans: dict[str, tuple[int, int]]) -> list[tuple[str, list[str]]]:
-    names = sorted(sizes)
-    return [("size", sorted(names, key=lambda n: (-sizes[n], spans[n][0], n))),
-            ("duration", sorted(names, key=lambda n: (spans[n][0] - spans[n][1], -sizes[n], n))),
-            ("first_use", sorted(names, key=lambda n: (spans[n][0], -sizes[n], n)))]
+def _orders(units: list[Unit], sizes: dict[str, int],
+            spans: dict[str, tuple[int, int]]) -> list[tuple[str, list[Unit]]]:
+    def key(unit):            # extent, first step, last step, name
+        return (max(r + sizes[n] for n, r in unit), min(spans[n][0] for n, _ in unit),
+                max(spans[n][1] for n, _ in unit), unit[0][0])
+    keys = {u: key(u) for u in units}
+    return [("size", sorted(units, key=lambda u: (-keys[u][0], keys[u][1], keys[u][3]))),
+            ("duration", sorted(units, key=lambda u: (keys[u][1] - keys[u][2], -keys[u][0], keys[u][3]))),
+            ("first_use", sorted(units, key=lambda u: (keys[u][1], -keys[u][0], keys[u][3])))]
+
+
+def _check_overlaps(overlaps: dict[str, tuple[str, int]], schedule: Schedule, alignment: int) -> None:
+    ops = {output: inputs for inputs, output in schedule}
+    for out, (src, delta) in overlaps.items():
+        if src not in ops.get(out, ()) or delta < 0 or delta % alignment:
+            raise ValueError(f"in-place pair {out!r} <- {src!r} (delta {delta}) is not an op's "
+                             f"input and output with an aligned delta >= 0")
 
 
 def plan_arena(tensor_bytes: dict[str, int], schedule: Schedule, alignment: int = ARENA_ALIGNMENT,
-               keep: tuple[str, ...] = ()) -> MemoryPlan:
-    """Offsets for all tensors in one arena; no two simultaneously-live tensors overlap.
+               keep: tuple[str, ...] = (), overlaps: dict[str, tuple[str, int]] | None = None) -> MemoryPlan:
+    """Offsets for all tensors in one arena; no two simultaneously-live tensors overlap, except
+    the in-place pairs of `overlaps` (output -> (input, delta): input at output offset + delta).
 
     tensor_bytes: name -> bytes. schedule: ops in execution order as (input names, output name).
     keep: tensors that must stay live to the end even if read earlier (extra graph outputs).
     """
     if alignment < 1:
         raise ValueError("alignment must be >= 1")
+    overlaps = dict(overlaps or {})
+    _check_overlaps(overlaps, schedule, alignment)
     spans = lifetimes(tensor_bytes, schedule, tuple(keep))
     aligned = {n: _align(int(b), alignment) for n, b in tensor_bytes.items()}
-    bound, best = live_lower_bound(aligned, spans), None
-    for strategy, order in _orders(aligned, spans):
+    units = _units(aligned, overlaps)
+    bound, best = live_lower_bound(aligned, spans, units), None
+    for strategy, order in _orders(units, aligned, spans):
         offsets = _place(order, aligned, spans)
         arena = max((offsets[n] + aligned[n] for n in offsets), default=0)
         if best is None or arena < best[1]:
@@ -157,7 +233,7 @@ def plan_arena(tensor_bytes: dict[str, int], schedule: Schedule, alignment: int 
             break
     offsets, arena, strategy = best
     return MemoryPlan(offsets, arena, alignment, {n: int(b) for n, b in tensor_bytes.items()},
-                      spans, strategy)
+                      spans, strategy, overlaps)
 
 
 def graph_schedule(graph) -> tuple[dict[str, int], Schedule]:
@@ -166,10 +242,43 @@ def graph_schedule(graph) -> tuple[dict[str, int], Schedule]:
     return sizes, [(op.inputs, op.output) for op in graph.ops]
 
 
-def plan_graph(graph, alignment: int = ARENA_ALIGNMENT) -> MemoryPlan:
+def plan_schedule(tensor_bytes: dict[str, int], schedule: Schedule, window_ops, keep: tuple[str, ...] = (),
+                  mode: str = DEFAULT_MEMORY, alignment: int = ARENA_ALIGNMENT) -> MemoryPlan:
+    """THE plan of a schedule in a memory mode: "layer" (no tensor shares bytes) or "inplace"
+    (the in-place ops of dnasgen.cost.inplace overwrite their inputs; the layer plan is kept
+    when it is as small, so in-place never costs RAM). window_ops: the schedule's ops as
+    dnasgen.cost.inplace.WindowOp, in the same order."""
+    layer = plan_arena(tensor_bytes, schedule, alignment, keep)
+    if check_mode(mode) == "layer":
+        return layer
+    pairs = overlaps(list(window_ops), tuple(keep), alignment)
+    if not pairs:
+        return layer
+    inplace = plan_arena(tensor_bytes, schedule, alignment, keep, pairs)
+    if inplace.arena_bytes >= layer.arena_bytes:
+        return layer
+    # Only the ops whose input + output (+ whatever else is live) exceed the arena need to run in
+    # place (the in-place depthwise order costs instructions): keep the rest out if that fits too.
+    needed = _needed(pairs, inplace, schedule)
+    if len(needed) < len(pairs):
+        pruned = plan_arena(tensor_bytes, schedule, alignment, keep, needed)
+        if pruned.arena_bytes <= inplace.arena_bytes:
+            return pruned
+    return inplace
+
+
+def _needed(pairs: dict[str, tuple[str, int]], plan: MemoryPlan, schedule: Schedule) -> dict[str, tuple[str, int]]:
+    """The in-place pairs whose op's live set, without sharing, is larger than the plan's arena."""
+    steps = {output: step for step, (_, output) in enumerate(schedule)}
+    aligned = {n: _align(b, plan.alignment) for n, b in plan.sizes.items()}
+    return {out: pair for out, pair in pairs.items()
+            if sum(aligned[n] for n in plan.live_at(steps[out])) > plan.arena_bytes}
+
+
+def plan_graph(graph, alignment: int = ARENA_ALIGNMENT, mode: str = DEFAULT_MEMORY) -> MemoryPlan:
     """The arena plan of a dnasgen.graph.Graph (input live from the start, output to the end)."""
     sizes, schedule = graph_schedule(graph)
-    return plan_arena(sizes, schedule, alignment, keep=(graph.output,))
+    return plan_schedule(sizes, schedule, graph_window_ops(graph), (graph.output,), mode, alignment)
 
 
 def mcunet_peak(graph) -> int:

@@ -14,6 +14,7 @@ from functools import lru_cache, partial
 from dnasgen.candidate import Candidate
 from dnasgen.cost.footprint import (code_flash_bytes, data_file, op_flash_bytes, preprocess_code_bytes,
                                     preprocess_planes, preprocess_ram_bytes, static_ram_bytes)
+from dnasgen.cost.inplace import DEFAULT_MEMORY, check_mode
 from dnasgen.cost.memory import MemoryPlan, plan_graph
 from dnasgen.cost.report import CostReport, OpCost, budget_violations
 from dnasgen.errors import DnasgenError
@@ -88,17 +89,18 @@ class GraphCost:
         return tuple(sorted({op.kind for op in self.graph.ops}))
 
 
-def graph_cost_of(graph: Graph) -> GraphCost:
-    """Costs of an already-built graph (no caching)."""
-    return GraphCost(graph, plan_graph(graph), graph.macs, graph.params,
+def graph_cost_of(graph: Graph, memory: str = DEFAULT_MEMORY) -> GraphCost:
+    """Costs of an already-built graph (no caching) in a memory mode (dnasgen.cost.inplace)."""
+    return GraphCost(graph, plan_graph(graph, mode=memory), graph.macs, graph.params,
                      tuple(op_flash_bytes(op) for op in graph.ops), code_flash_bytes(graph),
                      static_ram_bytes(graph))
 
 
 @lru_cache(maxsize=1024)   # ~32 KB per entry (graph + plan)
-def graph_cost(candidate: Candidate, num_classes: int, head_channels: int) -> GraphCost:
+def graph_cost(candidate: Candidate, num_classes: int, head_channels: int,
+               memory: str = DEFAULT_MEMORY) -> GraphCost:
     """Cached board-independent costs of a candidate."""
-    return graph_cost_of(build_graph(candidate, num_classes, head_channels))
+    return graph_cost_of(build_graph(candidate, num_classes, head_channels), memory)
 
 
 def latency_cycles(gc: GraphCost, core: str) -> tuple[float, ...]:
@@ -109,18 +111,20 @@ def latency_cycles(gc: GraphCost, core: str) -> tuple[float, ...]:
 def op_rows(gc: GraphCost, cycles: tuple[float, ...], clock_mhz: float) -> tuple[OpCost, ...]:
     """The per-op breakdown (for reports)."""
     return tuple(OpCost(op.name, op.kind, op.macs, op.params, fl, gc.graph.tensor_bytes(op.output),
-                        gc.plan.offsets[op.output], cyc, cyc / (clock_mhz * 1000.0))
+                        gc.plan.offsets[op.output], cyc, cyc / (clock_mhz * 1000.0), op.output in gc.plan.overlaps)
                  for op, fl, cyc in zip(gc.graph.ops, gc.op_flash, cycles))
 
 
 def estimate(candidate: Candidate, board, num_classes: int, head_channels: int,
-             max_latency_ms: float | None = None, *, sensor_format: str | None = None) -> CostReport:
+             max_latency_ms: float | None = None, *, sensor_format: str | None = None,
+             memory: str = DEFAULT_MEMORY) -> CostReport:
     """Price one candidate on a board; violations list every budget it exceeds.
 
     sensor_format (the spec's sensor pixel format) sizes the preprocessing code (flash) and
-    buffer (RAM); None (unknown sensor) takes the largest of each.
+    buffer (RAM); None (unknown sensor) takes the largest of each. memory: the arena schedule
+    (spec export.memory, dnasgen.cost.inplace.MEMORY_MODES).
     """
-    gc = graph_cost(candidate, int(num_classes), int(head_channels))
+    gc = graph_cost(candidate, int(num_classes), int(head_channels), check_mode(memory))
     cycles = latency_cycles(gc, board.core)
     latency_ms = sum(cycles) / (board.clock_mhz * 1000.0)
     ram, flash = gc.ram_bytes_for(sensor_format), gc.flash_bytes_for(sensor_format)
@@ -133,10 +137,13 @@ def estimate(candidate: Candidate, board, num_classes: int, head_channels: int,
         board_id=board.id, core=board.core, clock_mhz=board.clock_mhz,
         ram_budget_bytes=board.ram_budget_bytes, flash_budget_bytes=board.flash_budget_bytes,
         max_latency_ms=max_latency_ms, latency_calibrated=bool(core_coefficients(board.core)["calibrated"]),
+        memory=memory,
         breakdown=partial(op_rows, gc, cycles, board.clock_mhz))
 
 
 def estimate_spec(spec, candidate: Candidate) -> CostReport:
-    """estimate() with the spec's board, classes, head channels, latency constraint and sensor."""
+    """estimate() with the spec's board, classes, head channels, latency constraint, sensor and
+    memory mode."""
     return estimate(candidate, spec.board, spec.num_classes, spec.space.head_channels,
-                    spec.constraints.max_latency_ms, sensor_format=spec.sensor.pixel_format)
+                    spec.constraints.max_latency_ms, sensor_format=spec.sensor.pixel_format,
+                    memory=spec.export.memory)

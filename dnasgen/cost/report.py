@@ -19,6 +19,7 @@ class OpCost:
     out_offset: int          # arena offset of the op's output tensor
     cycles: float
     latency_ms: float
+    in_place: bool = False   # the output overwrites the op's input (export.memory: inplace)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -41,6 +42,7 @@ class CostReport:
     flash_budget_bytes: int = 0
     max_latency_ms: float | None = None
     latency_calibrated: bool = False
+    memory: str = ""         # the arena schedule (dnasgen.cost.inplace.MEMORY_MODES)
     breakdown: Callable[[], tuple[OpCost, ...]] | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -77,7 +79,7 @@ class CostReport:
                    board=self.board_id, core=self.core, clock_mhz=self.clock_mhz,
                    ram_budget_bytes=self.ram_budget_bytes, flash_budget_bytes=self.flash_budget_bytes,
                    max_latency_ms=self.max_latency_ms, latency_calibrated=self.latency_calibrated,
-                   ops=[op.to_dict() for op in self.ops])
+                   memory=self.memory, ops=[op.to_dict() for op in self.ops])
         return out
 
 
@@ -151,7 +153,7 @@ def format_report(report: CostReport, per_op: bool = False) -> str:
              f"  params      {report.params:>14,}",
              f"  RAM         {report.ram_bytes:>14,} B   budget {report.ram_budget_bytes:>12,} B  "
              f"{_pct(report.ram_bytes, report.ram_budget_bytes)}   (arena {report.arena_bytes:,} B "
-             f"+ runtime {report.ram_overhead_bytes:,} B)",
+             f"[{report.memory}] + runtime {report.ram_overhead_bytes:,} B)",
              f"  flash       {report.flash_bytes:>14,} B   budget {report.flash_budget_bytes:>12,} B  "
              f"{_pct(report.flash_bytes, report.flash_budget_bytes)}   (model {report.model_flash_bytes:,} B "
              f"+ code {report.code_flash_bytes:,} B)",
@@ -159,8 +161,9 @@ def format_report(report: CostReport, per_op: bool = False) -> str:
              f"{_pct(report.latency_ms, report.max_latency_ms)}{lat_note}"]
     if per_op:
         lines.append(f"  {'op':<16}{'kind':<8}{'MACs':>12}{'params':>10}{'flash B':>10}"
-                     f"{'out B':>9}{'offset':>9}{'ms':>9}")
+                     f"{'out B':>9}{'offset':>9}{'ms':>9}  in place")
         lines += [f"  {o.name:<16}{o.kind:<8}{o.macs:>12,}{o.params:>10,}{o.flash_bytes:>10,}"
-                  f"{o.out_bytes:>9,}{o.out_offset:>9,}{o.latency_ms:>9.2f}" for o in report.ops]
+                  f"{o.out_bytes:>9,}{o.out_offset:>9,}{o.latency_ms:>9.2f}  {'yes' if o.in_place else ''}".rstrip()
+                  for o in report.ops]
     lines.append("fits: yes" if report.fits else "fits: NO\n" + "\n".join(f"  - {v}" for v in report.violations))
     return "\n".join(lines)

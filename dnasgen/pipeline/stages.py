@@ -93,21 +93,22 @@ def stage_list(use_candidate: bool, differentiable: bool = False) -> list[Stage]
     """Stages in order; with --candidate the search stage is replaced by the given candidate; with
     search.strategy differentiable one search stage trains its own supernet (no train stage)."""
     from dnasgen.pipeline import steps
-    plan = _stage("plan", ("task", "sensor", "data_options", "search_space", "board", "constraints"),
+    plan = _stage("plan", ("task", "sensor", "data_options", "search_space", "board", "constraints", "export"),
                   (), steps.run_plan, "search plan")
     train = _stage("train", ("task", "dataset", "sensor", "data_options", "search_space", "train"),
                    (), steps.run_train, "supernet training", extra_key=steps.train_key)
     search = _stage("search", ("task", "dataset", "sensor", "data_options", "search_space", "board",
-                               "constraints", "search"), ("supernet",), steps.run_search,
+                               "constraints", "search", "export"), ("supernet",), steps.run_search,
                     "evolutionary search")
-    given = _stage("candidate", ("task", "sensor", "data_options", "search_space", "board", "constraints"),
+    given = _stage("candidate", ("task", "sensor", "data_options", "search_space", "board", "constraints",
+                                 "export"),
                    (), steps.run_candidate, "given candidate", extra_key=steps.candidate_key)
     rest = [
         _stage("finetune", ("task", "dataset", "sensor", "search_space", "train", "search"),
                ("supernet", "candidate"), steps.run_finetune, "fine-tune chosen subnet"),
         _stage("export", ("task", "dataset", "sensor", "search_space", "search"), ("finetuned",),
                steps.run_export, "int8 TFLite export", quiet_stderr=True),
-        _stage("generate", ("name", "task", "dataset", "sensor", "board", "constraints", "codegen"),
+        _stage("generate", ("name", "task", "dataset", "sensor", "board", "constraints", "codegen", "export"),
                ("tflite", "candidate", "finetune", "export"), steps.run_generate,
                "generate firmware project", quiet_stderr=True),
         _stage("verify", ("board", "constraints"), ("lock",), steps.run_verify,

@@ -14,7 +14,7 @@ from dnasgen.boards import Board, get_board
 from dnasgen.candidate import SearchSpace
 from dnasgen.errors import SpecError, SpecIssue
 from dnasgen.spec.checks import cross_checks
-from dnasgen.spec.model import Constraints, Dataset, Search, Sensor, Spec, Train
+from dnasgen.spec.model import Constraints, Dataset, Export, Search, Sensor, Spec, Train
 from dnasgen.spec.schema import KEY, PARENT, normalise, schema_dict, schema_issues
 from dnasgen.spec.yamlio import Parsed, locate_in, parent, parse_yaml
 
@@ -124,6 +124,7 @@ def build_spec(data: dict, source_path: Path | None = None) -> Spec:
         constraints=_pick(Constraints, data["constraints"]),
         train=_pick(Train, train),
         search=_pick(Search, data["search"]),
+        export=_pick(Export, data["export"]),
         output_dir=data["output"]["dir"],
         runtimes=tuple((data.get("codegen") or {}).get("runtimes") or Spec.runtimes),
         raw=data,

@@ -77,6 +77,11 @@ class Constraints:
 
 
 @dataclass(frozen=True)
+class Export:
+    memory: str = "inplace"         # layer | inplace (dnasgen.cost.inplace.MEMORY_MODES)
+
+
+@dataclass(frozen=True)
 class Spec:
     name: str
     classes: tuple[str, ...]
@@ -87,6 +92,7 @@ class Spec:
     constraints: Constraints = Constraints()
     train: Train = Train()
     search: Search = Search()
+    export: Export = Export()
     output_dir: str = "generated"
     runtimes: tuple[str, ...] = ("dnasgen",)     # codegen.runtimes: with "tflm", also tflm/
     raw: dict = field(default_factory=dict, compare=False)   # the validated dict (defaults filled)

@@ -44,6 +44,11 @@ static inline int8_t dn_clamp(int32_t v, int32_t lo, int32_t hi) {
     return (int8_t)(v < lo ? lo : (v > hi ? hi : v));
 }
 
+/* In place (dnasgen.cost.inplace): the memory planner may put the output of dn_dwconv and of an
+ * expanding dn_conv1x1 `delta` bytes before its input, overlapping it. Every path of these two
+ * kernels keeps the order that makes this safe: dn_conv1x1 writes pixel i's outputs only after
+ * every earlier pixel is done; dn_dwconv finishes output rows in order (the DSP path, when out
+ * overlaps in, runs one row at a time over all channel groups). */
 void dn_conv(const dn_conv_t *p, const int8_t *in, int8_t *out);
 void dn_conv1x1(const dn_conv_t *p, const int8_t *in, int8_t *out);
 void dn_dwconv(const dn_conv_t *p, const int8_t *in, int8_t *out);

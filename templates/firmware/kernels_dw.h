@@ -46,9 +46,9 @@ static void dn_dw_border(const dn_conv_t *p, const dn_rq_t *r, const dn_dwk_t *a
     out[3] = dn_q4(r, &a->q[3], a3);
 }
 
-/* Channels ch..ch+3 of every output pixel: unrolled assembly inside, C on the borders. */
+/* Channels ch..ch+3 of output rows oy0 .. oy1 - 1: unrolled assembly inside, C on the borders. */
 static void dn_dw_group(const dn_conv_t *p, const dn_rq_t *r, const int8_t *in, int8_t *out, int32_t ch,
-                        void (*kernel)(dn_dwk_t *)) {
+                        void (*kernel)(dn_dwk_t *), int32_t oy0, int32_t oy1) {
     const int32_t c = p->in_c, k = p->k_w, iw = p->in_w, ow = p->out_w, sw = p->stride_w;
     const int32_t ox_lo = (p->pad_l + sw - 1) / sw, ox_hi = (iw - k + p->pad_l) / sw + 1;
     dn_dwk_t a = {0, dn_scratch, 0, 0, c, sw * c, iw * c - (k - 1) * c,
@@ -62,7 +62,7 @@ static void dn_dw_group(const dn_conv_t *p, const dn_rq_t *r, const int8_t *in, 
         dn_scratch[2 * t + 1] = dn_sxtb16_ror8(wv);
     }
     in += ch, out += ch;
-    for (int32_t oy = 0; oy < p->out_h; ++oy) {
+    for (int32_t oy = oy0; oy < oy1; ++oy) {
         const int32_t y0 = oy * p->stride_h - p->pad_t;
         int8_t *row = out + oy * ow * c;
         const int32_t inner = y0 >= 0 && y0 + k <= p->in_h && ox_lo < ox_hi && kernel;
@@ -80,10 +80,12 @@ static void dn_dw_group(const dn_conv_t *p, const dn_rq_t *r, const int8_t *in, 
 
 #endif
 
-/* Channels [ch0, c) of every output pixel, one at a time (portable requantisation allowed). */
-DN_COLD static void dn_dw_single(const dn_conv_t *p, const dn_rq_t *r, const int8_t *in, int8_t *out, int32_t ch0) {
+/* Channels [ch0, c) of output rows oy0 .. oy1 - 1, one at a time (portable requantisation allowed). */
+DN_COLD static void dn_dw_single(const dn_conv_t *p, const dn_rq_t *r, const int8_t *in, int8_t *out, int32_t ch0,
+                                 int32_t oy0, int32_t oy1) {
     const int32_t c = p->in_c, kw = p->k_w, kh = p->k_h, iw = p->in_w, ih = p->in_h;
-    for (int32_t oy = 0; oy < p->out_h; ++oy) {
+    out += oy0 * p->out_w * c;
+    for (int32_t oy = oy0; oy < oy1; ++oy) {
         const int32_t y0 = oy * p->stride_h - p->pad_t;
         const int32_t ky0 = y0 < 0 ? -y0 : 0, ky1 = ih - y0 < kh ? ih - y0 : kh;
         for (int32_t ox = 0; ox < p->out_w; ++ox, out += c) {
@@ -126,7 +128,8 @@ static void dn_dw3_band(const dn_conv_t *p, const int8_t *in, int32_t y0, int32_
 }
 
 /* Channels ch .. ch + 3 of every output pixel, row by row over the padded band. */
-static void dn_dw3_group(const dn_conv_t *p, const dn_rq_t *r, const int8_t *in, int8_t *out, int32_t ch) {
+static void dn_dw3_group(const dn_conv_t *p, const dn_rq_t *r, const int8_t *in, int8_t *out, int32_t ch,
+                         int32_t oy0, int32_t oy1) {
     const int32_t c = p->in_c, ow = p->out_w, bw = (ow - 1) * p->stride_w + 3;
     uint32_t *w = dn_scratch, *band = dn_scratch + 18;
     dn_dw3_t a = {{r->bias[ch], r->bias[ch + 1], r->bias[ch + 2], r->bias[ch + 3]}, band, w, 0, 4 * bw,
@@ -139,7 +142,7 @@ static void dn_dw3_group(const dn_conv_t *p, const dn_rq_t *r, const int8_t *in,
         w[2 * t + 1] = dn_sxtb16_ror8(wv);
     }
     const uint32_t pad = 0x01010101u * (uint8_t)(-p->in_offset);
-    for (int32_t oy = 0; oy < p->out_h; ++oy) {
+    for (int32_t oy = oy0; oy < oy1; ++oy) {
         dn_dw3_band(p, in + ch, oy * p->stride_h - p->pad_t, bw, pad, band);
         a.x = band;
         a.out = out + oy * ow * c + ch;
@@ -149,14 +152,15 @@ static void dn_dw3_group(const dn_conv_t *p, const dn_rq_t *r, const int8_t *in,
 }
 #endif
 
-void dn_dwconv(const dn_conv_t *p, const int8_t *in, int8_t *out) {
-    const dn_rq_t r = dn_rq_of(p);
-    int32_t groups = r.fast ? p->in_c / 4 : 0;
+/* Output rows oy0 .. oy1 - 1 of every channel: 4-channel groups, then the leftover channels. */
+static void dn_dw_rows(const dn_conv_t *p, const dn_rq_t *r, const int8_t *in, int8_t *out, int32_t oy0,
+                       int32_t oy1) {
+    int32_t groups = r->fast ? p->in_c / 4 : 0;
 #if DN_DW_K3
     if (p->k_w == 3 && p->k_h == 3) {
-        if (!DN_ACT_CLAMP && !(r.lo == -128 && r.hi == 127)) groups = 0;   /* clamp not compiled */
-        for (int32_t g = 0; g < groups; ++g) dn_dw3_group(p, &r, in, out, 4 * g);
-        if (4 * groups < p->in_c) dn_dw_single(p, &r, in, out, 4 * groups);
+        if (!DN_ACT_CLAMP && !(r->lo == -128 && r->hi == 127)) groups = 0;   /* clamp not compiled */
+        for (int32_t g = 0; g < groups; ++g) dn_dw3_group(p, r, in, out, 4 * g, oy0, oy1);
+        if (4 * groups < p->in_c) dn_dw_single(p, r, in, out, 4 * groups, oy0, oy1);
         return;
     }
 #endif
@@ -168,11 +172,23 @@ void dn_dwconv(const dn_conv_t *p, const int8_t *in, int8_t *out) {
 #if DN_DW_K7
     if (p->k_w == 7 && p->k_h == 7) kernel = dn_dw7;
 #endif
-    for (int32_t g = 0; g < groups; ++g) dn_dw_group(p, &r, in, out, 4 * g, kernel);
+    for (int32_t g = 0; g < groups; ++g) dn_dw_group(p, r, in, out, 4 * g, kernel, oy0, oy1);
 #else
     groups = 0;
 #endif
-    if (4 * groups < p->in_c) dn_dw_single(p, &r, in, out, 4 * groups);
+    if (4 * groups < p->in_c) dn_dw_single(p, r, in, out, 4 * groups, oy0, oy1);
+}
+
+/* In place (the planner put the output before the input, overlapping it: in inside the output's
+ * bytes, dnasgen.cost.inplace): one output row at a time over all channel groups, so that an input
+ * row is overwritten only after its last reader. Otherwise each group over all rows. */
+void dn_dwconv(const dn_conv_t *p, const int8_t *in, int8_t *out) {
+    const dn_rq_t r = dn_rq_of(p);
+    const int32_t h = p->out_h;
+    if (in > out && in < out + h * p->out_w * p->out_c)
+        for (int32_t oy = 0; oy < h; ++oy) dn_dw_rows(p, &r, in, out, oy, oy + 1);
+    else
+        dn_dw_rows(p, &r, in, out, 0, h);
 }
 #endif
 

@@ -6,7 +6,9 @@ widths), each exported to a real full-int8 .tflite, generated, compiled once for
   * random raw frames of every pixel format (odd sizes, one upscaling): preprocess.c ==
     dnasgen.data.preprocess + the quantisation table, byte for byte;
   * `make test` (embedded frames -> preprocess -> invoke vs the reference) passes;
-  * the generated arena equals the memory planner's figure (also the cost model's).
+  * the generated arena equals the memory planner's figure (also the cost model's);
+  * every model's plan runs some ops in place (the default memory mode): `make qemu` on the
+    Cortex-M4 (DSP kernels) passes its embedded vectors too.
 """
 from __future__ import annotations
 
@@ -104,6 +106,21 @@ def test_embedded_vectors_pass(projects):
     for _, _, _, project in projects:
         out = run_make(project, "test")
         assert "test: ok, vectors matching: 2" in out and len(score_lines(out)) == 2
+
+
+@pytest.mark.toolchain
+def test_in_place_models_are_bit_exact_on_qemu_m4(projects):
+    """Every model runs in place (depthwise strides 1 and 2, kernels 3/5/7, expanding 1x1s): the
+    DSP kernels' in-place order on the Cortex-M4 matches the reference on the embedded vectors."""
+    from dnasgen.codegen import lower, plan_program
+    from dnasgen.verify import toolchain_available
+    from dnasgen.verify.project import run_make
+    if not toolchain_available():
+        pytest.skip("arm-none-eabi-gcc / qemu-system-arm not installed")
+    for cand, blob, _, project in projects:
+        kinds = {op.kernel for op in lower(blob).ops if op.output in plan_program(lower(blob)).overlaps}
+        assert "dwconv" in kinds, cand.to_json()
+        assert "test: ok, vectors matching: 2" in run_make(project, "qemu")
 
 
 def test_generated_arena_is_the_planners(projects):

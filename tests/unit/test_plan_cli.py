@@ -89,3 +89,32 @@ def test_estimate_candidate_errors_are_clean(tmp_path):
     res = runner.invoke(app, ["estimate", str(QUICKSTART), "--candidate", str(outside)])
     assert res.exit_code == 2 and "resolution 96 not in [32, 40, 48]" in res.output
     assert "width 1.0 not in [0.25, 0.35]" in res.output and "Traceback" not in res.output
+
+
+MOBILENET_SPEC = """name: mobilenet
+task: {classes: [a, b]}
+dataset: {source: synthetic}
+data_options: {resolutions: [96], colors: [rgb]}
+search_space: {widths: [0.35], depths: [[1], [2], [3], [4], [3], [3], [1]], kernels: [3], expands: [6],
+               head_channels: 1280}
+board: {id: stm32h743}
+"""
+
+
+def test_estimate_per_op_shows_the_memory_mode_and_in_place_ops(tmp_path):
+    cand = tmp_path / "c.json"
+    cand.write_text(json.dumps({"data": {"resolution": 96, "color": "rgb"}, "arch": {"width": 0.35, "stages": [
+        {"depth": d, "kernel": [3] * d, "expand": [1 if i == 0 else 6] * d}
+        for i, d in enumerate((1, 2, 3, 4, 3, 3, 1))]}}))
+    arenas = {}
+    for memory in ("inplace", "layer"):
+        spec = tmp_path / f"{memory}.yaml"         # MobileNetV2-0.35@96's space, head 1280, 2 classes
+        spec.write_text(MOBILENET_SPEC + f"export:\n  memory: {memory}\n")
+        res = runner.invoke(app, ["estimate", str(spec), "--candidate", str(cand), "--per-op"])
+        assert res.exit_code == 0, res.output
+        rows = {line.split()[0]: line for line in res.output.splitlines() if line.startswith("  s")}
+        in_place = sorted(name for name, line in rows.items() if line.endswith("yes"))
+        arenas[memory] = int(res.output.split("(arena ")[1].split(" B")[0].replace(",", ""))
+        assert f"[{memory}]" in res.output
+        assert in_place == (["s1b0.dw", "s1b0.expand"] if memory == "inplace" else [])
+    assert arenas == {"inplace": 111_760, "layer": 138_240}      # MobileNetV2-0.35@96 (TFLM: 204,628)
