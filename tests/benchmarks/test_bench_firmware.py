@@ -2,6 +2,7 @@
 
 * Cortex-M4 instructions per MAC in QEMU mps2-an386 (-icount shift=0), the peers' counting:
   TFLM reference kernels 17.21, TFLM + CMSIS-NN 4.27; first target <= 3;
+* the tensor arena (in-place depthwise, the default): <= 0.55x TFLM's 204,628 B (measured 111,760 B);
 * runtime code size (text minus model data and op descriptors), target <= 12 kB
   (TFLM: 58 kB reference, 109 kB with CMSIS-NN);
 * the same on every other core's QEMU machine (`make qemu CORE=`): instructions per MAC of the
@@ -52,7 +53,8 @@ def test_bench_cortex_m4_instructions_per_mac(benchmark, project):
     assert len(lines) == 2 and abs(instructions[0] - instructions[1]) <= 400   # 40-instruction ticks
     assert per_mac <= 3.0, f"{per_mac:.2f} instructions/MAC"
     assert sizes["code"] <= 12 * 1024, f"code {sizes['code']} B"
-    assert sizes["arena"] < 204_628          # TFLM's arena for the same model
+    # TFLM's arena for the same model: 204,628 B; in place (the default export.memory) <= 0.55x of it
+    assert sizes["arena"] <= 112_500, f"arena {sizes['arena']} B"
 
 
 # Upper bounds, ~5 % over the measured figures (deterministic counts: a regression trips them).
