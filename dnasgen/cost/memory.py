@@ -15,16 +15,16 @@ offsets, and only the pairs the rules made safe share bytes.
 
 Placement is greedy like TFLM's GreedyMemoryPlanner: take the tensors in a fixed order,
 put each at the lowest aligned offset where it overlaps no already-placed tensor whose
-lifetime intersects its own. Three orderings are tried and the smallest arena is kept
+lifetime intersects its own. Four orderings are tried and the smallest arena is kept
 (ties keep the earlier one): largest first (TFLM); longest-lived first, then largest
 (places residual skip tensors before the short-lived expand/dw tensors around them, and
 reaches the live-set lower bound on ~99 % of random MobileNetV2 candidates); first use,
-then largest. An ordering that reaches the lower bound (the largest live set) ends the
-search early. Deterministic: ties within an ordering are broken by tensor name.
+then largest; largest first, ties latest-ending first (helps the in-place chains of small
+models). An ordering that reaches the lower bound (the largest live set) ends the search early. Deterministic: ties within an ordering are broken by tensor name.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from dnasgen.abi import ARENA_ALIGNMENT
 from dnasgen.cost.inplace import DEFAULT_MEMORY, check_mode, graph_window_ops, overlaps
@@ -45,6 +45,7 @@ class MemoryPlan:
     lifetimes: dict[str, tuple[int, int]] = field(default_factory=dict)  # first, last step
     strategy: str = "size"
     overlaps: dict[str, tuple[str, int]] = field(default_factory=dict)  # in-place output -> (input, delta)
+    bound: int | None = None     # arena lower bound of the memory mode (None: this plan's own live sets)
 
     @property
     def steps(self) -> int:
@@ -56,7 +57,10 @@ class MemoryPlan:
 
     @property
     def peak_live_bytes(self) -> int:
-        """Largest sum of (aligned) live tensor sizes over all steps: a lower bound of the arena."""
+        """Largest sum of (aligned) live tensor sizes over all steps (in place: every pair the mode
+        allows counted as the bytes it spans together): a lower bound of the arena."""
+        if self.bound is not None:
+            return self.bound
         aligned = {n: _align(b, self.alignment) for n, b in self.sizes.items()}
         return live_lower_bound(aligned, self.lifetimes, _units(aligned, self.overlaps))
 
@@ -179,14 +183,19 @@ def live_lower_bound(sizes: dict[str, int], spans: dict[str, tuple[int, int]],
     return best
 
 
-def step_live_bytes(graph, alignment: int = 16) -> list[int]:
-    """Per op of a graph's schedule: the (aligned) bytes of the tensors live during it, lifetimes as
-    plan_graph sees them in the layer schedule (their max is that plan's peak_live_bytes; in place
-    can only need less)."""
+def step_live_bytes(graph, alignment: int = ARENA_ALIGNMENT, mode: str = DEFAULT_MEMORY) -> list[int]:
+    """Per op of a graph's schedule: the (aligned) bytes live during it, lifetimes as plan_graph
+    sees them; in place, every eligible pair counts as the bytes it spans together,
+    max(out, delta + in). Their max is plan_graph(graph, mode=mode).peak_live_bytes."""
     sizes, schedule = graph_schedule(graph)
     spans = lifetimes(sizes, schedule, (graph.output,))
-    return [sum(_align(sizes[n], alignment) for n, (a, b) in spans.items() if a <= step <= b)
-            for step in range(len(schedule))]
+    aligned = {n: _align(b, alignment) for n, b in sizes.items()}
+    live = [sum(aligned[n] for n, (a, b) in spans.items() if a <= step <= b) for step in range(len(schedule))]
+    if check_mode(mode) == "inplace":
+        steps = {output: step for step, (_, output) in enumerate(schedule)}
+        for out, (src, delta) in overlaps(graph_window_ops(graph), (graph.output,), alignment).items():
+            live[steps[out]] -= aligned[out] + aligned[src] - max(aligned[out], delta + aligned[src])
+    return live
 
 
 def _orders(units: list[Unit], sizes: dict[str, int],
@@ -197,7 +206,29 @@ def _orders(units: list[Unit], sizes: dict[str, int],
     keys = {u: key(u) for u in units}
     return [("size", sorted(units, key=lambda u: (-keys[u][0], keys[u][1], keys[u][3]))),
             ("duration", sorted(units, key=lambda u: (keys[u][1] - keys[u][2], -keys[u][0], keys[u][3]))),
-            ("first_use", sorted(units, key=lambda u: (keys[u][1], -keys[u][0], keys[u][3])))]
+            ("first_use", sorted(units, key=lambda u: (keys[u][1], -keys[u][0], keys[u][3]))),
+            # largest first, ties latest-ending first (the in-place chains of small models)
+            ("size_last", sorted(units, key=lambda u: (-keys[u][0], -keys[u][2], keys[u][3])))]
+
+
+REPAIR_ROUNDS = 8
+
+
+def _repair(best, sizes, spans, bound):
+    """In-place chains pin their members' offsets, which greedy orders often place badly: the units
+    that reach the arena's top go first (after those moved in earlier rounds), then place again."""
+    order, first = best[3], []
+    for _ in range(REPAIR_ROUNDS):
+        offsets = _place(order, sizes, spans)
+        top = max(offsets[n] + sizes[n] for n in offsets)
+        if top < best[1]:
+            best = (offsets, top, "repaired", order)
+        high = [u for u in order if u not in first and max(offsets[n] + sizes[n] for n, _ in u) == top]
+        if top <= bound or not high:
+            break
+        first += high
+        order = first + [u for u in order if u not in first]
+    return best
 
 
 def _check_overlaps(overlaps: dict[str, tuple[str, int]], schedule: Schedule, alignment: int) -> None:
@@ -228,10 +259,12 @@ def plan_arena(tensor_bytes: dict[str, int], schedule: Schedule, alignment: int 
         offsets = _place(order, aligned, spans)
         arena = max((offsets[n] + aligned[n] for n in offsets), default=0)
         if best is None or arena < best[1]:
-            best = (offsets, arena, strategy)
+            best = (offsets, arena, strategy, order)
         if arena <= bound:       # optimal: later orderings cannot do better
             break
-    offsets, arena, strategy = best
+    if overlaps and best[1] > bound:
+        best = _repair(best, aligned, spans, bound)
+    offsets, arena, strategy, _ = best
     return MemoryPlan(offsets, arena, alignment, {n: int(b) for n, b in tensor_bytes.items()},
                       spans, strategy, overlaps)
 
@@ -255,15 +288,16 @@ def plan_schedule(tensor_bytes: dict[str, int], schedule: Schedule, window_ops, 
     if not pairs:
         return layer
     inplace = plan_arena(tensor_bytes, schedule, alignment, keep, pairs)
+    bound = inplace.peak_live_bytes          # with every pair: no in-place plan can be smaller
     if inplace.arena_bytes >= layer.arena_bytes:
-        return layer
+        return replace(layer, bound=bound)
     # Only the ops whose input + output (+ whatever else is live) exceed the arena need to run in
     # place (the in-place depthwise order costs instructions): keep the rest out if that fits too.
     needed = _needed(pairs, inplace, schedule)
     if len(needed) < len(pairs):
         pruned = plan_arena(tensor_bytes, schedule, alignment, keep, needed)
         if pruned.arena_bytes <= inplace.arena_bytes:
-            return pruned
+            return replace(pruned, bound=bound)
     return inplace
 
 

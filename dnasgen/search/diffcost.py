@@ -27,6 +27,7 @@ import numpy as np
 from dnasgen.candidate import ArchConfig, Candidate, SearchSpace, StageConfig
 from dnasgen.cost.footprint import (code_bytes, op_flash_bytes, preprocess_code_bytes, preprocess_planes,
                                     preprocess_ram_bytes, static_ram_bytes)
+from dnasgen.cost.inplace import DEFAULT_MEMORY
 from dnasgen.cost.memory import step_live_bytes
 from dnasgen.cost.model import core_coefficients, op_cycles
 from dnasgen.graph import build_graph
@@ -110,8 +111,9 @@ def _empty(space: SearchSpace, n_data: int, n_width: int) -> list:
 
 
 def build_tables(space: SearchSpace, num_classes: int, head_channels: int, core: str, clock_mhz: float,
-                 sensor_format: str | None) -> CostTables:
-    """The per-choice terms, priced on one full-depth graph per (data, width, kernel, expand)."""
+                 sensor_format: str | None, memory: str = DEFAULT_MEMORY) -> CostTables:
+    """The per-choice terms, priced on one full-depth graph per (data, width, kernel, expand); live
+    bytes in the memory mode `memory` (an in-place pair's input and output only depend on its block)."""
     datas, widths, stages = space.data_configs(), space.widths, range(len(space.depths))
     coeffs = core_coefficients(core)
     shape = (len(datas), len(widths))
@@ -121,7 +123,7 @@ def build_tables(space: SearchSpace, num_classes: int, head_channels: int, core:
     for (a, data), (b, width), (c, kernel), (e, expand) in product(
             enumerate(datas), enumerate(widths), enumerate(space.kernels), enumerate(space.expands)):
         graph = build_graph(_full_depth(space, data, width, kernel, expand), num_classes, head_channels)
-        rows = _block_rows(graph, [op_cycles(op, coeffs) for op in graph.ops], step_live_bytes(graph))
+        rows = _block_rows(graph, [op_cycles(op, coeffs) for op in graph.ops], step_live_bytes(graph, mode=memory))
         base[0][a, b] = sum(rows[n][0] for n in BASE_OPS) + preprocess_code_bytes(sensor_format, data.channels)
         base[1][a, b] = sum(rows[n][1] for n in BASE_OPS)
         base[2][a, b] = max(rows[n][2] for n in BASE_OPS)
@@ -145,7 +147,7 @@ def build_tables(space: SearchSpace, num_classes: int, head_channels: int, core:
 def tables_for_spec(spec) -> CostTables:
     """build_tables with the spec's space, classes, head, board core/clock and sensor pixel format."""
     return build_tables(spec.space, spec.num_classes, spec.space.head_channels, spec.board.core,
-                        spec.board.clock_mhz, spec.sensor.pixel_format)
+                        spec.board.clock_mhz, spec.sensor.pixel_format, spec.export.memory)
 
 
 # ---- relaxed costs (torch): probs maps every gene name to a probability vector over its options ----

@@ -133,7 +133,7 @@ def test_generated_arena_is_the_planners(projects):
         assert arena == plan_program(lower(blob)).arena_bytes
         graph = build_graph(cand, SPACE.num_classes, SPACE.head_channels)
         assert arena == plan_graph(graph).arena_bytes
-        assert "static DN_ALIGNED(16) int8_t dn_arena[DN_ARENA_BYTES];" in (project / "model.c").read_text()
+        assert "static DN_ALIGNED(DN_ARENA_ALIGNMENT) int8_t dn_arena[DN_ARENA_BYTES];" in (project / "model.c").read_text()
 
 
 def test_regeneration_is_byte_identical(projects, tmp_path):
