@@ -71,11 +71,15 @@ def test_qemu_reads_frames_over_semihosting(project, tmp_path):
                          ids=["dsp-kernels", "portable-kernels", "dsp-portable-requant", "dsp-ubsan-trap"])
 def test_qemu_tensors_equal_litert_reference(project, tmp_path, flags):
     """Every Cortex-M kernel variant is bit-exact with LiteRT BUILTIN_REF on random tensors, and
-    has no undefined behaviour (UBSan traps to the fault handler, which halts: a timeout here)."""
+    has no undefined behaviour (UBSan traps to the fault handler, which halts: a timeout here).
+    The plan runs the 7x7 s0b0 depthwise in place (the default export.memory)."""
+    import json
     from dnasgen.export import ReferenceInterpreter
+    from dnasgen.layout import LOCK_NAME
     from dnasgen.verify.harness import parse_scores
     from dnasgen.verify.project import run_make, score_lines
     proj, _ = project
+    assert json.loads((proj / LOCK_NAME).read_text())["model"]["in_place_ops"]
     ref = ReferenceInterpreter((proj / "model.tflite").read_bytes())
     x = np.random.default_rng(5).integers(-128, 128, (6,) + ref.input_shape[1:], dtype=np.int8)
     path = tmp_path / "tensors.bin"
