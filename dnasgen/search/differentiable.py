@@ -8,8 +8,9 @@ The idea of Burrello et al. 2023 (PLiNIO's PIT + DUCCIO), in this search space a
   straight-through values (1 forward; backward the softmax gradient). One gate on the logits rather
   than one per block: a scale feeding a BatchNorm (every block's input) has no gradient in training;
 - loss = task loss + sum_i s_i * max(0, cost_i / budget_i - 1) over RAM, flash and (if set) latency:
-  flash and latency are the exact expected values under the gene probabilities, RAM is the planner's
-  figure of the sampled architecture forward with the smooth peak-live surrogate's gradient backward;
+  flash and latency are the exact expected values under the gene probabilities, RAM straight through:
+  the planner's figure of the sampled architecture forward, backward the gradient of the expected
+  violation over (data, width) of the smooth peak-live surrogate (what fits is not pushed down);
 - strengths s_i = warm-up loss / max(initial relative violation, 0.1) (the regulariser starts level
   with the task loss), ramped linearly to diff_penalty_ramp x over the search epochs.
 torch is imported here: import this module only when the strategy runs.

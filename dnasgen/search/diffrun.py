@@ -18,6 +18,7 @@ import pickle
 import random
 from pathlib import Path
 
+from dnasgen.errors import DnasgenError
 from dnasgen.io import json_digest, sha256_file
 from dnasgen.search.constraints import Pricer, budget_error, cost_model_identity, feasible_data_configs, what_of
 from dnasgen.search.pareto import Evaluated
@@ -89,6 +90,8 @@ def _trainer(spec, workdir: Path, pricer: Pricer, bundle):
     from dnasgen.search.differentiable import DiffTrainer
     from dnasgen.train.runtime import setup_runtime
     rt = setup_runtime(None)
+    if rt.distributed:
+        raise DnasgenError("the differentiable search runs in one process; launch it without torchrun")
     warm, warm_loss, warm_s = _warm_up(spec, workdir, bundle)
     torch.manual_seed(spec.train.seed)
     supernet = load_supernet(warm).to(rt.device)

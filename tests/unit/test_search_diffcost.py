@@ -1,5 +1,6 @@
 """The differentiable search's relaxed costs are THE cost model's: exact at one-hot probabilities,
 exact expectations (flash, latency) under any probabilities, the planner's live set for peak RAM."""
+import dataclasses
 import random
 from itertools import product
 from pathlib import Path
@@ -81,3 +82,33 @@ def test_relaxed_costs_have_gradients_towards_cheaper_choices(quickstart):
     assert grad[big] > 0 > grad[small]                 # gradient descent moves mass to the small input
     expand = logits["expand3.0"].grad.tolist()
     assert expand[0] < 0 < expand[-1]                  # expand 3 cheaper than 6
+
+
+class _Argmax:
+    """A trainer stub whose architecture logits point at one candidate."""
+
+    def __init__(self, space, cand):
+        self.arch = type("Arch", (), {"argmax": staticmethod(lambda: encode(space, cand))})()
+
+
+def test_argmax_over_budget_is_repaired_and_the_report_says_by_how_much(quickstart):
+    from dnasgen.boards import get_board
+    from dnasgen.search.constraints import Pricer
+    from dnasgen.search.diffrun import _choose
+    from dnasgen.search.report import _differentiable_lines
+    spec = quickstart[0]
+    small, large = (estimate_spec(spec, c).ram_bytes for c in (spec.space.smallest(), spec.space.largest()))
+    board = get_board(spec.board.id, ram_kb=(small + large) / 2 / 1024, reserve_ram_kb=0)
+    tight = dataclasses.replace(spec, board=board)
+    pricer = Pricer(tight)
+    chosen, argmax, record = _choose(tight, _Argmax(spec.space, spec.space.largest()), pricer)
+    assert argmax == spec.space.largest() and not pricer.fits(argmax)
+    assert pricer.fits(chosen) and spec.space.contains(chosen) and record["repaired"]
+    assert record["before"]["ram_bytes"] == large and record["after"]["ram_bytes"] <= board.ram_budget_bytes
+    assert record["overshoot"] >= large / board.ram_budget_bytes - 1 - 1e-3 > 0.05     # + any latency excess
+    fits, _, kept = _choose(spec, _Argmax(spec.space, spec.space.smallest()), Pricer(spec))
+    assert fits == spec.space.smallest() and kept == {"repaired": False}
+    info = {"warmup_epochs": 1, "epochs": 2, "warmup_s": 1.0, "search_s": 2.0, "strengths": {"ram_bytes": 3.0},
+            "argmax": argmax.to_dict(), **record}
+    text = "\n".join(_differentiable_lines(info))
+    assert "**repaired**" in text and f"RAM {large:,} -> {record['after']['ram_bytes']:,} B" in text
