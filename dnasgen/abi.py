@@ -16,7 +16,8 @@ ARRAY_ALIGNMENT = 16              # DN_ALIGNED() of every constant array (model_
 ARENA_ALIGNMENT = 16              # the tensor arena and every tensor offset in it (memory planner)
 CONV_ROW_MULTIPLE = 4             # k x k conv weight rows padded to whole words (DSP im2col path)
 SCRATCH_WORD_BYTES = 4            # dn_scratch is uint32_t[DN_SCRATCH_WORDS] (kernels_dsp.c)
-ADD_TABLE_WORDS = 512             # dn_add (DSP path): each input's 256 scaled values, int32, in dn_scratch
+ADD_TABLE_WORDS = 512             # dn_add (DSP path): each input's 256 scaled values, int32, where dn_scratch has room
+DW3_MIN_RUN = 8                   # output pixels per band of the 3 x 3 depthwise kernel at least (more if room)
 STACK_BYTES = 2048                # reserved by the linker scripts (Makefile STACK_BYTES)
 INPUT_TABLE_BYTES = 256           # dn_input_table: u8 pixel -> int8 model input
 PREPROCESS_ACC_BYTES = 4          # preprocess.c dn_acc: a uint32 accumulator per output column and plane
@@ -173,11 +174,12 @@ def conv_row(kernel: str, k_h: int, k_w: int, in_c: int) -> int:
 
 
 def dw_band_words(params: dict) -> int:
-    """The padded band of a 3 x 3 depthwise conv (kernels_dw.h): 3 input rows of (out_w - 1) x
-    stride_w + 3 words (4 channels each); other kernel sizes have none."""
+    """The padded band of a 3 x 3 depthwise conv (kernels_dw.h): 3 input rows of (run - 1) x stride_w
+    + 3 words (4 channels each) for runs of min(out_w, DW3_MIN_RUN) output pixels (the kernel takes
+    longer runs where the scratch the other ops need has room); other kernel sizes have none."""
     if (params["k_h"], params["k_w"]) != (3, 3):
         return 0
-    return 3 * ((params["out_w"] - 1) * params["stride_w"] + 3)
+    return 3 * ((min(params["out_w"], DW3_MIN_RUN) - 1) * params["stride_w"] + 3)
 
 
 def op_scratch_words(kernel: str, params: dict) -> int:
@@ -190,8 +192,6 @@ def op_scratch_words(kernel: str, params: dict) -> int:
         return kpad + 4 + kpad // 2
     if kernel == "dwconv":        # a 4-channel group's weights widened to int16 (+ 3 x 3: the band)
         return 2 * params["k_h"] * params["k_w"] + dw_band_words(params)
-    if kernel == "add":           # the two inputs' tables of scaled values
-        return ADD_TABLE_WORDS
     if kernel == "fc":            # the input vector widened to int16 pairs
         return params["in_c"] // 2 + 1
     return 0

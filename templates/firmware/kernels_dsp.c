@@ -227,23 +227,34 @@ DN_INLINE int32_t dn_add_in(int32_t x, int32_t o, int32_t ls, int32_t m, int32_t
     return dn_rdbpot_fast(dn_smmulr((int32_t)((uint32_t)(x + o) << ls), m), e, (1 << e) >> 1, e ? -1 : 0);
 }
 
-/* reference_integer_ops::Add. Each input's scaled value depends on its int8 value alone: two
- * 256-entry tables (dn_scratch, DN_ADD_TABLE_WORDS) of exactly those values, then per element
- * two lookups, the output requantisation and the clamp. */
-DN_STATIC_ASSERT(DN_SCRATCH_WORDS >= DN_ADD_TABLE_WORDS && DN_ADD_TABLE_WORDS == 512, "dn_add's tables");
+/* reference_integer_ops::Add. Each input's scaled value depends on its int8 value alone: where
+ * dn_scratch (sized by the other ops) holds DN_ADD_TABLE_WORDS, two 256-entry tables of exactly
+ * those values, then per element two lookups, the output requantisation and the clamp. */
+DN_STATIC_ASSERT(DN_ADD_TABLE_WORDS == 512, "dn_add's tables: 256 int32 values per input");
 void dn_add(const dn_add_t *p, const int8_t *in1, const int8_t *in2, int8_t *out) {
     const int32_t n = p->size, off = p->out_offset, lo = p->act_min, hi = p->act_max, ls = p->left_shift + 1;
     const int32_t mo = p->out_mult, eo = -p->out_shift, ho = (1 << eo) >> 1, no = eo ? -1 : 0;
-    int32_t *t1 = (int32_t *)dn_scratch, *t2 = t1 + 256;
+    const int32_t o1 = p->in1_offset, o2 = p->in2_offset, m1 = p->in1_mult, m2 = p->in2_mult;
+    const int32_t e1 = -p->in1_shift, e2 = -p->in2_shift;
+#if DN_SCRATCH_WORDS >= DN_ADD_TABLE_WORDS
+    int32_t *t1 = (int32_t *)dn_scratch, *t2 = t1 + DN_ADD_TABLE_WORDS / 2;
     const uint8_t *u1 = (const uint8_t *)in1, *u2 = (const uint8_t *)in2;
     for (int32_t v = 0; v < 256; ++v) {
-        t1[v] = dn_add_in((int8_t)v, p->in1_offset, ls, p->in1_mult, -p->in1_shift);
-        t2[v] = dn_add_in((int8_t)v, p->in2_offset, ls, p->in2_mult, -p->in2_shift);
+        t1[v] = dn_add_in((int8_t)v, o1, ls, m1, e1);
+        t2[v] = dn_add_in((int8_t)v, o2, ls, m2, e2);
     }
+#define DN_ADD_A(i) t1[u1[i]]
+#define DN_ADD_B(i) t2[u2[i]]
+#else
+#define DN_ADD_A(i) dn_add_in(in1[i], o1, ls, m1, e1)
+#define DN_ADD_B(i) dn_add_in(in2[i], o2, ls, m2, e2)
+#endif
     for (int32_t i = 0; i < n; ++i) {
-        const int32_t r = dn_rdbpot_fast(dn_smmulr((t1[u1[i]] + t2[u2[i]]) * 2, mo), eo, ho, no);
+        const int32_t r = dn_rdbpot_fast(dn_smmulr((DN_ADD_A(i) + DN_ADD_B(i)) * 2, mo), eo, ho, no);
         out[i] = dn_clamp8(r + off, lo, hi);
     }
+#undef DN_ADD_A
+#undef DN_ADD_B
 }
 #endif
 

@@ -108,11 +108,11 @@ DN_COLD static void dn_dw_single(const dn_conv_t *p, const dn_rq_t *r, const int
 void dn_dw3(dn_dw3_t *a);
 void dn_dw3_copy(uint32_t *dst, const int8_t *src, int32_t n, int32_t c);
 
-/* The padded band of input rows y0 .. y0 + 2, columns -pad_l .. -pad_l + bw - 1, of channels
- * ch .. ch + 3: one word per column, `pad` (bytes -in_offset: 0 once widened) outside the input. */
-static void dn_dw3_band(const dn_conv_t *p, const int8_t *in, int32_t y0, int32_t bw, uint32_t pad,
+/* The padded band of input rows y0 .. y0 + 2, columns x0 .. x0 + bw - 1, of channels ch .. ch + 3:
+ * one word per column, `pad` (bytes -in_offset: 0 once widened) outside the input. */
+static void dn_dw3_band(const dn_conv_t *p, const int8_t *in, int32_t y0, int32_t x0, int32_t bw, uint32_t pad,
                         uint32_t *band) {
-    const int32_t c = p->in_c, iw = p->in_w, x0 = -p->pad_l;
+    const int32_t c = p->in_c, iw = p->in_w;
     const int32_t j0 = x0 < 0 ? -x0 : 0, j1 = iw - x0 < bw ? iw - x0 : bw;
     for (int32_t r = 0; r < 3; ++r, band += bw) {
         const int32_t y = y0 + r;
@@ -127,14 +127,17 @@ static void dn_dw3_band(const dn_conv_t *p, const int8_t *in, int32_t y0, int32_
     }
 }
 
-/* Channels ch .. ch + 3 of every output pixel, row by row over the padded band. */
+/* Channels ch .. ch + 3 of output rows oy0 .. oy1 - 1, row by row, each row in runs of as many
+ * pixels as the band of the rest of dn_scratch holds (dnasgen.abi.dw_band_words: DW3_MIN_RUN at
+ * least). A row's runs read the same input rows as the whole row (cost.inplace's contract). */
 static void dn_dw3_group(const dn_conv_t *p, const dn_rq_t *r, const int8_t *in, int8_t *out, int32_t ch,
                          int32_t oy0, int32_t oy1) {
-    const int32_t c = p->in_c, ow = p->out_w, bw = (ow - 1) * p->stride_w + 3;
+    const int32_t c = p->in_c, ow = p->out_w, sw = p->stride_w;
+    const int32_t fit = ((DN_SCRATCH_WORDS - 18) / 3 - 3) / sw + 1, run = fit < ow ? fit : ow;
     uint32_t *w = dn_scratch, *band = dn_scratch + 18;
-    dn_dw3_t a = {{r->bias[ch], r->bias[ch + 1], r->bias[ch + 2], r->bias[ch + 3]}, band, w, 0, 4 * bw,
+    dn_dw3_t a = {{r->bias[ch], r->bias[ch + 1], r->bias[ch + 2], r->bias[ch + 3]}, band, w, 0, 0,
                   ((uint32_t)p->in_offset & 0xFFFFu) * 0x10001u, {0}, 2 * r->off + 1, 0, 0,
-                  4 * p->stride_w, c, r->lo, r->hi};
+                  4 * sw, c, r->lo, r->hi};
     for (int32_t i = 0; i < 4; ++i) a.mt[2 * i] = r->mult[ch + i], a.mt[2 * i + 1] = ~r->shift[ch + i];
     for (int32_t t = 0; t < 9; ++t) {                /* weights of the group, widened once */
         const uint32_t wv = dn_rd32(p->weights + t * c + ch);
@@ -143,11 +146,15 @@ static void dn_dw3_group(const dn_conv_t *p, const dn_rq_t *r, const int8_t *in,
     }
     const uint32_t pad = 0x01010101u * (uint8_t)(-p->in_offset);
     for (int32_t oy = oy0; oy < oy1; ++oy) {
-        dn_dw3_band(p, in + ch, oy * p->stride_h - p->pad_t, bw, pad, band);
-        a.x = band;
-        a.out = out + oy * ow * c + ch;
-        a.end = a.out + ow * c;
-        dn_dw3(&a);
+        for (int32_t ox = 0; ox < ow; ox += run) {
+            const int32_t n = ow - ox < run ? ow - ox : run, bw = (n - 1) * sw + 3;
+            dn_dw3_band(p, in + ch, oy * p->stride_h - p->pad_t, ox * sw - p->pad_l, bw, pad, band);
+            a.x = band;
+            a.rowstride = 4 * bw;
+            a.out = out + (oy * ow + ox) * c + ch;
+            a.end = a.out + n * c;
+            dn_dw3(&a);
+        }
     }
 }
 #endif
