@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Protocol, Sequence
 
 from dnasgen.candidate import Candidate, DataConfig, SearchSpace
 from dnasgen.search.constraints import Pricer, budget_error, data_fits, repair
+from dnasgen.search.niches import allocate, by_data
 from dnasgen.search.pareto import Evaluated
 from dnasgen.search.state import SearchState
 from dnasgen.spec.model import Search
@@ -70,7 +71,8 @@ class SearchConfig:
                 "parent_ratio": self.parent_ratio, "seed": self.seed, "attempts": self.attempts,
                 "fixed_data": self.fixed_data.to_dict() if self.fixed_data else None,
                 "evaluations": self.target_evaluations,
-                **({"predictor_pool": self.predictor_pool} if self.uses_predictor else {})}
+                **({"predictor_pool": self.predictor_pool} if self.uses_predictor else {}),
+                **({"niches": "successive_halving", "frontier_seeds": True} if self.strategy != "random" else {})}
 
     @property
     def uses_predictor(self) -> bool:
@@ -124,60 +126,78 @@ class Engine:
 
     # ---- strategies -----------------------------------------------------------------------
     def _evolution_step(self, rng: random.Random) -> list[Candidate]:
+        """Elitist generation: the best n_parents so far, and n_children new candidates whose
+        data configurations the niches' UCB split decides (dnasgen.search.niches)."""
         if self.state.generation == 0:
             return self._initial(rng)
-        ranked = sorted(self._population(), key=Evaluated.rank_key)
-        parents = [e.candidate for e in ranked[:self.cfg.n_parents]]
-        n_mut = round(self.cfg.mutation_ratio * self.cfg.n_children)
-        fixed = self.cfg.fixed_data is not None
-
-        def mutant() -> Candidate:
-            return self._mutate(parents[rng.randrange(len(parents))], rng)
-
-        def child() -> Candidate:
-            if len(parents) < 2:
-                return mutant()
-            a, b = rng.sample(parents, 2)
-            return self.space.crossover(a, b, rng, fixed_data=fixed)
-
+        scored = self._committed()
+        parents = [e.candidate for e in sorted(scored, key=Evaluated.rank_key)[:self.cfg.n_parents]]
+        slots = allocate(self._niches(), scored, self.cfg.n_children, self.state.generation,
+                         self.cfg.generations)
         seen = self.state.seen() | {c.key for c in parents}
-        if self.cfg.uses_predictor:
-            return parents + self._screened(parents, mutant, rng, seen)
-        kids = self._fresh(n_mut, mutant, rng, seen)
-        kids += self._fresh(self.cfg.n_children - n_mut, child, rng, seen | {c.key for c in kids})
+        breed = self._screened if self.cfg.uses_predictor else self._bred
+        kids = breed(parents, slots, rng, seen)
+        kids = [c for c in kids if c.key not in seen]
+        missing = self.cfg.n_children - len(kids)       # niches out of new candidates: anywhere
+        if missing:
+            kids += self._fresh(missing, lambda: self._mutate(parents[rng.randrange(len(parents))], rng), rng,
+                                seen | {c.key for c in kids})
         return parents + kids
 
+    def _niche_parents(self, parents: list[Candidate], data: DataConfig) -> list[Candidate]:
+        """The niche's best n_parents, then the overall best moved into the niche's data config."""
+        own = [e.candidate for e in by_data(self._committed()).get(data, [])[:self.cfg.n_parents]]
+        moved = [replace(p, data=data) for p in parents if p.data != data]
+        return own + moved
+
+    def _bred(self, parents: list[Candidate], slots: dict[DataConfig, int], rng: random.Random,
+              seen: set[str]) -> list[Candidate]:
+        """Per niche, its slots of mutants (mutation_ratio of them) and crossovers of its parents,
+        data configuration kept, repaired within it to fit."""
+        kids: list[Candidate] = []
+        for data, n in slots.items():
+            pool = self._niche_parents(parents, data)
+
+            def make(pool=pool) -> Candidate:
+                a = pool[rng.randrange(len(pool))]
+                if rng.random() < self.cfg.mutation_ratio or len(pool) < 2:
+                    return self._mutate(a, rng, keep_data=True)
+                return self.space.crossover(a, pool[rng.randrange(len(pool))], rng, fixed_data=True)
+            if n:
+                kids += self._fresh(n, make, rng, seen | {c.key for c in kids}, keep_data=True)
+        return kids
+
     # ---- predictor-accelerated generation (search.predictor) ----------------------------
-    def _screened(self, parents: list[Candidate], mutant, rng: random.Random, seen: set[str]) -> list[Candidate]:
-        """n_children of a pool of predictor_pool mutants, children and samples (vectorised over
-        gene rows): the predictor's best unseen ones that fit, priced in predicted order."""
+    def _screened(self, parents: list[Candidate], slots: dict[DataConfig, int], rng: random.Random,
+                  seen: set[str]) -> list[Candidate]:
+        """Per niche, its slots filled from a pool (its share of predictor_pool) of mutants,
+        crossovers and samples of its parents, data configuration kept (vectorised over gene
+        rows): the predictor's best unseen ones that fit, priced in predicted order."""
         import numpy as np
 
         from dnasgen.search.predictor import Predictor
-        scored = list(self.state.memo)[:self.state.committed]
-        predictor = Predictor(self.space).fit([Candidate.from_json(k) for k in scored],
-                                              [self.state.memo[k] for k in scored])
-        enc, nrng = predictor.encoder, np.random.default_rng(rng.getrandbits(64))
-        genes = np.zeros((0, len(enc.choices)), np.int64)
-        for _ in range(4):                  # mutants of few parents repeat: top up to predictor_pool distinct
-            more = enc.pool(parents, self.cfg.predictor_pool, nrng, self.cfg.mutation_prob,
-                            self.cfg.fixed_data is not None)
-            genes = np.unique(np.concatenate([genes, enc.canonical(more)]), axis=0)
-            if len(genes) >= self.cfg.predictor_pool:
-                break
-        estimate = predictor.predict_matrix(enc.features(genes))
-        self.state.considered[self.state.generation] = len(genes)
+        scored = self._committed()
+        predictor = Predictor(self.space).fit([e.candidate for e in scored], [e.accuracy for e in scored])
+        nrng = np.random.default_rng(rng.getrandbits(64))
         kids: list[Candidate] = []
-        for i in np.argsort(-estimate, kind="stable"):
-            if len(kids) >= self.cfg.n_children:
-                break
-            cand = enc.decode(genes[i])
-            if cand.key not in seen and self.pricer.fits(cand):
-                kids.append(cand)
-                seen = seen | {cand.key}
-                self.state.predicted[cand.key] = float(estimate[i])
-        missing = self.cfg.n_children - len(kids)
-        return kids + (self._fresh(missing, mutant, rng, seen) if missing else [])
+        self.state.considered[self.state.generation] = 0
+        for data, n in slots.items():
+            if not n:
+                continue
+            share = -(-self.cfg.predictor_pool * n // self.cfg.n_children)
+            genes = predictor.encoder.distinct_pool(self._niche_parents(parents, data), share, nrng,
+                                                    self.cfg.mutation_prob, data)
+            estimate = predictor.predict_matrix(predictor.encoder.features(genes))
+            self.state.considered[self.state.generation] += len(genes)
+            for i in np.argsort(-estimate, kind="stable"):
+                if not n:
+                    break
+                cand = predictor.encoder.decode(genes[i])
+                if cand.key not in seen and self.pricer.fits(cand):
+                    kids.append(cand)
+                    seen, n = seen | {cand.key}, n - 1
+                    self.state.predicted[cand.key] = float(estimate[i])
+        return kids
 
     def _predictor_stats(self) -> dict:
         if not self.cfg.uses_predictor:
@@ -190,26 +210,38 @@ class Engine:
                                                  [self.state.memo[k] for k in keys]),
                 "spearman_holdout": holdout_spearman(self.space, self.state.memo, self.cfg.seed)}
 
-    def _initial(self, rng: random.Random) -> list[Candidate]:
-        """Generation 0, stratified: every feasible data configuration gets its share of samples."""
-        configs = [self.cfg.fixed_data] if self.cfg.fixed_data else \
-            [d for d in self.space.data_configs() if data_fits(self.space, d, self.pricer)]
+    def _niches(self) -> list[DataConfig]:
+        """The data configurations searched: the fixed one, or every feasible one (space order)."""
+        if self.cfg.fixed_data:
+            return [self.cfg.fixed_data]
+        configs = [d for d in self.space.data_configs() if data_fits(self.space, d, self.pricer)]
         if not configs:
             raise budget_error(self.what, self.pricer, [self.space.smallest(d) for d in self.space.data_configs()])
+        return configs
+
+    def _initial(self, rng: random.Random) -> list[Candidate]:
+        """Generation 0, stratified: every feasible data configuration gets its share of members,
+        alternately its largest network shrunk at random until it fits (the budget's frontier,
+        where capacity is spent) and a random feasible one; the data configuration is kept."""
+        configs = self._niches()
         rng.shuffle(configs)
         out: list[Candidate] = []
         for i in range(self.cfg.population):
             data = configs[i % len(configs)]
-            out += self._fresh(1, lambda: self.space.sample(rng, data=data), rng,
-                               self.state.seen() | {c.key for c in out})
+            frontier = (i // len(configs)) % 2 == 0
+            make = (lambda: self.space.largest(data)) if frontier else (lambda: self.space.sample(rng, data=data))
+            out += self._fresh(1, make, rng, self.state.seen() | {c.key for c in out}, keep_data=True)
         return out
 
     def _random_step(self, rng: random.Random) -> list[Candidate]:
         n = min(self.cfg.population, self.cfg.target_evaluations - self.state.committed)
         return self._fresh(n, lambda: self._sample(rng), rng)
 
-    def _mutate(self, cand: Candidate, rng: random.Random) -> Candidate:
-        return self.space.mutate(cand, rng, self.cfg.mutation_prob, fixed_data=self.cfg.fixed_data is not None)
+    def _keeps_data(self, keep_data: bool) -> bool:
+        return keep_data or self.cfg.fixed_data is not None
+
+    def _mutate(self, cand: Candidate, rng: random.Random, keep_data: bool = False) -> Candidate:
+        return self.space.mutate(cand, rng, self.cfg.mutation_prob, fixed_data=self._keeps_data(keep_data))
 
     def _sample(self, rng: random.Random) -> Candidate:
         return self.space.sample(rng, data=self.cfg.fixed_data)
@@ -220,24 +252,26 @@ class Engine:
         return self.state.generation > self.cfg.generations
 
     # ---- constraint-first generation ----------------------------------------------------
-    def _feasible(self, make: Callable[[], Candidate], rng: random.Random) -> Candidate | None:
+    def _feasible(self, make: Callable[[], Candidate], rng: random.Random,
+                  keep_data: bool = False) -> Candidate | None:
         cand = make()
         if self.pricer.fits(cand):
             return cand
-        return repair(self.space, cand, self.pricer, rng, fixed_data=self.cfg.fixed_data is not None)
+        return repair(self.space, cand, self.pricer, rng, fixed_data=self._keeps_data(keep_data))
 
     def _fresh(self, n: int, make: Callable[[], Candidate], rng: random.Random,
-               seen: set[str] | None = None) -> list[Candidate]:
-        """n feasible candidates, new ones (not in seen or the memo) whenever attempts allow."""
+               seen: set[str] | None = None, keep_data: bool = False) -> list[Candidate]:
+        """n feasible candidates, new ones (not in seen or the memo) whenever attempts allow;
+        keep_data: repairs and re-mutations keep each made candidate's data configuration."""
         seen = self.state.seen() if seen is None else set(seen)
         out: list[Candidate] = []
         tried: list[Candidate] = []
         for _ in range(n):
             fallback = None
             for _ in range(self.cfg.attempts):
-                cand = self._feasible(make, rng)
+                cand = self._feasible(make, rng, keep_data)
                 if cand is not None and cand.key in seen:   # a known one: mutate it away
-                    cand = self._feasible(lambda c=cand: self._mutate(c, rng), rng)
+                    cand = self._feasible(lambda c=cand: self._mutate(c, rng, keep_data), rng, keep_data)
                 if cand is None:
                     continue
                 fallback = fallback or cand
@@ -282,8 +316,9 @@ class Engine:
         cand = Candidate.from_json(key)
         return Evaluated(cand, self.state.memo[key], self.pricer.cost(cand))
 
-    def _population(self) -> list[Evaluated]:
-        return [self._record(k) for k in self.state.population]
+    def _committed(self) -> list[Evaluated]:
+        """The candidates scored before the current generation began (a resumed one sees the same)."""
+        return [self._record(k) for k in list(self.state.memo)[:self.state.committed]]
 
     def _evaluated(self) -> list[Evaluated]:
         return [self._record(k) for k in self.state.memo]

@@ -18,7 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
-from dnasgen.candidate import Candidate, SearchSpace
+from dnasgen.candidate import Candidate, DataConfig, SearchSpace
 
 RIDGE = 1.0
 
@@ -69,7 +69,7 @@ class Encoder:
         return g
 
     def decode(self, g: np.ndarray) -> Candidate:
-        from dnasgen.candidate import ArchConfig, DataConfig, StageConfig
+        from dnasgen.candidate import ArchConfig, StageConfig
         n_st, stages = len(self.space.depths), []
         for i in range(n_st):
             depth = self.choices[3 + i][g[3 + i]]
@@ -119,9 +119,10 @@ class Encoder:
         return self.features(np.stack([self.genes(c) for c in cands]))
 
     def pool(self, parents: Sequence[Candidate], n: int, rng: np.random.Generator, prob: float,
-             fixed_data: bool = False) -> np.ndarray:
+             fixed_data: bool = False, data: DataConfig | None = None) -> np.ndarray:
         """n gene rows: a third mutants of random parents (each gene resampled with prob), a third
-        uniform crossovers of two parents, a third uniform samples; data genes kept when fixed."""
+        uniform crossovers of two parents, a third uniform samples; data genes set to data, or
+        to the first parent's when fixed_data."""
         par = np.stack([self.genes(c, rng) for c in parents])
         k = n // 3
         mut = par[rng.integers(len(par), size=k)]
@@ -131,9 +132,22 @@ class Encoder:
         cross = np.where(rng.random(a.shape) < 0.5, a, b)
         rand = rng.integers(self.n_choices, size=(n - 2 * k, len(self.choices)))
         out = np.concatenate([mut, cross, rand])
-        if fixed_data:
-            out[:, :2] = par[0, :2]
+        data = data or (parents[0].data if fixed_data else None)
+        if data is not None:
+            out[:, :2] = self.choices[0].index(data.resolution), self.choices[1].index(data.color)
         return out
+
+    def distinct_pool(self, parents: Sequence[Candidate], n: int, rng: np.random.Generator, prob: float,
+                      data: DataConfig | None = None, rounds: int = 4) -> np.ndarray:
+        """Canonical distinct gene rows of up to `rounds` pools (mutants of few parents repeat),
+        stopping once n are distinct."""
+        genes = np.zeros((0, len(self.choices)), np.int64)
+        for _ in range(rounds):
+            genes = np.unique(np.concatenate([genes, self.canonical(self.pool(parents, n, rng, prob, data=data))]),
+                              axis=0)
+            if len(genes) >= n:
+                break
+        return genes
 
 
 class Predictor:

@@ -80,9 +80,14 @@ def test_predictor_search_ranks_a_pool_and_records_its_rank_correlation(tmp_path
     stats = on.predictor
     assert stats["considered"] >= 3 * 400 and stats["screened_scored"] == 3 * 6
     assert stats["spearman_holdout"] > 0.5 and stats["spearman_prospective"] is not None
-    picks = [np.mean([e.accuracy for e in r.evaluated[8:]]) for r in (off, on)]   # generations >= 1
-    assert picks[1] > picks[0] + 0.01, picks          # screened children score higher than unscreened
     assert off.predictor == {}
+    # screened children are closer to the best than unscreened ones, compared within one data
+    # configuration (data-aware runs split their slots over the data configurations differently)
+    data = spec.space.largest().data
+    best = Analytic().score_many([spec.space.largest()])[0]          # monotone scorer, no budget binds
+    gaps = [best - np.mean([e.accuracy for e in r.evaluated[8:]])      # generations >= 1
+            for r in (_run(spec, predictor=p, predictor_pool=500, fixed_data=data) for p in (False, True))]
+    assert gaps[1] < 0.5 * gaps[0], gaps
     again = _run(spec, predictor=True, predictor_pool=500)
     assert [e.candidate.key for e in again.evaluated] == [e.candidate.key for e in on.evaluated]
 
