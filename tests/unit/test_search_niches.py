@@ -8,7 +8,7 @@ from dnasgen.candidate import ArchConfig, Candidate, DataConfig, StageConfig
 from dnasgen.search import run_search
 from dnasgen.search.niches import allocate, kept
 from dnasgen.search.pareto import Evaluated
-from tests.unit.test_search_engine import make_spec
+from tests.unit.test_search_engine import Analytic, make_spec
 
 A, B, C, D = (DataConfig(r, "rgb") for r in (24, 32, 40, 48))
 
@@ -81,3 +81,14 @@ def _counts(result) -> dict[str, int]:
     for e in result.evaluated:
         out[e.candidate.data.label] = out.get(e.candidate.data.label, 0) + 1
     return out
+
+
+def test_without_binding_budgets_the_choice_is_the_baselines(tmp_path):
+    """Nothing binds (256 KB, no latency limit) and accuracy grows with everything: the largest
+    candidate (48px-rgb, every gene at its largest) is the best, and both strategies find it."""
+    spec = make_spec(tmp_path, search={"population": 8, "generations": 3})
+    best = spec.space.largest()
+    aware = run_search(spec, tmp_path / "w", "evolution", scorer=Analytic(), report=False, show=False)
+    fixed = run_search(spec, tmp_path / "w", "hardware_aware", scorer=Analytic(), report=False, show=False)
+    assert aware.candidate == fixed.candidate == best
+    assert aware.evaluations == fixed.evaluations
