@@ -21,7 +21,8 @@ def step_candidates(space: SearchSpace, data: DataConfig | None, n_random: int, 
     """Largest (the teacher, first), smallest and n_random random subnets for one data config.
 
     data None (train.data_sampling: subnet): the teacher is the largest subnet at the largest data
-    config; the smallest and the random subnets each draw their own data config.
+    config; the largest architecture (unless that is the teacher again), the smallest and the random
+    subnets each draw their own data config and learn from the teacher.
     largest_only (train.warmup_largest_epochs): the teacher alone.
     """
     if largest_only:
@@ -30,7 +31,8 @@ def step_candidates(space: SearchSpace, data: DataConfig | None, n_random: int, 
         return ([space.largest(data), space.smallest(data)]
                 + [space.sample(rng, data) for _ in range(n_random)])
     configs = space.data_configs()
-    return ([space.largest(), space.smallest(configs[rng.randrange(len(configs))])]
+    teacher, wide = space.largest(), space.largest(configs[rng.randrange(len(configs))])
+    return ([teacher, *([wide] if wide != teacher else []), space.smallest(configs[rng.randrange(len(configs))])]
             + [space.sample(rng) for _ in range(n_random)])
 
 

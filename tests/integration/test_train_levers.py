@@ -52,9 +52,12 @@ def test_color_stems_are_separate_and_both_train(tmp_path, bundle):  # noqa: F81
 def test_data_sampling_subnet_draws_a_config_per_subnet(spec):  # noqa: F811
     rng = random.Random(0)
     steps = [step_candidates(spec.space, None, 2, rng) for _ in range(30)]
-    assert {s[0].data for s in steps} == {spec.space.largest().data}          # the teacher's config
+    teacher = spec.space.largest()
+    assert {s[0] for s in steps} == {teacher}            # the largest subnet at the largest config
     per_step = [len({c.data for c in s}) for s in steps]
     assert max(per_step) >= 2 and len({c.data for s in steps for c in s[1:]}) == 4
+    wide = {c.data for s in steps for c in s[1:] if c.arch == teacher.arch}   # the largest arch elsewhere
+    assert len(wide) == 3 and teacher.data not in wide
 
 
 def test_train_frames_are_the_images_of_every_config(bundle):  # noqa: F811
