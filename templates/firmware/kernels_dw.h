@@ -135,10 +135,13 @@ static void dn_dw3_group(const dn_conv_t *p, const dn_rq_t *r, const int8_t *in,
     const int32_t c = p->in_c, ow = p->out_w, sw = p->stride_w;
     const int32_t fit = ((DN_SCRATCH_WORDS - 18) / 3 - 3) / sw + 1, run = fit < ow ? fit : ow;
     uint32_t *w = dn_scratch, *band = dn_scratch + 18;
-    dn_dw3_t a = {{r->bias[ch], r->bias[ch + 1], r->bias[ch + 2], r->bias[ch + 3]}, band, w, 0, 0,
-                  ((uint32_t)p->in_offset & 0xFFFFu) * 0x10001u, {0}, 2 * r->off + 1, 0, 0,
-                  4 * sw, c, r->lo, r->hi};
-    for (int32_t i = 0; i < 4; ++i) a.mt[2 * i] = r->mult[ch + i], a.mt[2 * i + 1] = ~r->shift[ch + i];
+    dn_dw3_t a;                                      /* field by field: no memset of the whole struct */
+    for (int32_t i = 0; i < 4; ++i) {
+        a.bias[i] = r->bias[ch + i];
+        a.mt[2 * i] = r->mult[ch + i], a.mt[2 * i + 1] = ~r->shift[ch + i];
+    }
+    a.w = w, a.unused = 0, a.off2 = ((uint32_t)p->in_offset & 0xFFFFu) * 0x10001u, a.k2 = 2 * r->off + 1;
+    a.xstep = 4 * sw, a.ostep = c, a.lo = r->lo, a.hi = r->hi;
     for (int32_t t = 0; t < 9; ++t) {                /* weights of the group, widened once */
         const uint32_t wv = dn_rd32(p->weights + t * c + ch);
         w[2 * t] = __sxtb16(wv);
@@ -146,12 +149,14 @@ static void dn_dw3_group(const dn_conv_t *p, const dn_rq_t *r, const int8_t *in,
     }
     const uint32_t pad = 0x01010101u * (uint8_t)(-p->in_offset);
     for (int32_t oy = oy0; oy < oy1; ++oy) {
+        const int32_t y0 = oy * p->stride_h - p->pad_t;
+        int8_t *row = out + oy * ow * c + ch;
         for (int32_t ox = 0; ox < ow; ox += run) {
             const int32_t n = ow - ox < run ? ow - ox : run, bw = (n - 1) * sw + 3;
-            dn_dw3_band(p, in + ch, oy * p->stride_h - p->pad_t, ox * sw - p->pad_l, bw, pad, band);
+            dn_dw3_band(p, in + ch, y0, ox * sw - p->pad_l, bw, pad, band);
             a.x = band;
             a.rowstride = 4 * bw;
-            a.out = out + (oy * ow + ox) * c + ch;
+            a.out = row + ox * c;
             a.end = a.out + n * c;
             dn_dw3(&a);
         }

@@ -52,7 +52,7 @@ def test_bench_cortex_m4_instructions_per_mac(benchmark, project):
                                  "code_bytes": sizes["code"], "flash_bytes": sizes["flash"],
                                  "ram_bytes": sizes["ram"], "arena_bytes": sizes["arena"]})
     assert len(lines) == 2 and abs(instructions[0] - instructions[1]) <= 400   # 40-instruction ticks
-    assert per_mac <= 2.07, f"{per_mac:.2f} instructions/MAC"        # measured 2.002
+    assert per_mac <= 2.07, f"{per_mac:.2f} instructions/MAC"        # measured 1.995
     assert sizes["code"] <= 12 * 1024, f"code {sizes['code']} B"
     # TFLM's arena for the same model: 204,628 B; in place (the default export.memory) <= 0.55x of it
     assert sizes["arena"] <= 112_500, f"arena {sizes['arena']} B"
