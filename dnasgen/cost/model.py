@@ -1,7 +1,7 @@
 """The cost model: MACs, params, flash, RAM (THE memory planner) and latency of a candidate.
 
 Board-independent figures (graph, arena, flash, sensor-independent RAM) are cached per
-(candidate, classes, head); latency depends only on the board's core and clock, budgets on
+(candidate, classes, head); latency (terms: dnasgen.cost.latency) depends only on the board's core and clock, budgets on
 the board, the preprocessing code and buffer on the sensor's pixel format. Coefficients live in the
 data files latency.yaml (calibrated on QEMU) and footprint.yaml (calibrated on
 arm-none-eabi-size; formulas in dnasgen.cost.footprint) next to this module.
@@ -15,10 +15,11 @@ from dnasgen.candidate import Candidate
 from dnasgen.cost.footprint import (code_flash_bytes, data_file, op_flash_bytes, preprocess_code_bytes,
                                     preprocess_planes, preprocess_ram_bytes, static_ram_bytes)
 from dnasgen.cost.inplace import DEFAULT_MEMORY, check_mode
+from dnasgen.cost.latency import op_cycles
 from dnasgen.cost.memory import MemoryPlan, plan_graph
 from dnasgen.cost.report import CostReport, OpCost, budget_violations
 from dnasgen.errors import DnasgenError
-from dnasgen.graph import Graph, Op, build_graph
+from dnasgen.graph import Graph, build_graph
 
 
 def latency_table() -> dict:
@@ -32,14 +33,6 @@ def core_coefficients(core: str) -> dict:
         raise DnasgenError(f"no latency coefficients for core {core!r}; "
                            f"dnasgen/cost/latency.yaml knows {sorted(cores)}")
     return cores[core]
-
-
-def op_cycles(op: Op, coeffs: dict) -> float:
-    """Estimated cycles of one op on a core (see latency.yaml for the formula)."""
-    kind = coeffs["kinds"][op.kind]
-    shape = op.in_shape if op.kind == "mean" else op.out_shape
-    elements = shape[0] * shape[1] * shape[2]
-    return coeffs["overhead_cycles"] + kind["cycles_per_mac"] * op.macs + kind["cycles_per_element"] * elements
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,8 @@ from dnasgen.cost.footprint import (code_bytes, op_flash_bytes, preprocess_code_
                                     preprocess_ram_bytes, static_ram_bytes)
 from dnasgen.cost.inplace import DEFAULT_MEMORY
 from dnasgen.cost.memory import step_live_bytes
-from dnasgen.cost.model import core_coefficients, op_cycles
+from dnasgen.cost.latency import op_cycles
+from dnasgen.cost.model import core_coefficients
 from dnasgen.graph import build_graph
 
 ALWAYS_KINDS = ("conv", "dwconv", "mean", "fc")       # every candidate has a stem, blocks, pool, classifier

@@ -1,30 +1,28 @@
-"""Calibrate the cost model's Cortex-M4 latency coefficients from QEMU instruction counts.
+"""Calibrate the cost model's latency coefficients from QEMU instruction counts, per core.
 
     python -m dnasgen.verify.calibrate [--cores m0plus,m3,m4,m7,m33,m55] [--models NAME,...] [--write]
                                        [--json report.json]
 
 For several MobileNetV2 candidates of different shapes (random-weight full-int8 models), the
-generated project is built for QEMU mps2-an386 with DN_TRACE=1, which prints the instructions
-of every op (`-icount shift=0`: one instruction = one SysTick/40 step, see platform_arm.c).
-The per-op counts are fitted, by least squares over all ops of all models, to the cost model's
-formula (dnasgen/cost/latency.yaml):
+generated project is built for QEMU with DN_TRACE=1, which prints the instructions of every op
+(`-icount shift=0`: one instruction = one SysTick/40 step on the 25 MHz machines, see platform_arm.c).
+The per-op counts are fitted, by non-negative least squares over all ops of all models, to the cost
+model's formula (the terms and kinds of dnasgen.cost.latency, priced on the candidate's graph):
 
-    cycles(op) = overhead + cycles_per_mac[kind] * MACs + cycles_per_element[kind] * elements
+    cycles(op) = sum over the terms t of its kind: coefficient[kind][t] * term_t(op)
 
-(elements: output elements, input elements for mean). The fit is then checked on whole
-inferences: estimated vs measured instructions per model (untraced `instructions:` line).
-The same models are also measured with the portable C kernels (-DDN_NO_DSP, what cores without
-the DSP extension run). `--write` stores the cortex-m4 coefficients in latency.yaml and derives
-the other cores from the measured figures with the cost model's documented ratios (cortex-m7
-0.6 x the DSP figures; cortex-m0plus 1.8 x per MAC, 2.5 x per element of the portable figures;
-xtensa-lx7 the portable figures), editing only the numbers (the file's comments and layout stay).
+Each op is weighted by 1 / its model's instructions, so every model's relative error counts alike
+(the goal: within 10 % of a whole inference). The fit is then checked per model on whole inferences
+(untraced `instructions:` line): in sample, and held out (refitted without that model).
+On the m4 the same models are also measured with the portable C kernels (-DDN_NO_DSP).
 
-`--cores` also measures other cores on their own QEMU machines (`make qemu CORE=<core>`, see
+`--cores` measures other cores on their own QEMU machines (`make qemu CORE=<core>`, see
 dnasgen.codegen.qemu; each core builds the kernels it runs: portable C99 on m0plus / m3, DSP on
-m4 / m7 / m33 / m55), fits each core's coefficients to its own instruction counts and prints
-instructions per inference and per MAC per core. With `--write`, a measured catalogue core
-(cortex-m7, cortex-m0plus) gets its measured fit times CPI[core], the cycles per instruction
-assumed from its datasheet, instead of the derived ratio.
+m4 / m7 / m33, Helium on m55) and fits each core's coefficients to its own instruction counts.
+`--write` stores every core of latency.yaml's catalogue: a measured core gets its own fit times
+CPI[core], the cycles per instruction assumed from its datasheet; a core not measured (or not in
+QEMU, xtensa-lx7) is derived from the m4's figures with the documented ratios of DERIVED. Only
+the numbers are edited (the file's header stays).
 """
 from __future__ import annotations
 
@@ -39,12 +37,9 @@ from pathlib import Path
 import numpy as np
 
 from dnasgen.candidate import ArchConfig, Candidate, DataConfig, StageConfig
+from dnasgen.cost.latency import MAC_TERMS, TERMS, latency_kind, op_terms
 from dnasgen.io import atomic_write_text
 
-KINDS = ("conv", "dwconv", "fc", "add", "mean")
-MAC_KINDS = ("conv", "dwconv", "fc")
-_KIND_OF = {"conv": "conv", "conv1x1": "conv", "dwconv": "dwconv", "fc": "fc", "add": "add",
-            "mean_sum": "mean", "mean_same": "mean"}
 CORE = "cortex-m4"
 VARIANTS = {"dsp": "-O2 -DDN_TRACE=1", "portable": "-O2 -DDN_TRACE=1 -DDN_NO_DSP"}
 M4_VARIANT = "dsp"          # the variant measured on the m4 is the m4's own build
@@ -52,11 +47,17 @@ M4_VARIANT = "dsp"          # the variant measured on the m4 is the m4's own bui
 # Cortex-M4 (TRM r0p1 3.3): single-issue, loads pipelined, 1.0 (the calibration's own convention);
 # Cortex-M7: dual-issue 6-stage superscalar, 0.6 (the ratio the cost model already assumes);
 # Cortex-M0+ (TRM r0p1 3.3): loads / stores / taken branches 2 cycles, the rest 1; the portable
-# inner loops are about 40 % loads, so 1.4.
-CPI = {"cortex-m4": 1.0, "cortex-m7": 0.6, "cortex-m0plus": 1.4}
-# core -> (measured variant, factor per MAC, factor per element, factor on the per-op overhead)
+# inner loops are about 40 % loads, so 1.4. Cortex-M3 / M33: the M4's 3-stage single-issue
+# pipeline, 1.0 (the m4's convention). Cortex-M55 (TRM 101051): a 128-bit Helium instruction takes
+# two beats on its dual-beat datapath, overlapped with the next; the inner loops are Helium, 1.5.
+CPI = {"cortex-m4": 1.0, "cortex-m7": 0.6, "cortex-m0plus": 1.4, "cortex-m3": 1.0, "cortex-m33": 1.0,
+       "cortex-m55": 1.5}
+# core -> (m4 variant, factor on the MAC terms, on the other terms, on the per-op term): the ratios a
+# core gets when it is not measured on its own QEMU machine.
 DERIVED = {"cortex-m4": ("dsp", 1.0, 1.0, 1.0), "cortex-m7": ("dsp", 0.6, 0.6, 0.6),
-           "cortex-m0plus": ("portable", 1.8, 2.5, 1.5), "xtensa-lx7": ("portable", 1.0, 1.0, 1.0)}
+           "cortex-m0plus": ("portable", 1.8, 2.5, 1.5), "cortex-m3": ("portable", 1.0, 1.0, 1.0),
+           "cortex-m33": ("dsp", 1.0, 1.0, 1.0), "cortex-m55": ("dsp", 1.0, 1.0, 1.0),
+           "xtensa-lx7": ("portable", 1.0, 1.0, 1.0)}
 
 
 def _cand(res: int, color: str, width: float, depths, kernels, expands) -> Candidate:
@@ -66,7 +67,9 @@ def _cand(res: int, color: str, width: float, depths, kernels, expands) -> Candi
     return Candidate(DataConfig(res, color), ArchConfig(width, stages))
 
 
-# Different resolutions, colours, widths, depths, kernel sizes and expansions.
+# Different resolutions, colours, widths, depths, kernel sizes and expansions; the quickstart demo's
+# network (32 px RGB, all 5x5) and its 3x3 / 7x7 twins (small maps: border- and row-bound depthwise).
+_DEMO = ((1, 2, 2, 2, 1, 1, 1), (1, 6, 6, 6, 6, 6, 6))
 MODELS = (
     ("mbv2-0.35-96-rgb", _cand(96, "rgb", 0.35, (1, 2, 3, 4, 3, 3, 1), (3,) * 7, (1, 6, 6, 6, 6, 6, 6)), 1280),
     ("mbv2-0.1-64-gray", _cand(64, "grayscale", 0.1, (1, 2, 3, 4, 3, 3, 1), (3,) * 7, (1, 6, 6, 6, 6, 6, 6)), 1280),
@@ -74,6 +77,9 @@ MODELS = (
     ("k7-0.35-48-gray", _cand(48, "grayscale", 0.35, (1, 1, 2, 2, 2, 2, 1), (3, 7, 7, 3, 7, 3, 7), (1, 3, 6, 3, 6, 3, 6)), 512),
     ("wide-0.5-56-rgb", _cand(56, "rgb", 0.5, (1, 2, 2, 2, 1, 2, 1), (5, 3, 3, 5, 3, 3, 3), (1, 2, 3, 4, 5, 6, 2)), 768),
     ("tiny-0.25-32-rgb", _cand(32, "rgb", 0.25, (1, 1, 1, 1, 1, 1, 1), (3, 3, 5, 3, 7, 3, 3), (1, 6, 6, 6, 6, 6, 6)), 256),
+    ("demo-k5-0.35-32-rgb", _cand(32, "rgb", 0.35, _DEMO[0], (5,) * 7, _DEMO[1]), 256),
+    ("demo-k3-0.35-32-rgb", _cand(32, "rgb", 0.35, _DEMO[0], (3,) * 7, _DEMO[1]), 256),
+    ("demo-k7-0.35-32-rgb", _cand(32, "rgb", 0.35, _DEMO[0], (7,) * 7, _DEMO[1]), 256),
 )
 
 
@@ -81,9 +87,8 @@ MODELS = (
 class OpSample:
     model: str
     variant: str
-    kind: str
-    macs: int
-    elements: int
+    kind: str                # dnasgen.cost.latency kind (TERMS' keys)
+    terms: dict              # term -> value (dnasgen.cost.latency.op_terms)
     instructions: int
 
 
@@ -92,13 +97,18 @@ class ModelResult:
     name: str
     macs: int
     measured: int            # instructions of one untraced inference
-    estimated: float = 0.0
+    estimated: float = 0.0   # with the fit of every model
     core: str = "m4"
     code_bytes: int = 0      # runtime code (text minus model data) of the core's build
+    held_out: float = 0.0    # with the fit of the other models
 
     @property
     def error(self) -> float:
         return self.estimated / self.measured - 1.0
+
+    @property
+    def held_out_error(self) -> float:
+        return self.held_out / self.measured - 1.0
 
 
 def _variants(cores) -> dict[str, tuple[str, str]]:
@@ -133,6 +143,16 @@ def _total(project: Path, name: str, macs: int, core: str) -> ModelResult:
     return ModelResult(name, macs, instructions[0], core=core, code_bytes=code)
 
 
+def graph_ops(cand: Candidate, head: int, program) -> list:
+    """The cost model's graph ops of a candidate, checked one to one against the lowered program."""
+    from dnasgen.errors import BuildError
+    from dnasgen.graph import build_graph
+    ops = build_graph(cand, 2, head).ops
+    if [op.macs for op in ops] != [op.macs for op in program.ops]:
+        raise BuildError("calibrate: the cost model's graph and the exported model differ op by op")
+    return list(ops)
+
+
 def measure(name: str, cand: Candidate, head: int, work: Path,
             cores=("m4",)) -> tuple[list[OpSample], list[ModelResult]]:
     """Per-op instruction counts (every variant) and the untraced total per core of one model."""
@@ -141,13 +161,13 @@ def measure(name: str, cand: Candidate, head: int, work: Path,
     blob = make_test_model(cand, num_classes=2, head_channels=head, seed=1, calib_n=8)
     project = generate_project(blob, _spec(), cand, work / name, vectors=None)
     program = lower(blob)
+    ops = graph_ops(cand, head, program)
     results = [_total(project, name, program.macs, core) for core in dict.fromkeys(("m4", *cores))]
     samples = []
     for variant, (core, flags) in _variants(cores).items():
         counts = _trace(project, flags, core)
-        for op in program.ops:
-            tensor = program.tensors[op.inputs[0] if op.kernel.startswith("mean") else op.output]
-            samples.append(OpSample(name, variant, _KIND_OF[op.kernel], op.macs, tensor.bytes, counts[op.index]))
+        samples += [OpSample(name, variant, latency_kind(op), op_terms(op), counts[c.index])
+                    for op, c in zip(ops, program.ops)]
     return samples, results
 
 
@@ -159,50 +179,50 @@ def _spec():
                 get_board("qemu-mps2-an386"), raw={"name": "calibration"})
 
 
-def _design(samples: list[OpSample]) -> tuple[np.ndarray, list[str]]:
-    names = ["overhead"] + [f"{k}.mac" for k in MAC_KINDS] + [f"{k}.element" for k in KINDS]
-    rows = []
-    for s in samples:
-        row = dict.fromkeys(names, 0.0)
-        row["overhead"] = 1.0
-        if s.kind in MAC_KINDS:
-            row[f"{s.kind}.mac"] = float(s.macs)
-        row[f"{s.kind}.element"] = float(s.elements)
-        rows.append([row[n] for n in names])
-    return np.asarray(rows), names
+def _columns() -> list[tuple[str, str]]:
+    return [(kind, term) for kind, terms in TERMS.items() for term in terms]
+
+
+def _design(samples: list[OpSample]) -> np.ndarray:
+    return np.asarray([[s.terms.get(t, 0.0) if s.kind == k else 0.0 for k, t in _columns()] for s in samples])
+
+
+def _nnls(a: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Least squares with every coefficient >= 0 (drop the negative ones and refit)."""
+    active = [i for i in range(a.shape[1]) if a[:, i].any()]
+    while True:
+        coef = np.zeros(a.shape[1])
+        if active:
+            coef[active] = np.linalg.lstsq(a[:, active], y, rcond=None)[0]
+        negative = [i for i in active if coef[i] < 0]
+        if not negative:
+            return coef
+        active = [i for i in active if i not in negative]
 
 
 def fit(samples: list[OpSample]) -> dict:
-    """Least-squares coefficients (non-negative) in latency.yaml's layout for one core."""
-    a, names = _design(samples)
+    """Coefficients (non-negative) in latency.yaml's layout for one core; each op weighted by
+    1 / its model's instructions (every model's relative error counts alike)."""
+    totals: dict[str, int] = {}
+    for s in samples:
+        totals[s.model] = totals.get(s.model, 0) + s.instructions
+    w = np.asarray([1.0 / max(totals[s.model], 1) for s in samples])
     y = np.asarray([s.instructions for s in samples], float)
-    active = list(range(len(names)))
-    while True:                      # drop negative coefficients and refit (tiny NNLS)
-        coef = np.zeros(len(names))
-        coef[active] = np.linalg.lstsq(a[:, active], y, rcond=None)[0]
-        negative = [i for i in active if coef[i] < 0]
-        if not negative:
-            break
-        active = [i for i in active if i not in negative]
-    values = dict(zip(names, coef))
-    kinds = {k: {"cycles_per_mac": round(float(values.get(f"{k}.mac", 0.0)), 4),
-                 "cycles_per_element": round(float(values[f"{k}.element"]), 3)} for k in KINDS}
-    return {"overhead_cycles": round(float(values["overhead"]), 1), "kinds": kinds}
+    coef = _nnls(_design(samples) * w[:, None], y * w)
+    kinds: dict[str, dict] = {k: {} for k in TERMS}
+    for (kind, term), c in zip(_columns(), coef):
+        kinds[kind][term] = round(float(c), 4)
+    return {"kinds": kinds}
 
 
 def estimate(samples: list[OpSample], coeffs: dict) -> float:
-    total = 0.0
-    for s in samples:
-        kind = coeffs["kinds"][s.kind]
-        total += coeffs["overhead_cycles"] + kind["cycles_per_mac"] * s.macs + kind["cycles_per_element"] * s.elements
-    return total
+    return sum(coeffs["kinds"][s.kind].get(t, 0.0) * v for s in samples for t, v in s.terms.items())
 
 
 def _scaled(coeffs: dict, per_mac: float, per_element: float, overhead: float) -> dict:
-    kinds = {k: {"cycles_per_mac": round(v["cycles_per_mac"] * per_mac, 4),
-                 "cycles_per_element": round(v["cycles_per_element"] * per_element, 3)}
-             for k, v in coeffs["kinds"].items()}
-    return {"overhead_cycles": round(coeffs["overhead_cycles"] * overhead, 1), "kinds": kinds}
+    def factor(term):
+        return per_mac if term in MAC_TERMS else overhead if term == "op" else per_element
+    return {"kinds": {k: {t: round(c * factor(t), 4) for t, c in v.items()} for k, v in coeffs["kinds"].items()}}
 
 
 def _measured_variant(core: str, fits: dict[str, dict]) -> str | None:
@@ -224,10 +244,10 @@ def derived_cores(fits: dict[str, dict]) -> dict[str, dict]:
 
 def _core_block(core: str, coeffs: dict, source: str, calibrated: bool) -> str:
     lines = [f"  {core}:", f"    calibrated: {str(calibrated).lower()}", f"    source: {json.dumps(source)}",
-             f"    overhead_cycles: {coeffs['overhead_cycles']}", "    kinds:"]
+             "    kinds:"]
     for kind, v in coeffs["kinds"].items():
-        lines.append(f"      {kind + ':':7s} {{cycles_per_mac: {v['cycles_per_mac']}, "
-                     f"cycles_per_element: {v['cycles_per_element']}}}")
+        terms = ", ".join(f"{t}: {c}" for t, c in v.items())
+        lines.append(f"      {kind + ':':8s} {{{terms}}}")
     return "\n".join(lines) + "\n"
 
 
@@ -245,12 +265,13 @@ def write_latency(fits: dict[str, dict], models: int, path: Path | None = None) 
             source = (f"QEMU (make qemu CORE={measured}) -icount shift=0 instruction counts x {CPI[core]:g} "
                       f"cycles/instruction (datasheet assumption, calibrate.CPI), {how}")
         else:
-            source = (f"derived, {factors[0]:g}x per MAC and {factors[1]:g}x per element of the QEMU-measured "
-                      f"{variant} kernels ({how})")
+            source = (f"derived, {factors[0]:g}x on the MAC terms, {factors[1]:g}x on the others, {factors[2]:g}x "
+                      f"per op of the QEMU-measured {variant} kernels of the m4 ({how})")
         block = re.compile(rf"^  {re.escape(core)}:\n(?:    .*\n)*", re.M)
         if not block.search(text):
             raise ValueError(f"{path} has no {core} block")
-        text = block.sub(lambda _: _core_block(core, coeffs, source, core == CORE), text, count=1)
+        calibrated = core == CORE or measured is not None
+        text = block.sub(lambda _: _core_block(core, coeffs, source, calibrated), text, count=1)
     return atomic_write_text(path, text)
 
 
@@ -265,20 +286,33 @@ def calibrate(work: Path, models=MODELS, cores=("m4",)) -> tuple[dict, list[Mode
     fits = {v: fit([s for s in samples if s.variant == v]) for v in _variants(cores)}
     for r in results:
         v = variant_of(r.core)
-        r.estimated = estimate([s for s in samples if s.model == r.name and s.variant == v], fits[v])
+        own = [s for s in samples if s.variant == v and s.model == r.name]
+        others = [s for s in samples if s.variant == v and s.model != r.name]
+        r.estimated = estimate(own, fits[v])
+        r.held_out = estimate(own, fit(others)) if others else float("nan")
     return fits, results, samples
 
 
 def format_results(coeffs: dict, results: list[ModelResult], core: str = "m4") -> str:
-    lines = [f"{core} ({CORE if core == 'm4' else 'QEMU'}): overhead {coeffs['overhead_cycles']} instructions/op"]
-    lines += [f"  {k:7s} {v['cycles_per_mac']:.4f} instr/MAC  {v['cycles_per_element']:.3f} instr/element"
-              for k, v in coeffs["kinds"].items()]
-    lines.append(f"{'model':20s} {'MACs':>11s} {'measured':>12s} {'estimated':>12s} {'error':>7s} {'instr/MAC':>9s} "
-                 f"{'code B':>7s}")
+    lines = [f"{core} ({CORE if core == 'm4' else 'QEMU'}): instructions per term"]
+    lines += [f"  {k:8s} " + "  ".join(f"{t} {c:g}" for t, c in v.items() if c) for k, v in coeffs["kinds"].items()]
+    lines.append(f"{'model':20s} {'MACs':>11s} {'measured':>12s} {'estimated':>12s} {'error':>7s} {'held out':>8s} "
+                 f"{'instr/MAC':>9s} {'code B':>7s}")
     for r in results:
         if r.core == core:
             lines.append(f"{r.name:20s} {r.macs:11,d} {r.measured:12,d} {r.estimated:12,.0f} "
-                         f"{100 * r.error:+6.1f}% {r.measured / r.macs:9.2f} {r.code_bytes:7,d}")
+                         f"{100 * r.error:+6.1f}% {100 * r.held_out_error:+7.1f}% {r.measured / r.macs:9.2f} "
+                         f"{r.code_bytes:7,d}")
+    return "\n".join(lines)
+
+
+def format_ops(samples: list[OpSample], coeffs: dict, model: str, variant: str = "dsp") -> str:
+    """Per op of one model: measured instructions (traced) vs the fitted estimate."""
+    lines = [f"{model} ({variant}): op, kind, MACs, measured and estimated instructions, error"]
+    for i, s in enumerate(x for x in samples if x.model == model and x.variant == variant):
+        est = estimate([s], coeffs)
+        lines.append(f"  {i:3d} {s.kind:8s} {int(s.terms.get('mac', 0)):9,d} MACs {s.instructions:10,d} {est:10,.0f} "
+                     f"{100 * (est / s.instructions - 1):+6.1f}%")
     return "\n".join(lines)
 
 
@@ -307,6 +341,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", type=Path, help="write the per-model and per-op figures as JSON")
     ap.add_argument("--cores", default="m4", help="QEMU cores to measure, comma-separated (m0plus,m3,m4,m7,m33,m55)")
     ap.add_argument("--models", help="only these models of MODELS, comma-separated")
+    ap.add_argument("--per-op", action="store_true", help="also print every op's measured and estimated instructions")
     args = ap.parse_args(argv)
     cores, models = _cores(args.cores), _pick(args.models)
     from dnasgen.verify.project import toolchain_available
@@ -315,9 +350,13 @@ def main(argv=None) -> int:
         return 2
     with tempfile.TemporaryDirectory(prefix="dnasgen-calibrate-") as tmp:
         fits, results, samples = calibrate(Path(tmp), models, cores)
-    print("\n\n".join(format_results(fits[variant_of(c)], results, c) for c in dict.fromkeys(("m4", *cores))))
+    every = dict.fromkeys(("m4", *cores))
+    print("\n\n".join(format_results(fits[variant_of(c)], results, c) for c in every))
+    if args.per_op:
+        print("\n\n".join(format_ops(samples, fits[variant_of(c)], m[0], variant_of(c)) for c in every for m in models))
     if args.json:
-        figures = {"fits": fits, "models": [vars(r) | {"error": r.error} for r in results],
+        figures = {"fits": fits, "models": [vars(r) | {"error": r.error, "held_out_error": r.held_out_error}
+                                            for r in results],
                    "ops": [vars(s) for s in samples]}
         atomic_write_text(args.json, json.dumps(figures, indent=1))
     if args.write:

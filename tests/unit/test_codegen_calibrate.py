@@ -7,43 +7,57 @@ import pytest
 from dnasgen.verify import calibrate
 
 
-def _samples(coeffs: dict, n: int = 60, seed: int = 0):
+TRUE = {"kinds": {"conv": {"op": 900.0, "mac": 1.3, "element": 20.0, "pixel": 200.0},
+                  "conv1x1": {"op": 300.0, "mac": 0.9, "element": 12.0, "input": 2.5, "weight": 1.1},
+                  "dwconv3": {"mac": 3.2, "row": 90.0, "weight": 1.5},
+                  "dwconv5": {"op": 1000.0, "mac": 3.1, "row": 30.0, "border_mac": 2.6},
+                  "dwconv7": {"mac": 2.4, "element": 0.5, "border_mac": 2.8},
+                  "fc": {"op": 40.0, "mac": 2.7, "element": 78.0},
+                  "add": {"op": 5600.0, "element": 39.0},
+                  "mean": {"op": 2000.0, "element": 14.0}}}
+
+
+def _samples(coeffs: dict, n: int = 400, seed: int = 0, models: int = 5):
+    """Random terms per kind, instructions exactly by the formula."""
     rng = np.random.default_rng(seed)
+    kinds = list(calibrate.TERMS)
     out = []
     for i in range(n):
-        kind = calibrate.KINDS[i % len(calibrate.KINDS)]
-        macs = int(rng.integers(1000, 10**6)) if kind in calibrate.MAC_KINDS else 0
-        elements = int(rng.integers(10, 10**5))
-        k = coeffs["kinds"][kind]
-        cycles = coeffs["overhead_cycles"] + k["cycles_per_mac"] * macs + k["cycles_per_element"] * elements
-        out.append(calibrate.OpSample(f"m{i % 5}", "dsp", kind, macs, elements, int(round(cycles))))
+        kind = kinds[i % len(kinds)]
+        terms = {t: 1.0 if t == "op" else float(rng.integers(1, 10**5)) for t in calibrate.TERMS[kind]}
+        cycles = sum(coeffs["kinds"][kind].get(t, 0.0) * v for t, v in terms.items())
+        out.append(calibrate.OpSample(f"m{i % models}", "dsp", kind, terms, int(round(cycles))))
     return out
-
-
-TRUE = {"overhead_cycles": 900.0,
-        "kinds": {"conv": {"cycles_per_mac": 1.3, "cycles_per_element": 20.0},
-                  "dwconv": {"cycles_per_mac": 2.9, "cycles_per_element": 17.0},
-                  "fc": {"cycles_per_mac": 1.5, "cycles_per_element": 3.0},
-                  "add": {"cycles_per_mac": 0.0, "cycles_per_element": 46.0},
-                  "mean": {"cycles_per_mac": 0.0, "cycles_per_element": 10.5}}}
 
 
 def test_fit_recovers_the_coefficients():
     samples = _samples(TRUE)
     got = calibrate.fit(samples)
-    assert got["overhead_cycles"] == pytest.approx(900, abs=2)
-    for kind, values in TRUE["kinds"].items():
-        for key, value in values.items():
-            assert got["kinds"][kind][key] == pytest.approx(value, abs=0.01), (kind, key)
+    for kind, terms in calibrate.TERMS.items():
+        for term in terms:
+            tol = 0.5 if term == "op" else 0.02      # instructions are whole numbers
+            assert got["kinds"][kind][term] == pytest.approx(TRUE["kinds"][kind].get(term, 0.0), rel=1e-3, abs=tol), \
+                (kind, term)
     assert calibrate.estimate(samples, got) == pytest.approx(sum(s.instructions for s in samples), rel=1e-4)
 
 
 def test_fit_never_returns_negative_coefficients():
-    samples = [calibrate.OpSample("m", "dsp", "add", 0, 100 * (i + 1), 5) for i in range(10)]
-    samples += [calibrate.OpSample("m", "dsp", "conv", 1000 * (i + 1), 10, 1500 * (i + 1)) for i in range(10)]
+    samples = [calibrate.OpSample("m", "dsp", "add", {"op": 1.0, "element": 100.0 * (i + 1)}, 5) for i in range(10)]
+    samples += [calibrate.OpSample("m", "dsp", "conv1x1", {"op": 1.0, "mac": 1000.0 * (i + 1), "element": 10.0},
+                                   1500 * (i + 1)) for i in range(10)]
     got = calibrate.fit(samples)
-    values = [got["overhead_cycles"]] + [v for k in got["kinds"].values() for v in k.values()]
-    assert min(values) >= 0
+    assert min(c for terms in got["kinds"].values() for c in terms.values()) >= 0
+    assert got["kinds"]["conv1x1"]["mac"] > 1.0       # the convolutions' cost went to their MACs
+
+
+def test_every_model_counts_alike_in_the_fit():
+    """Two models, one 100x the instructions of the other, that disagree: the weighted fit splits
+    the relative error between them instead of fitting the large one alone."""
+    big = [calibrate.OpSample("big", "dsp", "add", {"op": 1.0, "element": 1e5}, 4_000_000)]
+    small = [calibrate.OpSample("small", "dsp", "add", {"op": 1.0, "element": 1e3}, 20_000)]
+    got = calibrate.fit(big * 3 + small * 3)
+    errors = [calibrate.estimate(m, got) / m[0].instructions - 1 for m in (big, small)]
+    assert abs(errors[0]) > 0.05 and abs(errors[1]) > 0.05      # neither fitted alone (40 vs 20 per element)
 
 
 def test_write_latency_edits_only_the_numbers(tmp_path):
@@ -58,11 +72,13 @@ def test_write_latency_edits_only_the_numbers(tmp_path):
     assert text.startswith(header)
     cores = YAML(typ="safe").load(text)["cores"]
     assert cores["cortex-m4"]["calibrated"] is True and "QEMU" in cores["cortex-m4"]["source"]
-    assert cores["cortex-m4"]["kinds"]["dwconv"]["cycles_per_mac"] == 2.9
-    assert cores["cortex-m7"]["kinds"]["conv"]["cycles_per_mac"] == pytest.approx(0.6 * 1.3)
-    assert cores["cortex-m0plus"]["kinds"]["conv"]["cycles_per_element"] == pytest.approx(2.5 * 60.0)
-    assert cores["xtensa-lx7"]["overhead_cycles"] == pytest.approx(1800.0)
-    assert cores["cortex-m0plus"]["calibrated"] is False
+    assert cores["cortex-m4"]["kinds"]["dwconv5"] == TRUE["kinds"]["dwconv5"]
+    assert cores["cortex-m7"]["kinds"]["conv"]["mac"] == pytest.approx(0.6 * 1.3)
+    assert cores["cortex-m0plus"]["kinds"]["conv"]["element"] == pytest.approx(2.5 * 3.0 * 20.0)
+    assert cores["cortex-m0plus"]["kinds"]["dwconv5"]["border_mac"] == pytest.approx(1.8 * 6.0 * 2.6)
+    assert cores["xtensa-lx7"]["kinds"]["add"]["op"] == pytest.approx(2.0 * 5600.0)
+    assert cores["cortex-m3"]["kinds"]["conv"]["mac"] == pytest.approx(6.0 * 1.3)
+    assert cores["cortex-m0plus"]["calibrated"] is False and cores["cortex-m55"]["calibrated"] is False
 
 
 def test_each_core_is_traced_on_its_own_machine():
@@ -82,7 +98,9 @@ def test_measured_cores_replace_the_derived_ratios(tmp_path):
     fits = {"dsp": TRUE, "portable": calibrate._scaled(TRUE, 6.0, 3.0, 2.0), "m0plus": m0plus, "m7": TRUE}
     cores = YAML(typ="safe").load(calibrate.write_latency(fits, 1, path).read_text())["cores"]
     cpi = calibrate.CPI["cortex-m0plus"]
-    assert cores["cortex-m0plus"]["kinds"]["conv"]["cycles_per_mac"] == pytest.approx(13.0 * cpi)
+    assert cores["cortex-m0plus"]["kinds"]["conv"]["mac"] == pytest.approx(13.0 * cpi)
+    assert cores["cortex-m0plus"]["kinds"]["add"]["op"] == pytest.approx(2.0 * 5600.0 * cpi)
     assert "CORE=m0plus" in cores["cortex-m0plus"]["source"] and "CORE=m7" in cores["cortex-m7"]["source"]
-    assert cores["cortex-m7"]["kinds"]["dwconv"]["cycles_per_mac"] == pytest.approx(2.9 * calibrate.CPI["cortex-m7"])
-    assert cores["xtensa-lx7"]["kinds"]["conv"]["cycles_per_mac"] == pytest.approx(6.0 * 1.3)   # still derived
+    assert cores["cortex-m7"]["kinds"]["dwconv3"]["mac"] == pytest.approx(3.2 * calibrate.CPI["cortex-m7"])
+    assert cores["cortex-m7"]["calibrated"] is True and cores["cortex-m33"]["calibrated"] is False
+    assert cores["xtensa-lx7"]["kinds"]["conv"]["mac"] == pytest.approx(6.0 * 1.3)   # still derived

@@ -11,6 +11,7 @@ from dnasgen.candidate import ArchConfig, Candidate, DataConfig, SearchSpace, St
 from dnasgen.cost import (REPORT_KEYS, budget_violations, estimate, estimate_spec, footprint_table,
                           format_report, graph_cost, latency_table, plan_graph)
 from dnasgen.cost.footprint import op_arrays, op_flash_bytes, op_scratch_words, preprocess_planes
+from dnasgen.cost.latency import latency_kind, op_terms
 from dnasgen.errors import DnasgenError
 from dnasgen.graph import build_graph
 from dnasgen.spec import load_spec
@@ -134,10 +135,8 @@ def test_latency_follows_the_data_file_formula():
     coeffs = latency_table()["cores"]["cortex-m4"]
     cycles = 0.0
     for op in build_graph(cand, 2, 1280).ops:
-        k = coeffs["kinds"][op.kind]
-        shape = op.in_shape if op.kind == "mean" else op.out_shape
-        cycles += coeffs["overhead_cycles"] + k["cycles_per_mac"] * op.macs \
-            + k["cycles_per_element"] * shape[0] * shape[1] * shape[2]
+        table = coeffs["kinds"][latency_kind(op)]
+        cycles += sum(table.get(t, 0.0) * v for t, v in op_terms(op).items())
     rep = estimate(cand, board, 2, 1280)
     assert rep.latency_ms == pytest.approx(cycles / (board.clock_mhz * 1000))
     assert sum(o.latency_ms for o in rep.ops) == pytest.approx(rep.latency_ms)

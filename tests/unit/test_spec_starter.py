@@ -84,13 +84,12 @@ def test_quickstart_budgets_bind():
     assert tightest_budget(plan.largest_feasible.cost, limits)["binds"]
     assert plan.fit_fraction["all"] < 0.8
     # in place (the default) more networks fit the RAM than layer by layer (88.8 vs 69.4 % of the space),
-    # and the largest feasible one is bigger (a 40 px RGB 1.37 M MACs; layer: 48 px RGB 1.34 M)
+    # and more fit every budget (65.4 vs 57.2 %: at 110 ms latency binds the largest feasible ones, 40 px RGB)
     import dataclasses
     from dnasgen.spec.model import Export
     layer = make_plan(dataclasses.replace(spec, export=Export("layer")))
-    assert layer.largest_feasible.candidate.data.resolution == 48
     assert plan.fit_fraction["ram"] > layer.fit_fraction["ram"] + 0.1
-    assert plan.largest_feasible.cost["macs"] > layer.largest_feasible.cost["macs"]
+    assert plan.fit_fraction["all"] > layer.fit_fraction["all"] + 0.05
     assert spec.search.compare_baseline     # the demo's summary shows the hardware-aware choice beside the search's
 
 
