@@ -112,14 +112,19 @@ def padded_bytes(arr: np.ndarray, align: int = abi.ARRAY_ALIGNMENT) -> int:
 
 
 def model_context(program: Program, offsets: dict[str, int], arena_bytes: int,
-                  input_table: np.ndarray) -> dict:
+                  input_table: np.ndarray, plan=None) -> dict:
+    """model.c / model_data.c's values (plan: the MemoryPlan, for its patch stage if any)."""
+    from dnasgen.codegen.patch import patch_context, patch_descriptor_bytes
+    patch = patch_context(program, plan)
+    layered = program.ops[patch["patch_ops"]:]
     arrays = model_arrays(program)
-    descriptors = sum(abi.descriptor_bytes(op.kernel) for op in program.ops)
+    descriptors = sum(abi.descriptor_bytes(op.kernel) for op in layered) + patch_descriptor_bytes(patch)
     table = abi.INPUT_TABLE_BYTES if input_table is not None else 0
     data_bytes = sum(padded_bytes(a) for _, a in arrays) + table + descriptors
     ins, outs = program.tensors[program.input], program.tensors[program.output]
     return {
-        "ops": [_op_entry(op, program, offsets) for op in program.ops],
+        **patch,
+        "ops": [_op_entry(op, program, offsets) for op in layered],
         "arrays": [cgen.array_definition(name, arr) for name, arr in arrays],
         "array_decls": [cgen.array_declaration(name, arr) for name, arr in arrays],
         "input_table": "" if input_table is None else

@@ -25,17 +25,33 @@ def program_window_ops(program: Program) -> list:
     """The lowered ops as the in-place rules (dnasgen.cost.inplace) see them."""
     from dnasgen.cost.inplace import WindowOp
     return [WindowOp(op.kernel, op.inputs, op.output, program.tensors[op.inputs[0]].shape,
-                     program.tensors[op.output].shape, op.params.get("stride_h", 1), op.params.get("pad_t", 0))
+                     program.tensors[op.output].shape, op.params.get("stride_h", 1), op.params.get("pad_t", 0),
+                     (op.params.get("k_h", 1), op.params.get("k_w", 1)), op.params.get("stride_w", 1),
+                     op.params.get("pad_l", 0))
             for op in program.ops]
 
 
-def plan_program(program: Program, memory: str | None = None):
+def plan_program(program: Program, memory: str | None = None, grid: tuple[int, int] | None | str = "smallest"):
     """THE memory planner on the lowered tensors (input live from the start, output to the end),
-    in the memory mode `memory` (None: dnasgen.cost.inplace.DEFAULT_MEMORY)."""
+    in the memory mode `memory` (None: dnasgen.cost.inplace.DEFAULT_MEMORY). patch: `grid` is the
+    (n, ops) patch stage the cost model chose (None: none; "smallest": the smallest arena)."""
     from dnasgen.cost.inplace import DEFAULT_MEMORY
     from dnasgen.cost.memory import plan_schedule
-    return plan_schedule(program.tensor_bytes(), program.schedule(), program_window_ops(program),
-                         (program.output,), memory or DEFAULT_MEMORY)
+    from dnasgen.cost.patch import find_plan, patch_plans
+    args = (program.tensor_bytes(), program.schedule(), program_window_ops(program), (program.output,))
+    if memory != "patch":
+        return plan_schedule(*args, memory or DEFAULT_MEMORY)
+    plans = patch_plans(*args)
+    try:
+        return plans[0] if grid == "smallest" else find_plan(plans, grid)
+    except ValueError as err:
+        raise CodegenError(f"the lowered model has no patch plan the cost model chose: {err}") from None
+
+
+def chosen_grid(spec, candidate) -> tuple[int, int] | None:
+    """The patch stage the cost model chooses for the candidate under the spec's budgets."""
+    from dnasgen.cost import estimate_spec
+    return estimate_spec(spec, candidate).patch_grid
 
 
 def model_tools(recorded: dict | None = None) -> dict[str, str]:
@@ -85,7 +101,7 @@ def base_context(program: Program, plan, name: str, board_id: str, model_comment
                "qemu_targets": QEMU_TARGETS,
                "dsp_source": "kernels_dsp.c", "preprocess": input_table is not None,
                "model_comment": model_comment, "class_list": class_list, "tflm": None}
-    context.update(ctx.model_context(program, plan.offsets, plan.arena_bytes, input_table))
+    context.update(ctx.model_context(program, plan.offsets, plan.arena_bytes, input_table, plan))
     context.update(ctx.abi_context())
     return context
 
@@ -108,6 +124,7 @@ def model_summary(program: Program, plan, tflite_bytes: bytes, context: dict) ->
     summary = {"sha256": sha256_bytes(tflite_bytes), "ops": len(program.ops),
             "kernels": list(program.kernels), "macs": program.macs, "arena_bytes": plan.arena_bytes,
             "in_place_ops": [op.name for op in program.ops if op.output in plan.overlaps],
+            **({"patch": plan.patch.to_dict()} if plan.patch else {}),
             "model_data_bytes": context["model_data_bytes"],
             "input": {"shape": list(program.tensors[program.input].shape),
                       "scale": program.tensors[program.input].scale,
@@ -132,7 +149,8 @@ def generate_project(tflite_bytes: bytes, spec, candidate, out_dir, vectors=None
     tflite_bytes = bytes(tflite_bytes)
     program = lower(tflite_bytes)
     ctx.check_model_input(program, candidate.data)
-    plan = plan_program(program, spec.export.memory)
+    memory = spec.export.memory
+    plan = plan_program(program, memory, chosen_grid(spec, candidate) if memory == "patch" else "smallest")
     vecs = as_vectors(vectors, tflite_bytes, spec.sensor, candidate.data)
     if len(vecs) == 0:
         raise CodegenError("at least one test vector is needed")

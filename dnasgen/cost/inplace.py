@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 from dnasgen.abi import ARENA_ALIGNMENT
 
-MEMORY_MODES = ("layer", "inplace")
-DEFAULT_MEMORY = "inplace"     # the smallest arena the C kernels support
+MEMORY_MODES = ("layer", "inplace", "patch")   # patch: dnasgen.cost.patch (in place after the split)
+DEFAULT_MEMORY = "inplace"     # the smallest arena without re-computation
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,9 @@ class WindowOp:
     out_shape: tuple[int, int, int]
     stride: int = 1                  # vertical stride
     pad_top: int = 0
+    kernel: tuple[int, int] = (1, 1)  # k_h, k_w (the patch planner, dnasgen.cost.patch)
+    stride_w: int = 1
+    pad_left: int = 0
 
 
 def dw_delta(in_shape, out_shape, stride: int, pad_top: int) -> int:
@@ -101,8 +104,8 @@ def graph_window_ops(graph) -> list[WindowOp]:
         if op.kind == "conv" and op.kernel == 1 and op.stride == 1:
             return "conv1x1"
         return op.kind
-    return [WindowOp(kind(op), op.inputs, op.output, op.in_shape, op.out_shape, op.stride, op.pad[0])
-            for op in graph.ops]
+    return [WindowOp(kind(op), op.inputs, op.output, op.in_shape, op.out_shape, op.stride, op.pad[0],
+                     (op.kernel, op.kernel), op.stride, op.pad[2]) for op in graph.ops]
 
 
 def check_mode(mode: str) -> str:

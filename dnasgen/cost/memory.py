@@ -46,6 +46,7 @@ class MemoryPlan:
     strategy: str = "size"
     overlaps: dict[str, tuple[str, int]] = field(default_factory=dict)  # in-place output -> (input, delta)
     bound: int | None = None     # arena lower bound of the memory mode (None: this plan's own live sets)
+    patch: object = None         # dnasgen.cost.patch.PatchStage: the first ops run patch by patch
 
     @property
     def steps(self) -> int:
@@ -76,9 +77,10 @@ class MemoryPlan:
                 "in_place": {out: src for out, (src, _) in sorted(self.overlaps.items())}}
 
 
-def lifetimes(tensor_bytes: dict[str, int], schedule: Schedule,
-              keep: tuple[str, ...] = ()) -> dict[str, tuple[int, int]]:
-    """(first, last) step of every tensor, following the rules in the module docstring."""
+def lifetimes(tensor_bytes: dict[str, int], schedule: Schedule, keep: tuple[str, ...] = (),
+              hold: dict[str, tuple[int, int]] | None = None) -> dict[str, tuple[int, int]]:
+    """(first, last) step of every tensor, following the rules in the module docstring; a tensor
+    in `hold` is live over its (first, last) steps too (the patch stage's input and output)."""
     end = max(len(schedule) - 1, 0)
     first: dict[str, int] = {}
     last: dict[str, int] = {}
@@ -100,6 +102,8 @@ def lifetimes(tensor_bytes: dict[str, int], schedule: Schedule,
             spans[name] = (first[name], end)
         else:
             spans[name] = (first[name], last[name])
+    for name, (a, b) in (hold or {}).items():
+        spans[name] = (min(a, spans[name][0]), max(b, spans[name][1]))
     return spans
 
 
@@ -191,7 +195,7 @@ def step_live_bytes(graph, alignment: int = ARENA_ALIGNMENT, mode: str = DEFAULT
     spans = lifetimes(sizes, schedule, (graph.output,))
     aligned = {n: _align(b, alignment) for n, b in sizes.items()}
     live = [sum(aligned[n] for n, (a, b) in spans.items() if a <= step <= b) for step in range(len(schedule))]
-    if check_mode(mode) == "inplace":
+    if check_mode(mode) != "layer":      # patch: its in-place part (the search's smooth surrogate)
         steps = {output: step for step, (_, output) in enumerate(schedule)}
         for out, (src, delta) in overlaps(graph_window_ops(graph), (graph.output,), alignment).items():
             live[steps[out]] -= aligned[out] + aligned[src] - max(aligned[out], delta + aligned[src])
@@ -240,18 +244,20 @@ def _check_overlaps(overlaps: dict[str, tuple[str, int]], schedule: Schedule, al
 
 
 def plan_arena(tensor_bytes: dict[str, int], schedule: Schedule, alignment: int = ARENA_ALIGNMENT,
-               keep: tuple[str, ...] = (), overlaps: dict[str, tuple[str, int]] | None = None) -> MemoryPlan:
+               keep: tuple[str, ...] = (), overlaps: dict[str, tuple[str, int]] | None = None,
+               hold: dict[str, tuple[int, int]] | None = None) -> MemoryPlan:
     """Offsets for all tensors in one arena; no two simultaneously-live tensors overlap, except
     the in-place pairs of `overlaps` (output -> (input, delta): input at output offset + delta).
 
     tensor_bytes: name -> bytes. schedule: ops in execution order as (input names, output name).
     keep: tensors that must stay live to the end even if read earlier (extra graph outputs).
+    hold: name -> (first, last) steps a tensor is live at least (see lifetimes).
     """
     if alignment < 1:
         raise ValueError("alignment must be >= 1")
     overlaps = dict(overlaps or {})
     _check_overlaps(overlaps, schedule, alignment)
-    spans = lifetimes(tensor_bytes, schedule, tuple(keep))
+    spans = lifetimes(tensor_bytes, schedule, tuple(keep), hold)
     aligned = {n: _align(int(b), alignment) for n, b in tensor_bytes.items()}
     units = _units(aligned, overlaps)
     bound, best = live_lower_bound(aligned, spans, units), None
@@ -276,18 +282,23 @@ def graph_schedule(graph) -> tuple[dict[str, int], Schedule]:
 
 
 def plan_schedule(tensor_bytes: dict[str, int], schedule: Schedule, window_ops, keep: tuple[str, ...] = (),
-                  mode: str = DEFAULT_MEMORY, alignment: int = ARENA_ALIGNMENT) -> MemoryPlan:
-    """THE plan of a schedule in a memory mode: "layer" (no tensor shares bytes) or "inplace"
+                  mode: str = DEFAULT_MEMORY, alignment: int = ARENA_ALIGNMENT,
+                  hold: dict[str, tuple[int, int]] | None = None) -> MemoryPlan:
+    """THE plan of a schedule in a memory mode: "layer" (no tensor shares bytes), "inplace"
     (the in-place ops of dnasgen.cost.inplace overwrite their inputs; the layer plan is kept
-    when it is as small, so in-place never costs RAM). window_ops: the schedule's ops as
+    when it is as small, so in-place never costs RAM) or "patch" (dnasgen.cost.patch: the
+    smallest of the in-place plan and every patch stage). window_ops: the schedule's ops as
     dnasgen.cost.inplace.WindowOp, in the same order."""
-    layer = plan_arena(tensor_bytes, schedule, alignment, keep)
-    if check_mode(mode) == "layer":
+    if check_mode(mode) == "patch":
+        from dnasgen.cost.patch import patch_plans
+        return patch_plans(tensor_bytes, schedule, window_ops, keep, alignment)[0]
+    layer = plan_arena(tensor_bytes, schedule, alignment, keep, hold=hold)
+    if mode == "layer":
         return layer
     pairs = overlaps(list(window_ops), tuple(keep), alignment)
     if not pairs:
         return layer
-    inplace = plan_arena(tensor_bytes, schedule, alignment, keep, pairs)
+    inplace = plan_arena(tensor_bytes, schedule, alignment, keep, pairs, hold)
     bound = inplace.peak_live_bytes          # with every pair: no in-place plan can be smaller
     if inplace.arena_bytes >= layer.arena_bytes:
         return replace(layer, bound=bound)
@@ -295,7 +306,7 @@ def plan_schedule(tensor_bytes: dict[str, int], schedule: Schedule, window_ops, 
     # place (the in-place depthwise order costs instructions): keep the rest out if that fits too.
     needed = _needed(pairs, inplace, schedule)
     if len(needed) < len(pairs):
-        pruned = plan_arena(tensor_bytes, schedule, alignment, keep, needed)
+        pruned = plan_arena(tensor_bytes, schedule, alignment, keep, needed, hold)
         if pruned.arena_bytes <= inplace.arena_bytes:
             return replace(pruned, bound=bound)
     return inplace

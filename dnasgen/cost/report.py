@@ -20,6 +20,7 @@ class OpCost:
     cycles: float
     latency_ms: float
     in_place: bool = False   # the output overwrites the op's input (export.memory: inplace)
+    patch: str = ""          # "3x3": the op runs per patch (export.memory: patch); MACs / cycles of all
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -43,6 +44,8 @@ class CostReport:
     max_latency_ms: float | None = None
     latency_calibrated: bool = False
     memory: str = ""         # the arena schedule (dnasgen.cost.inplace.MEMORY_MODES)
+    patch: str = ""          # the patch stage chosen (export.memory: patch), "" for none
+    patch_grid: tuple[int, int] | None = None   # its (n, ops): what codegen emits
     breakdown: Callable[[], tuple[OpCost, ...]] | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -79,7 +82,7 @@ class CostReport:
                    board=self.board_id, core=self.core, clock_mhz=self.clock_mhz,
                    ram_budget_bytes=self.ram_budget_bytes, flash_budget_bytes=self.flash_budget_bytes,
                    max_latency_ms=self.max_latency_ms, latency_calibrated=self.latency_calibrated,
-                   memory=self.memory, ops=[op.to_dict() for op in self.ops])
+                   memory=self.memory, patch=self.patch, ops=[op.to_dict() for op in self.ops])
         return out
 
 
@@ -159,11 +162,14 @@ def format_report(report: CostReport, per_op: bool = False) -> str:
              f"+ code {report.code_flash_bytes:,} B)",
              f"  latency     {report.latency_ms:>14,.1f} ms  budget {lat_budget:>15}  "
              f"{_pct(report.latency_ms, report.max_latency_ms)}{lat_note}"]
+    if report.patch:
+        lines.append(f"  patches     {report.patch}")
     if per_op:
         lines.append(f"  {'op':<16}{'kind':<8}{'MACs':>12}{'params':>10}{'flash B':>10}"
-                     f"{'out B':>9}{'offset':>9}{'ms':>9}  in place")
+                     f"{'out B':>9}{'offset':>9}{'ms':>9}  in place / patch")
         lines += [f"  {o.name:<16}{o.kind:<8}{o.macs:>12,}{o.params:>10,}{o.flash_bytes:>10,}"
-                  f"{o.out_bytes:>9,}{o.out_offset:>9,}{o.latency_ms:>9.2f}  {'yes' if o.in_place else ''}".rstrip()
+                  f"{o.out_bytes:>9,}{o.out_offset:>9,}{o.latency_ms:>9.2f}  "
+                  f"{'yes' if o.in_place else o.patch}".rstrip()
                   for o in report.ops]
     lines.append("fits: yes" if report.fits else "fits: NO\n" + "\n".join(f"  - {v}" for v in report.violations))
     return "\n".join(lines)

@@ -78,7 +78,7 @@ class Constraints:
 
 @dataclass(frozen=True)
 class Export:
-    memory: str = "inplace"         # layer | inplace (dnasgen.cost.inplace.MEMORY_MODES)
+    memory: str = "inplace"         # layer | inplace | patch (dnasgen.cost.inplace.MEMORY_MODES)
 
 
 @dataclass(frozen=True)
