@@ -57,7 +57,7 @@ def _patch_calls(program: Program, stage: PatchStage, offsets: dict[str, int], p
 
 def patch_context(program: Program, plan) -> dict:
     """The template values of the patch loop (none: no patch stage)."""
-    stage = plan.patch
+    stage = plan.patch if plan is not None else None
     if stage is None:
         return {"patch_descriptors": [], "patch_code": [], "patch_trace": None, "patch_ops": 0, "patch_comment": ""}
     split = program.ops[stage.ops - 1]

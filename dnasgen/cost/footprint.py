@@ -68,17 +68,21 @@ def op_flash_bytes(op: Op) -> int:
     return arrays + abi.descriptor_bytes(op_kernel(op)) + footprint_table()["flash"]["op_call_bytes"]
 
 
+def patch_descriptor_bytes(stage, graph: Graph) -> int:
+    """The descriptors a patch stage (dnasgen.cost.patch) adds: one per distinct window geometry
+    of each patched op beyond the op's own."""
+    return sum((len(stage.distinct(k)) - 1) * abi.descriptor_bytes(op_kernel(op))
+               for k, op in enumerate(graph.ops[:stage.ops])) if stage else 0
+
+
 def patch_flash_bytes(stage, graph: Graph) -> int:
-    """What a patch stage (dnasgen.cost.patch) adds to the ops' flash: one descriptor per distinct
-    window geometry of each patched op beyond its own, one call per patch beyond its own, and the
-    gather and scatter copies of each patch (one call each)."""
+    """What a patch stage adds to the ops' flash: its descriptors, one call per patch beyond the
+    op's own, and the gather and scatter copies of each patch (one call each)."""
     if stage is None:
         return 0
     call = footprint_table()["flash"]["op_call_bytes"]
     patches = len(stage.windows)
-    extra = sum((len(stage.distinct(k)) - 1) * abi.descriptor_bytes(op_kernel(op)) + (patches - 1) * call
-                for k, op in enumerate(graph.ops[:stage.ops]))
-    return extra + 2 * patches * call
+    return patch_descriptor_bytes(stage, graph) + (stage.ops * (patches - 1) + 2 * patches) * call
 
 
 def dw_kernel_sizes(graph: Graph) -> tuple[int, ...]:
