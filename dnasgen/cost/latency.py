@@ -14,8 +14,10 @@ The kinds follow the C kernels an op lowers to: `conv1x1` (1x1 stride 1), `conv`
                 depthwise: weights k*k*C (widened once per 4-channel group)
     pixel       conv: output pixels H*W
     row         depthwise: output rows x channels H*C (a band or a border per row and group)
-    border_mac  depthwise: the taps of the output pixels whose window crosses the padding, x C
-                (the border path; on a 4x4 map with k = 5 that is every pixel)
+    tap         depthwise: the taps inside the input (each window clipped at the padding), x C: the
+                work of the portable kernels, which skip the padding
+    border_mac  depthwise: the taps inside the input of the output pixels whose window crosses the
+                padding, x C (the DSP border path; on a 4x4 map with k = 5 that is every pixel)
 
 The coefficients are data (latency.yaml), fitted per core by `python -m dnasgen.verify.calibrate` to
 QEMU instruction counts; a term a kind does not list costs nothing. The differentiable search prices
@@ -27,12 +29,12 @@ from dnasgen.errors import DnasgenError
 from dnasgen.graph import Op
 
 CONV_TERMS = ("op", "mac", "element", "input", "weight", "pixel")
-DW_TERMS = ("op", "mac", "element", "weight", "row", "border_mac")
+DW_TERMS = ("op", "mac", "element", "weight", "row", "tap", "border_mac")
 DW_KERNELS = (3, 5, 7)
 TERMS = {"conv": CONV_TERMS, "conv1x1": CONV_TERMS,
          **{f"dwconv{k}": DW_TERMS for k in DW_KERNELS},
          "fc": ("op", "mac", "element"), "add": ("op", "element"), "mean": ("op", "element")}
-MAC_TERMS = ("mac", "border_mac")     # terms that scale with the multiply-accumulate work
+MAC_TERMS = ("mac", "tap", "border_mac")     # terms that scale with the multiply-accumulate work
 
 
 def latency_kind(op: Op) -> str:
@@ -55,12 +57,13 @@ def _window_taps(size: int, out: int, k: int, stride: int, pad: int) -> tuple[in
     return taps, whole
 
 
-def border_taps(op: Op) -> int:
-    """Taps (inside the input) of the output pixels whose k x k window crosses the padding, per channel."""
+def window_taps(op: Op) -> tuple[int, int]:
+    """Per channel: (taps inside the input over every output pixel, those of the output pixels whose
+    k x k window crosses the padding)."""
     (ih, iw, _), (oh, ow, _) = op.in_shape, op.out_shape
     ty, wy = _window_taps(ih, oh, op.kernel, op.stride, op.pad[0])
     tx, wx = _window_taps(iw, ow, op.kernel, op.stride, op.pad[2])
-    return ty * tx - wy * wx * op.kernel * op.kernel
+    return ty * tx, ty * tx - wy * wx * op.kernel * op.kernel
 
 
 def op_terms(op: Op) -> dict[str, float]:
@@ -72,8 +75,9 @@ def op_terms(op: Op) -> dict[str, float]:
         values = {"mac": op.macs, "element": pixels * oc, "input": pixels * k2 * ic, "weight": k2 * ic * oc,
                   "pixel": pixels}
     elif kind.startswith("dwconv"):
-        values = {"mac": op.macs, "element": pixels * oc, "weight": k2 * oc, "row": oh * oc,
-                  "border_mac": border_taps(op) * oc}
+        inside, border = window_taps(op)
+        values = {"mac": op.macs, "element": pixels * oc, "weight": k2 * oc, "row": oh * oc, "tap": inside * oc,
+                  "border_mac": border * oc}
     elif kind == "fc":
         values = {"mac": op.macs, "element": oc}
     else:

@@ -24,6 +24,13 @@ def _verdict(row, board: dict) -> str:
     return "no: " + "; ".join(v.split(" >")[0] for v in row.violations)
 
 
+def _latency_note(core: str) -> str:
+    from dnasgen.cost.model import core_coefficients
+    if core_coefficients(core)["calibrated"]:
+        return f"  (latency: the {core} model fitted to QEMU instruction counts x cycles per instruction)"
+    return f"  (latency: an estimate, {core} is not calibrated on an emulator)"
+
+
 def format_plan(plan: SearchPlan) -> str:
     b = plan.board
     lat = f"{plan.max_latency_ms:,.1f} ms" if plan.max_latency_ms is not None else "none"
@@ -40,6 +47,5 @@ def format_plan(plan: SearchPlan) -> str:
     lines += ["", f"  of {plan.samples} sampled candidates (seed {plan.seed}) fit: "
               + ", ".join(f"{k} {100 * frac[k]:.1f} %" for k in ("ram", "flash", "latency", "all")),
               _pick_line("cheapest:", plan.cheapest),
-              _pick_line("largest feasible:", plan.largest_feasible),
-              "  (latency is an estimate until calibrated on the emulator)"]
+              _pick_line("largest feasible:", plan.largest_feasible), _latency_note(b["core"])]
     return "\n".join(lines)

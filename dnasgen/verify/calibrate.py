@@ -20,9 +20,10 @@ On the m4 the same models are also measured with the portable C kernels (-DDN_NO
 dnasgen.codegen.qemu; each core builds the kernels it runs: portable C99 on m0plus / m3, DSP on
 m4 / m7 / m33, Helium on m55) and fits each core's coefficients to its own instruction counts.
 `--write` stores every core of latency.yaml's catalogue: a measured core gets its own fit times
-CPI[core], the cycles per instruction assumed from its datasheet; a core not measured (or not in
-QEMU, xtensa-lx7) is derived from the m4's figures with the documented ratios of DERIVED. Only
-the numbers are edited (the file's header stays).
+its `cycles_per_instruction` (latency.yaml: the datasheet assumption, which verify applies to the
+measured instructions too); a core not measured (or not in QEMU, xtensa-lx7) is derived from the
+m4's figures with the documented ratios of DERIVED. Only the numbers are edited (the file's header
+and each core's cycles per instruction stay).
 """
 from __future__ import annotations
 
@@ -43,15 +44,6 @@ from dnasgen.io import atomic_write_text
 CORE = "cortex-m4"
 VARIANTS = {"dsp": "-O2 -DDN_TRACE=1", "portable": "-O2 -DDN_TRACE=1 -DDN_NO_DSP"}
 M4_VARIANT = "dsp"          # the variant measured on the m4 is the m4's own build
-# Cycles per QEMU-counted instruction, assumed per datasheet (the latency model is in cycles):
-# Cortex-M4 (TRM r0p1 3.3): single-issue, loads pipelined, 1.0 (the calibration's own convention);
-# Cortex-M7: dual-issue 6-stage superscalar, 0.6 (the ratio the cost model already assumes);
-# Cortex-M0+ (TRM r0p1 3.3): loads / stores / taken branches 2 cycles, the rest 1; the portable
-# inner loops are about 40 % loads, so 1.4. Cortex-M3 / M33: the M4's 3-stage single-issue
-# pipeline, 1.0 (the m4's convention). Cortex-M55 (TRM 101051): a 128-bit Helium instruction takes
-# two beats on its dual-beat datapath, overlapped with the next; the inner loops are Helium, 1.5.
-CPI = {"cortex-m4": 1.0, "cortex-m7": 0.6, "cortex-m0plus": 1.4, "cortex-m3": 1.0, "cortex-m33": 1.0,
-       "cortex-m55": 1.5}
 # core -> (m4 variant, factor on the MAC terms, on the other terms, on the per-op term): the ratios a
 # core gets when it is not measured on its own QEMU machine.
 DERIVED = {"cortex-m4": ("dsp", 1.0, 1.0, 1.0), "cortex-m7": ("dsp", 0.6, 0.6, 0.6),
@@ -226,25 +218,31 @@ def _scaled(coeffs: dict, per_mac: float, per_element: float, overhead: float) -
 
 
 def _measured_variant(core: str, fits: dict[str, dict]) -> str | None:
-    """The fitted variant measured on a catalogue core's own QEMU machine (m4 excluded), if any."""
+    """The fitted variant measured on a catalogue core's own QEMU machine (the m4: its DSP build), if any."""
     from dnasgen.codegen.qemu import QEMU_TARGETS
-    keys = [t.core_key for t in QEMU_TARGETS if t.core == core and t.core_key != "m4" and t.core_key in fits]
-    return keys[0] if keys and core in CPI else None
+    keys = [variant_of(t.core_key) for t in QEMU_TARGETS if t.core == core and variant_of(t.core_key) in fits]
+    return keys[0] if keys else None
 
 
-def derived_cores(fits: dict[str, dict]) -> dict[str, dict]:
-    """Coefficients of every core in DERIVED: measured x CPI where the core was measured, else derived."""
+def _core_key(core: str) -> str:
+    from dnasgen.codegen.qemu import QEMU_TARGETS
+    return next(t.core_key for t in QEMU_TARGETS if t.core == core)
+
+
+def derived_cores(fits: dict[str, dict], cpi: dict[str, float]) -> dict[str, dict]:
+    """Coefficients of every core in DERIVED: its measured fit x its cycles per instruction (cpi, from
+    latency.yaml) where the core was measured, else derived from the m4's by DERIVED's ratios."""
     out = {}
     for core, (variant, *factors) in DERIVED.items():
         measured = _measured_variant(core, fits)
-        out[core] = (_scaled(fits[measured], CPI[core], CPI[core], CPI[core]) if measured
+        out[core] = (_scaled(fits[measured], cpi[core], cpi[core], cpi[core]) if measured
                      else _scaled(fits[variant], *factors))
     return out
 
 
-def _core_block(core: str, coeffs: dict, source: str, calibrated: bool) -> str:
+def _core_block(core: str, coeffs: dict, source: str, calibrated: bool, cpi: float) -> str:
     lines = [f"  {core}:", f"    calibrated: {str(calibrated).lower()}", f"    source: {json.dumps(source)}",
-             "    kinds:"]
+             f"    cycles_per_instruction: {cpi:g}", "    kinds:"]
     for kind, v in coeffs["kinds"].items():
         terms = ", ".join(f"{t}: {c}" for t, c in v.items())
         lines.append(f"      {kind + ':':8s} {{{terms}}}")
@@ -253,17 +251,17 @@ def _core_block(core: str, coeffs: dict, source: str, calibrated: bool) -> str:
 
 def write_latency(fits: dict[str, dict], models: int, path: Path | None = None) -> Path:
     """Replace the per-core blocks of latency.yaml (the header comment is kept), atomically."""
+    from ruamel.yaml import YAML
     path = path or Path(__file__).resolve().parents[1] / "cost" / "latency.yaml"
     text = path.read_text()
+    cpi = {c: float(v.get("cycles_per_instruction", 1.0)) for c, v in YAML(typ="safe").load(text)["cores"].items()}
     how = f"least squares over every op of {models} models, python -m dnasgen.verify.calibrate"
-    for core, coeffs in derived_cores(fits).items():
+    for core, coeffs in derived_cores(fits, cpi).items():
         variant, *factors = DERIVED[core]
         measured = _measured_variant(core, fits)
-        if core == CORE:
-            source = f"QEMU mps2-an386 -icount shift=0 instruction counts of the generated DSP kernels, {how}"
-        elif measured:
-            source = (f"QEMU (make qemu CORE={measured}) -icount shift=0 instruction counts x {CPI[core]:g} "
-                      f"cycles/instruction (datasheet assumption, calibrate.CPI), {how}")
+        if measured:
+            source = (f"QEMU (make qemu CORE={_core_key(core)}) -icount shift=0 instruction counts of the generated "
+                      f"kernels x {cpi[core]:g} cycles/instruction, {how}")
         else:
             source = (f"derived, {factors[0]:g}x on the MAC terms, {factors[1]:g}x on the others, {factors[2]:g}x "
                       f"per op of the QEMU-measured {variant} kernels of the m4 ({how})")
@@ -271,7 +269,7 @@ def write_latency(fits: dict[str, dict], models: int, path: Path | None = None) 
         if not block.search(text):
             raise ValueError(f"{path} has no {core} block")
         calibrated = core == CORE or measured is not None
-        text = block.sub(lambda _: _core_block(core, coeffs, source, calibrated), text, count=1)
+        text = block.sub(lambda _: _core_block(core, coeffs, source, calibrated, cpi[core]), text, count=1)
     return atomic_write_text(path, text)
 
 

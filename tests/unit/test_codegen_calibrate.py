@@ -5,13 +5,14 @@ import numpy as np
 import pytest
 
 from dnasgen.verify import calibrate
+from dnasgen.verify.project import cycles_per_instruction
 
 
 TRUE = {"kinds": {"conv": {"op": 900.0, "mac": 1.3, "element": 20.0, "pixel": 200.0},
                   "conv1x1": {"op": 300.0, "mac": 0.9, "element": 12.0, "input": 2.5, "weight": 1.1},
                   "dwconv3": {"mac": 3.2, "row": 90.0, "weight": 1.5},
                   "dwconv5": {"op": 1000.0, "mac": 3.1, "row": 30.0, "border_mac": 2.6},
-                  "dwconv7": {"mac": 2.4, "element": 0.5, "border_mac": 2.8},
+                  "dwconv7": {"mac": 2.4, "element": 0.5, "tap": 6.0, "border_mac": 2.8},
                   "fc": {"op": 40.0, "mac": 2.7, "element": 78.0},
                   "add": {"op": 5600.0, "element": 39.0},
                   "mean": {"op": 2000.0, "element": 14.0}}}
@@ -97,10 +98,11 @@ def test_measured_cores_replace_the_derived_ratios(tmp_path):
     m0plus = calibrate._scaled(TRUE, 10.0, 4.0, 2.0)          # as if measured on the an385
     fits = {"dsp": TRUE, "portable": calibrate._scaled(TRUE, 6.0, 3.0, 2.0), "m0plus": m0plus, "m7": TRUE}
     cores = YAML(typ="safe").load(calibrate.write_latency(fits, 1, path).read_text())["cores"]
-    cpi = calibrate.CPI["cortex-m0plus"]
+    cpi = cycles_per_instruction("cortex-m0plus")
+    assert cpi == cores["cortex-m0plus"]["cycles_per_instruction"] == 1.4     # kept from the file
     assert cores["cortex-m0plus"]["kinds"]["conv"]["mac"] == pytest.approx(13.0 * cpi)
     assert cores["cortex-m0plus"]["kinds"]["add"]["op"] == pytest.approx(2.0 * 5600.0 * cpi)
     assert "CORE=m0plus" in cores["cortex-m0plus"]["source"] and "CORE=m7" in cores["cortex-m7"]["source"]
-    assert cores["cortex-m7"]["kinds"]["dwconv3"]["mac"] == pytest.approx(3.2 * calibrate.CPI["cortex-m7"])
+    assert cores["cortex-m7"]["kinds"]["dwconv3"]["mac"] == pytest.approx(3.2 * 0.6)
     assert cores["cortex-m7"]["calibrated"] is True and cores["cortex-m33"]["calibrated"] is False
     assert cores["xtensa-lx7"]["kinds"]["conv"]["mac"] == pytest.approx(6.0 * 1.3)   # still derived

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from dnasgen.cost.latency import TERMS, border_taps, latency_kind, op_cycles, op_terms
+from dnasgen.cost.latency import TERMS, latency_kind, op_cycles, op_terms, window_taps
 from dnasgen.errors import DnasgenError
 from dnasgen.graph import Op, same_padding
 
@@ -13,23 +13,25 @@ def _dw(size: int, c: int, k: int, stride: int = 1) -> Op:
     return Op("dw", "dwconv", ("x",), "dw", (size, size, c), (out, out, c), k, stride, (top, bottom, top, bottom))
 
 
-def test_border_taps_by_hand():
+def test_window_taps_by_hand():
     # 4x4, k5, pad 2: per axis the windows keep 3, 4, 4, 3 taps and none is whole: every pixel is border.
-    assert border_taps(_dw(4, 8, 5)) == 14 * 14
+    assert window_taps(_dw(4, 8, 5)) == (14 * 14, 14 * 14)
     # 4x4, k3, pad 1: 2, 3, 3, 2 taps, the middle two whole: 100 taps, the 2x2 interior's 36 are not border.
-    assert border_taps(_dw(4, 8, 3)) == 100 - 4 * 9
+    assert window_taps(_dw(4, 8, 3)) == (100, 100 - 4 * 9)
     # 16 -> 8, k5, stride 2, SAME pads 1 (top/left) 2 (bottom/right): windows start -1, 1, ..., 13 and keep
     # 4, 5 x 6, 3 taps (37), six whole: 37^2 - 36 * 25.
-    assert border_taps(_dw(16, 8, 5, 2)) == 37 * 37 - 36 * 25
+    assert window_taps(_dw(16, 8, 5, 2)) == (37 * 37, 37 * 37 - 36 * 25)
     # 1x1 map, k7: one tap of the window is inside.
-    assert border_taps(_dw(1, 8, 7)) == 1
+    assert window_taps(_dw(1, 8, 7)) == (1, 1)
+    # 8x8, k3, pad 1: per axis 2 + 3 x 6 + 2 = 22 taps inside.
+    assert window_taps(_dw(8, 1, 3))[0] == 22 * 22
 
 
 def test_depthwise_terms_by_hand():
     op = _dw(4, 8, 5)
     assert latency_kind(op) == "dwconv5"
     assert op_terms(op) == {"op": 1.0, "mac": 16 * 8 * 25, "element": 16 * 8, "weight": 25 * 8, "row": 4 * 8,
-                            "border_mac": 196 * 8}
+                            "tap": 196 * 8, "border_mac": 196 * 8}
     assert set(op_terms(op)) == set(TERMS["dwconv5"])
 
 
