@@ -37,13 +37,14 @@ def plan_program(program: Program, memory: str | None = None, grid: tuple[int, i
     (n, ops) patch stage the cost model chose (None: none; "smallest": the smallest arena)."""
     from dnasgen.cost.inplace import DEFAULT_MEMORY
     from dnasgen.cost.memory import plan_schedule
-    from dnasgen.cost.patch import find_plan, patch_plans
+    from dnasgen.cost.patch import find_stage, patch_stages, plan_stage
     args = (program.tensor_bytes(), program.schedule(), program_window_ops(program), (program.output,))
-    if memory != "patch":
-        return plan_schedule(*args, memory or DEFAULT_MEMORY)
-    plans = patch_plans(*args)
+    if memory != "patch" or grid is None:
+        return plan_schedule(*args, "inplace" if memory == "patch" else memory or DEFAULT_MEMORY)
+    if grid == "smallest":
+        return plan_schedule(*args, memory)
     try:
-        return plans[0] if grid == "smallest" else find_plan(plans, grid)
+        return plan_stage(args[0], args[1], args[2], args[3], find_stage(patch_stages(args[2], args[3]), grid))
     except ValueError as err:
         raise CodegenError(f"the lowered model has no patch plan the cost model chose: {err}") from None
 

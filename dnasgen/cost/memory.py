@@ -168,6 +168,12 @@ def live_lower_bound(sizes: dict[str, int], spans: dict[str, tuple[int, int]],
                      units: list[Unit] | None = None) -> int:
     """Largest number of bytes live at one step: no arena can be smaller (units: in-place
     chains, whose live members count as the union of their fixed intervals)."""
+    return max(live_steps(sizes, spans, units), default=0)
+
+
+def live_steps(sizes: dict[str, int], spans: dict[str, tuple[int, int]],
+               units: list[Unit] | None = None) -> list[int]:
+    """The bytes live at each step (as live_lower_bound counts them)."""
     steps = 1 + max((b for _, b in spans.values()), default=-1)
     delta = [0] * (steps + 1)
     for unit in units if units is not None else [((n, 0),) for n in sizes]:
@@ -180,11 +186,20 @@ def live_lower_bound(sizes: dict[str, int], spans: dict[str, tuple[int, int]],
             live = _measure([(r, r + sizes[n]) for n, r in unit if spans[n][0] <= step <= spans[n][1]])
             delta[step] += live
             delta[step + 1] -= live
-    best = running = 0
-    for d in delta:
+    out, running = [], 0
+    for d in delta[:-1]:
         running += d
-        best = max(best, running)
-    return best
+        out.append(running)
+    return out
+
+
+def inplace_step_bounds(tensor_bytes: dict[str, int], schedule: Schedule, window_ops, keep: tuple[str, ...] = (),
+                        alignment: int = ARENA_ALIGNMENT) -> list[int]:
+    """Per step, the bytes live with every in-place pair sharing: no in-place plan of the schedule
+    (nor a patched one, after its split) has less live there."""
+    spans = lifetimes(tensor_bytes, schedule, tuple(keep))
+    aligned = {n: _align(int(b), alignment) for n, b in tensor_bytes.items()}
+    return live_steps(aligned, spans, _units(aligned, overlaps(list(window_ops), tuple(keep), alignment)))
 
 
 def step_live_bytes(graph, alignment: int = ARENA_ALIGNMENT, mode: str = DEFAULT_MEMORY) -> list[int]:
@@ -290,8 +305,8 @@ def plan_schedule(tensor_bytes: dict[str, int], schedule: Schedule, window_ops, 
     smallest of the in-place plan and every patch stage). window_ops: the schedule's ops as
     dnasgen.cost.inplace.WindowOp, in the same order."""
     if check_mode(mode) == "patch":
-        from dnasgen.cost.patch import patch_plans
-        return patch_plans(tensor_bytes, schedule, window_ops, keep, alignment)[0]
+        from dnasgen.cost.patch import best_plan
+        return best_plan(tensor_bytes, schedule, window_ops, keep, alignment)
     layer = plan_arena(tensor_bytes, schedule, alignment, keep, hold=hold)
     if mode == "layer":
         return layer

@@ -8,7 +8,8 @@ arm-none-eabi-size; formulas in dnasgen.cost.footprint) next to this module.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from functools import lru_cache, partial
 
 from dnasgen.candidate import Candidate
@@ -18,7 +19,7 @@ from dnasgen.cost.footprint import (code_flash_bytes, data_file, op_flash_bytes,
 from dnasgen.cost.inplace import DEFAULT_MEMORY, check_mode, graph_window_ops
 from dnasgen.cost.latency import op_cycles
 from dnasgen.cost.memory import MemoryPlan, graph_schedule, plan_graph
-from dnasgen.cost.patch import buffer, describe, patch_op, patch_plans
+from dnasgen.cost.patch import PatchStage, best_plan, buffer, describe, patch_op, patch_stage, stage_grids
 from dnasgen.cost.report import CostReport, OpCost, budget_violations
 from dnasgen.errors import DnasgenError
 from dnasgen.graph import Graph, build_graph
@@ -47,7 +48,8 @@ class GraphCost:
     op_flash: tuple[int, ...]  # per op: weights, biases, requantisation arrays, descriptor, call
     code_flash_bytes: int      # kernels (once per distinct kind / depthwise size) + runtime + tables
     ram_overhead_bytes: int    # stack + static state + DSP scratch
-    plans: tuple[MemoryPlan, ...] = ()   # export.memory patch: every plan, smallest arena first
+    grids: tuple[tuple[int, int], ...] = ()  # export.memory patch: the (n, ops) stages to choose from
+    memo: dict = field(default_factory=dict, compare=False, repr=False)  # cycles / plans by core and budget
     # The sensor-dependent parts (preprocessing code and buffer) are added per sensor format
     # (None: an unknown sensor, the largest figures).
 
@@ -86,20 +88,14 @@ class GraphCost:
         return tuple(sorted({op.kind for op in self.graph.ops}))
 
 
-def graph_plans(graph: Graph, memory: str) -> tuple[MemoryPlan, ...]:
-    """The plans a memory mode chooses from: one, or (patch) every patch stage and none."""
-    if memory != "patch":
-        return (plan_graph(graph, mode=memory),)
-    sizes, schedule = graph_schedule(graph)
-    return tuple(patch_plans(sizes, schedule, graph_window_ops(graph), (graph.output,)))
-
-
 def graph_cost_of(graph: Graph, memory: str = DEFAULT_MEMORY) -> GraphCost:
-    """Costs of an already-built graph (no caching) in a memory mode (dnasgen.cost.inplace)."""
-    plans = graph_plans(graph, memory)
-    return GraphCost(graph, plans[0], graph.macs, graph.params,
+    """Costs of an already-built graph (no caching) in a memory mode (dnasgen.cost.inplace); patch:
+    the in-place plan and the patch stages, planned when a budget chooses (choose_plan)."""
+    plan = plan_graph(graph, mode="inplace" if memory == "patch" else memory)
+    grids = stage_grids(graph_window_ops(graph), (graph.output,)) if memory == "patch" else ()
+    return GraphCost(graph, plan, graph.macs, graph.params,
                      tuple(op_flash_bytes(op) for op in graph.ops), code_flash_bytes(graph),
-                     static_ram_bytes(graph), plans)
+                     static_ram_bytes(graph), tuple(grids))
 
 
 @lru_cache(maxsize=1024)   # ~32 KB per entry (graph + plan)
@@ -109,28 +105,55 @@ def graph_cost(candidate: Candidate, num_classes: int, head_channels: int,
     return graph_cost_of(build_graph(candidate, num_classes, head_channels), memory)
 
 
-def latency_cycles(gc: GraphCost, core: str, plan: MemoryPlan | None = None) -> tuple[float, ...]:
-    """Cycles per op of the graph as `plan` runs it: an op of a patch stage costs the sum of its
-    patches' (the latency model's terms of each patch's geometry: the halo recomputation)."""
-    coeffs = core_coefficients(core)
-    cycles = [op_cycles(op, coeffs) for op in gc.graph.ops]
-    stage = (plan or gc.plan).patch
-    for k in range(stage.ops if stage else 0):
-        cycles[k] = sum(op_cycles(patch_op(gc.graph.ops[k], w[k]), coeffs) for w in stage.windows)
-    return tuple(cycles)
+def _stage_cycles(gc: GraphCost, core: str, stage: PatchStage) -> tuple[float, ...]:
+    """Cycles of each patched op over all patches (the latency model's terms of each patch's
+    geometry: the halo recomputation), one evaluation per distinct geometry."""
+    key = (core, stage.n, stage.ops)
+    if key not in gc.memo:
+        coeffs = core_coefficients(core)
+        gc.memo[key] = tuple(_op_patch_cycles(op, k, stage, coeffs) for k, op in enumerate(gc.graph.ops[:stage.ops]))
+    return gc.memo[key]
+
+
+def _op_patch_cycles(op, k: int, stage: PatchStage, coeffs: dict) -> float:
+    counts = Counter(w[k].geometry for w in stage.windows)
+    window = {w[k].geometry: w[k] for w in stage.windows}
+    return sum(n * op_cycles(patch_op(op, window[g]), coeffs) for g, n in counts.items())
+
+
+def latency_cycles(gc: GraphCost, core: str, stage: PatchStage | None = None) -> tuple[float, ...]:
+    """Cycles per op of the graph, run layer by layer or with a patch stage."""
+    if core not in gc.memo:
+        coeffs = core_coefficients(core)
+        gc.memo[core] = tuple(op_cycles(op, coeffs) for op in gc.graph.ops)
+    cycles = gc.memo[core]
+    return cycles if stage is None else _stage_cycles(gc, core, stage) + cycles[stage.ops:]
+
+
+def _stage(gc: GraphCost, grid: tuple[int, int]) -> PatchStage:
+    key = ("stage", grid)
+    if key not in gc.memo:
+        gc.memo[key] = patch_stage(graph_window_ops(gc.graph), grid[1], grid[0])
+    return gc.memo[key]
 
 
 def choose_plan(gc: GraphCost, core: str, clock_mhz: float,
                 max_latency_ms: float | None) -> tuple[MemoryPlan, tuple[float, ...]]:
-    """The smallest-arena plan whose latency meets the budget (none does: the fastest)."""
-    fastest = None
-    for plan in gc.plans or (gc.plan,):
-        cycles = latency_cycles(gc, core, plan)
-        if max_latency_ms is None or sum(cycles) / (clock_mhz * 1000.0) <= max_latency_ms:
-            return plan, cycles
-        if fastest is None or sum(cycles) < sum(fastest[1]):
-            fastest = (plan, cycles)
-    return fastest
+    """The smallest-arena plan among the in-place one and the patch stages whose latency meets the
+    budget (dnasgen.cost.patch.best_plan); without stages, the graph's plan. A patch stage never
+    makes an op faster (every latency term grows with the patches, coefficients are >= 0), so
+    over the budget without patches means no patches."""
+    def fits(stage):
+        return max_latency_ms is None or sum(latency_cycles(gc, core, stage)) / (clock_mhz * 1000.0) <= max_latency_ms
+    if not gc.grids or not fits(None):
+        return gc.plan, latency_cycles(gc, core)
+    key = ("plan", core, clock_mhz, max_latency_ms)
+    if key not in gc.memo:
+        sizes, schedule = graph_schedule(gc.graph)
+        gc.memo[key] = best_plan(sizes, schedule, graph_window_ops(gc.graph), (gc.graph.output,), base=gc.plan,
+                                 admit=fits, stage_of=lambda grid: _stage(gc, grid))
+    plan = gc.memo[key]
+    return plan, latency_cycles(gc, core, plan.patch)
 
 
 def _op_macs(gc: GraphCost, plan: MemoryPlan, k: int) -> int:

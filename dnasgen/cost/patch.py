@@ -164,32 +164,91 @@ def patched_schedule(tensor_bytes: dict[str, int], schedule, ops, stage: PatchSt
     return sizes, steps + list(schedule[count:]), wops + list(ops[count:]), hold
 
 
+def stage_grids(ops, keep: tuple[str, ...] = ()) -> list[tuple[int, int]]:
+    """Every (n, ops) patch stage of a schedule's ops: each chain prefix (split) and grid n that
+    fits the split tensor."""
+    return [(n, count) for count in range(1, chain_length(ops, keep) + 1) for n in GRIDS
+            if n <= min(ops[count - 1].out_shape[:2])]
+
+
+def patch_stages(ops, keep: tuple[str, ...] = ()) -> list[PatchStage]:
+    return [patch_stage(ops, count, n) for n, count in stage_grids(ops, keep)]
+
+
+def _aligned(value: int, alignment: int) -> int:
+    return -(-value // alignment) * alignment
+
+
+def held_bytes(ops, count: int, tensor_bytes: dict[str, int], alignment: int = ARENA_ALIGNMENT) -> int:
+    """The input and the split tensor, live together through the whole patch loop."""
+    return sum(_aligned(tensor_bytes[n], alignment) for n in (ops[0].inputs[0], ops[count - 1].output))
+
+
+def stage_bound(stage: PatchStage, tensor_bytes: dict[str, int], ops, alignment: int = ARENA_ALIGNMENT) -> int:
+    """No arena of the stage is smaller: the input and the split tensor (held through the loop)
+    plus the largest input + output patch buffers of one step."""
+    bufs = {n: _aligned(b, alignment) for n, b in buffer_bytes(stage, ops).items()}
+    return held_bytes(ops, stage.ops, tensor_bytes, alignment) + max(bufs[buffer(op.inputs[0])] + bufs[buffer(op.output)] for op in ops[:stage.ops])
+
+
+def plan_stage(tensor_bytes: dict[str, int], schedule, ops, keep: tuple[str, ...], stage: PatchStage,
+               alignment: int = ARENA_ALIGNMENT):
+    """THE plan of the schedule with that patch stage (in place after the split)."""
+    from dnasgen.cost.memory import plan_schedule
+    sizes, steps, wops, hold = patched_schedule(tensor_bytes, schedule, ops, stage)
+    return replace(plan_schedule(sizes, steps, wops, keep, "inplace", alignment, hold), patch=stage)
+
+
+def _key(plan) -> tuple[int, int]:
+    return plan.arena_bytes, plan.patch.extra_macs if plan.patch else 0
+
+
+def best_plan(tensor_bytes: dict[str, int], schedule, window_ops, keep: tuple[str, ...] = (),
+              alignment: int = ARENA_ALIGNMENT, base=None, admit=None, stage_of=None):
+    """The smallest arena among the in-place plan (`base`, planned if None) and the patch stages
+    that `admit` (stage -> bool, e.g. the latency budget; None: all); ties: fewer recomputed MACs.
+    Stages are looked at in order of their lower bounds, until one exceeds the best arena found
+    (stage_of: (n, ops) -> PatchStage, e.g. cached; None: built here)."""
+    from dnasgen.cost.memory import inplace_step_bounds, plan_schedule
+    ops = list(window_ops)
+    best = base or plan_schedule(tensor_bytes, schedule, ops, keep, "inplace", alignment)
+    tail = inplace_step_bounds(tensor_bytes, schedule, ops, keep, alignment) + [0]
+    for i in range(len(tail) - 2, -1, -1):
+        tail[i] = max(tail[i], tail[i + 1])     # the largest live set from step i on: after a split there
+    grids = stage_grids(ops, keep)
+    cheap = [(max(held_bytes(ops, c, tensor_bytes, alignment), tail[c]), n, c) for n, c in grids]
+    stages = [(stage_of or (lambda g: patch_stage(ops, g[1], g[0])))((n, c))
+              for h, n, c in cheap if h < best.arena_bytes]
+    bounds = sorted((max(stage_bound(s, tensor_bytes, ops, alignment), tail[s.ops]), s.extra_macs, i)
+                    for i, s in enumerate(stages))
+    for bound, _, i in bounds:
+        if bound > best.arena_bytes or (bound == best.arena_bytes and best.patch is None):
+            break
+        if admit is not None and not admit(stages[i]):
+            continue
+        plan = plan_stage(tensor_bytes, schedule, ops, keep, stages[i], alignment)
+        if _key(plan) < _key(best):
+            best = plan
+    return best
+
+
 def patch_plans(tensor_bytes: dict[str, int], schedule, window_ops, keep: tuple[str, ...] = (),
                 alignment: int = ARENA_ALIGNMENT) -> list:
     """Every plan of the patch mode, smallest arena first (ties: fewest recomputed MACs): the
-    in-place plan (no patches) and each (split, n) whose arena is smaller than it."""
+    in-place plan and each stage whose arena is smaller than it (for reports and tests)."""
     from dnasgen.cost.memory import plan_schedule
     ops = list(window_ops)
     base = plan_schedule(tensor_bytes, schedule, ops, keep, "inplace", alignment)
-    plans = [base]
-    for count in range(1, chain_length(ops, keep) + 1):
-        for n in GRIDS:
-            stage = patch_stage(ops, count, n)
-            if stage is None:
-                continue
-            sizes, steps, wops, hold = patched_schedule(tensor_bytes, schedule, ops, stage)
-            plan = plan_schedule(sizes, steps, wops, keep, "inplace", alignment, hold)
-            if plan.arena_bytes < base.arena_bytes:
-                plans.append(replace(plan, patch=stage))
-    return sorted(plans, key=lambda p: (p.arena_bytes, p.patch.extra_macs if p.patch else 0))
+    plans = [plan_stage(tensor_bytes, schedule, ops, keep, s, alignment) for s in patch_stages(ops, keep)]
+    return sorted([base] + [p for p in plans if p.arena_bytes < base.arena_bytes], key=_key)
 
 
-def find_plan(plans: list, grid: tuple[int, int] | None):
-    """The plan of `plans` with that (n, ops) patch stage (None: the one without patches)."""
-    for plan in plans:
-        if (None if plan.patch is None else (plan.patch.n, plan.patch.ops)) == grid:
-            return plan
-    raise ValueError(f"no patch plan with grid {grid}")
+def find_stage(stages, grid: tuple[int, int]) -> PatchStage:
+    """The stage with that (n, ops) grid."""
+    for stage in stages:
+        if (stage.n, stage.ops) == grid:
+            return stage
+    raise ValueError(f"no patch stage with grid {grid}")
 
 
 def patch_op(op, win: Window):

@@ -177,3 +177,18 @@ def test_patch_never_costs_arena_on_random_candidates():
         assert patched.arena_bytes <= inplace.arena_bytes
         smaller += patched.arena_bytes < inplace.arena_bytes
     assert smaller >= 10
+
+
+def test_pruned_search_finds_the_exhaustive_best():
+    """best_plan skips stages by lower bound: it must still find what planning every stage finds."""
+    space = SearchSpace(resolutions=(40, 64, 96), colors=("rgb",), widths=(0.25, 0.35, 0.5),
+                        kernels=(3, 5, 7), expands=(1, 3, 6))
+    rng = random.Random(5)
+    for _ in range(8):
+        cand = space.sample(rng, DataConfig(rng.choice((40, 64, 96)), "rgb"))
+        graph = build_graph(cand, 2, 256)
+        sizes, schedule = graph_schedule(graph)
+        every = patch_plans(sizes, schedule, graph_window_ops(graph), (graph.output,))
+        best = plan_graph(graph, mode="patch")
+        assert (best.arena_bytes, best.patch and best.patch.extra_macs) == (
+            every[0].arena_bytes, every[0].patch and every[0].patch.extra_macs), cand.to_json()
