@@ -128,6 +128,8 @@ def search(spec: Path = SpecArg,
            compare: bool = typer.Option(False, "--compare", help="Run evolution, hardware_aware and random "
                                         "with equal budgets and evaluation counts, then differentiable (same "
                                         "budgets, own supernet); write the comparison table and plot."),
+           differentiable: bool = typer.Option(True, "--differentiable/--no-differentiable",
+                                               help="--compare / --sweep: include the differentiable search."),
            sweep: Optional[str] = typer.Option(None, "--sweep", metavar="KEY=V1,V2,...",
                                                help="With --compare: repeat it per value of one budget "
                                                "(board.ram_kb, board.flash_kb, constraints.max_latency_ms), "
@@ -138,7 +140,7 @@ def search(spec: Path = SpecArg,
            out: Optional[Path] = typer.Option(None, "--out", help="Output root (default: output.dir).")) -> None:
     """Search (data config, architecture) under RAM + flash + latency; report in <name>/report/."""
     from dnasgen.search.runner import format_search, search_spec
-    typer.echo(format_search(search_spec(spec, strategy, compare, out, sweep, seeds, int8)))
+    typer.echo(format_search(search_spec(spec, strategy, compare, out, sweep, seeds, int8, differentiable)))
 
 
 @app.command()

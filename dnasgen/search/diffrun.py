@@ -80,7 +80,7 @@ def _load_state(path: Path, fingerprint: str) -> dict | None:
     return state if ok else None
 
 
-def _trainer(spec, workdir: Path, pricer: Pricer, bundle):
+def _trainer(spec, workdir: Path, pricer: Pricer, bundle, run_dir: Path):
     """(trainer, warm-up seconds, state path, fingerprint, saved state or None)."""
     import torch
 
@@ -99,7 +99,7 @@ def _trainer(spec, workdir: Path, pricer: Pricer, bundle):
     trainer = DiffTrainer(spec, supernet, bundle, pricer, tables_for_spec(spec), rt.device,
                           batches_per_epoch(n_train, spec.train.batch_size), warm_loss)
     fingerprint = _fingerprint(spec, pricer, warm)
-    path = diff_dir(workdir) / STATE_NAME
+    path = Path(run_dir) / STATE_NAME
     return trainer, warm_s, path, fingerprint, _load_state(path, fingerprint)
 
 
@@ -145,17 +145,24 @@ def _choose(spec, trainer, pricer: Pricer) -> tuple:
                             "before": {k: cost[k] for k in keys}, "after": {k: after[k] for k in keys}}
 
 
-def run_differentiable(spec, workdir: Path, pricer: Pricer | None = None, show: bool = True):
-    """The differentiable search of a spec: (SearchResult, scorer over its trained supernet)."""
+def run_differentiable(spec, workdir: Path, pricer: Pricer | None = None, show: bool = True,
+                       run_dir: Path | None = None):
+    """The differentiable search of a spec: (SearchResult, scorer over its trained supernet).
+
+    The warm-up lives in diff_dir(workdir)/warmup (it depends on the train section only, so every
+    budget and search seed of a sweep shares it); the search state, log and jointly trained supernet
+    in run_dir (default diff_dir(workdir))."""
     from dnasgen.data import open_dataset
     from dnasgen.nn import save_supernet
     from dnasgen.search.scoring import SupernetScorer
     workdir, pricer = Path(workdir), pricer or Pricer(spec)
     feasible_data_configs(spec, pricer, spec.space.data_configs())        # BudgetError before training
     bundle = open_dataset(spec, cache_dir=data_cache(workdir))
-    trainer, warm_s, path, fingerprint, saved = _trainer(spec, workdir, pricer, bundle)
+    run_dir = Path(run_dir or diff_dir(workdir))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    trainer, warm_s, path, fingerprint, saved = _trainer(spec, workdir, pricer, bundle, run_dir)
     log = _search_epochs(trainer, path, fingerprint, saved, show)
-    ckpt = save_supernet(trainer.supernet, supernet_path(workdir))
+    ckpt = save_supernet(trainer.supernet, run_dir / SUPERNET)
     scorer = SupernetScorer(trainer.supernet.eval(), bundle, spec, identity=sha256_file(ckpt))
     chosen, argmax, repaired = _choose(spec, trainer, pricer)
     accuracy = scorer.score_many([chosen])[0]

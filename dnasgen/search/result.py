@@ -29,6 +29,7 @@ class SearchResult:
     holdout: dict = field(default_factory=dict)   # report-only test accuracy, e.g. {"chosen": 0.91}
     predictor: dict = field(default_factory=dict)  # search.predictor: candidates considered, rank correlations
     differentiable: dict = field(default_factory=dict)  # strategy differentiable: argmax, repair, strengths, log
+    baseline: "SearchResult | None" = field(default=None, repr=False, compare=False)  # this run's, not saved
 
     @property
     def candidate(self) -> Candidate:

@@ -16,7 +16,7 @@ from dnasgen.search.constraints import (Pricer, budget_error, cost_model_identit
                                         largest_feasible_data, what_of)
 from dnasgen.search.engine import STRATEGIES, Engine, SearchConfig
 from dnasgen.search.pareto import choose
-from dnasgen.search.result import ComparisonTable, SearchResult
+from dnasgen.search.result import ComparisonTable, SearchResult, versus, versus_line
 from dnasgen.search.state import ARTIFACTS
 
 
@@ -135,6 +135,7 @@ def run_search(spec, workdir: Path, strategy: str | None = None, *, scorer=None,
     if runs_baseline(spec, result.strategy):
         baseline = _holdout(_search(spec, workdir, BASELINE, scorer, pricer, show=show), scorer)
         baseline.save(workdir / ARTIFACTS / f"search_{BASELINE}.json")
+        result.baseline = baseline
     result.save(workdir / ARTIFACTS / "search.json")
     if report:
         write_report(spec, workdir, result, baseline)
@@ -187,18 +188,20 @@ def project_of(spec, out: Path | None = None) -> Path:
 
 
 def search_spec(spec_path: Path, strategy: str | None = None, compare_all: bool = False,
-                out: Path | None = None, sweep: str | None = None, seeds: int = 3, int8: bool = True):
+                out: Path | None = None, sweep: str | None = None, seeds: int = 3, int8: bool = True,
+                differentiable: bool = True):
     """`dnasgen search`: load the spec, then run_search, compare or (with sweep) the budget sweep:
-    a SearchResult, a ComparisonTable or the sweep.json document."""
+    a SearchResult, a ComparisonTable or the sweep.json document. differentiable: --compare (and
+    --sweep) include the differentiable search."""
     from dnasgen.spec import load_spec
     spec = load_spec(spec_path)
     if sweep is not None:
         if not compare_all:
             raise DnasgenError("--sweep runs the strategy comparison per budget: add --compare")
         from dnasgen.search.sweep import run_sweep
-        return run_sweep(spec, project_of(spec, out), sweep, seeds, int8=int8)
+        return run_sweep(spec, project_of(spec, out), sweep, seeds, int8=int8, differentiable=differentiable)
     if compare_all:
-        return compare(spec, project_of(spec, out), differentiable=True)
+        return compare(spec, project_of(spec, out), differentiable=differentiable)
     return run_search(spec, project_of(spec, out), strategy)
 
 
@@ -211,9 +214,11 @@ def format_search(result, workdir: Path | None = None) -> str:
         return format_sweep(result)
     c = result.chosen
     test = result.holdout.get("chosen")
+    rows = versus(result, result.baseline)
     return (f"{result.strategy}: {result.evaluations} candidates scored in {result.elapsed_s:.1f} s "
             f"({result.stop_reason}); Pareto front {len(result.pareto)}\n"
             f"chosen {c.candidate.data.label} width {c.candidate.arch.width:g}: val acc {c.accuracy:.3f}"
             + (f", test acc {test:.3f}" if test is not None else "")
             + f"; RAM {c.cost['ram_bytes']:,} B, flash {c.cost['flash_bytes']:,} B, "
-              f"latency {c.cost['latency_ms']:.1f} ms")
+              f"latency {c.cost['latency_ms']:.1f} ms"
+            + (f"\nvs baseline: {versus_line(rows)}" if rows else ""))

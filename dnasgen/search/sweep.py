@@ -2,8 +2,11 @@
 
 For each value of one budget (board.ram_kb, board.flash_kb, constraints.max_latency_ms, ...) and
 each search seed, evolution (data-aware), hardware_aware and random run at equal evaluations on
-ONE trained supernet; each winner is fine-tuned (dnasgen.search.finetune), exported to int8
-(dnasgen.export) and evaluated on the held-out (test) split. report/sweep.{md,json,png}.
+ONE trained supernet; with differentiable=True the differentiable search runs too (same budgets and
+train recipe; its warm-up is shared by every budget and seed, its joint search epochs run per budget
+and seed, and its winner is fine-tuned from its own jointly trained supernet). Each winner is
+fine-tuned (dnasgen.search.finetune), exported to int8 (dnasgen.export) and evaluated on the
+held-out (test) split; every row records its search wall time. report/sweep.{md,json,png}.
 
 Every value is parsed and priced before anything runs: a key that is not a budget or a value that
 does not parse is a SpecError (exit 2), a value where nothing fits a BudgetError (exit 3), and the
@@ -22,7 +25,8 @@ from dnasgen.io import atomic_write_text, json_digest, read_json
 from dnasgen.search.constraints import Pricer, feasible_data_configs
 from dnasgen.search.state import ARTIFACTS, data_cache, write_record
 
-STRATEGY_ORDER = ("evolution", "hardware_aware", "random")
+STRATEGY_ORDER = ("evolution", "hardware_aware", "random", "differentiable")
+COLOURS = ("tab:blue", "tab:orange", "tab:gray", "tab:green")
 # sweep key -> (spec section, field, JSON path in the spec, lowest allowed value)
 BUDGET_KEYS = {"board.ram_kb": ("board", "ram_kb", "$.board"),
                "board.flash_kb": ("board", "flash_kb", "$.board"),
@@ -98,13 +102,20 @@ def binomial_ci(p: float, n: int) -> float:
 class WinnerEvaluator:
     """Fine-tune + int8 export + held-out evaluation of a winner, cached per candidate."""
 
-    def __init__(self, spec, workdir: Path, checkpoint: Path, bundle, int8: bool = True):
+    def __init__(self, spec, workdir: Path, checkpoint: Path, bundle, int8: bool = True,
+                 checkpoint_id: str | None = None):
         self.spec, self.checkpoint, self.bundle, self.int8 = spec, Path(checkpoint), bundle, int8
-        self.root = Path(workdir) / ARTIFACTS / "sweep" / "winners"
+        self.workdir, self.checkpoint_id = Path(workdir), checkpoint_id
+        self.root = self.workdir / ARTIFACTS / "sweep" / "winners"
+
+    def on(self, checkpoint: Path, checkpoint_id: str) -> "WinnerEvaluator":
+        """The same evaluation, fine-tuning from another supernet (the differentiable search's own)."""
+        return WinnerEvaluator(self.spec, self.workdir, checkpoint, self.bundle, self.int8, checkpoint_id)
 
     def __call__(self, cand, estimate: float) -> dict:
+        source = self.checkpoint_id or str(self.checkpoint.stat().st_mtime_ns)
         ident = json_digest([cand.key, self.spec.section_hash("train", "search", "task", "dataset", "sensor"),
-                             self.int8, SWEEP_VERSION, str(self.checkpoint.stat().st_mtime_ns)])[:16]
+                             self.int8, SWEEP_VERSION, source])[:16]
         out = self.root / ident
         cached = read_json(out / "winner.json")
         if cached and cached.get("identity") == ident:
@@ -131,7 +142,24 @@ class WinnerEvaluator:
         return {"int8_test": accuracy(scores, y), "int8_val": res.int8_accuracy, "tflite_bytes": res.tflite_bytes}
 
 
-def _row(sweep: Sweep, value: float, seed: int, res, record: dict, n_test: int) -> dict:
+def train_wall(checkpoint: Path) -> float:
+    """Seconds of the supernet training that wrote checkpoint (its train log's epochs summed; 0 if none)."""
+    import json
+    from dnasgen.train.state import LOG_NAME
+    log = Path(checkpoint).parent / LOG_NAME
+    lines = log.read_text().splitlines() if log.is_file() else []
+    return round(sum(json.loads(line).get("seconds", 0.0) for line in lines if line.strip()), 1)
+
+
+def _walls(res, train_s: float) -> dict:
+    """train_s (the supernet it scored on: shared training, or the differentiable warm-up) and search_s."""
+    info = res.differentiable
+    if info:
+        return {"train_s": round(info["warmup_s"], 1), "search_s": round(info["search_s"], 1)}
+    return {"train_s": train_s, "search_s": round(res.elapsed_s, 1)}
+
+
+def _row(sweep: Sweep, value: float, seed: int, res, record: dict, n_test: int, train_s: float) -> dict:
     c = res.chosen
     acc = record["int8_test"] if record.get("int8_test") is not None else record["float_test"]
     return {"key": sweep.key, "budget": value, "strategy": res.strategy, "seed": seed,
@@ -140,24 +168,37 @@ def _row(sweep: Sweep, value: float, seed: int, res, record: dict, n_test: int) 
             "flash_bytes": c.cost["flash_bytes"], "latency_ms": c.cost["latency_ms"],
             "finetuned_val": record["finetuned_val"], "float_test": record["float_test"],
             "int8_test": record.get("int8_test"), "accuracy": acc, "n_test": n_test,
-            "ci95": binomial_ci(acc, n_test)}
+            "ci95": binomial_ci(acc, n_test), **_walls(res, train_s)}
 
 
-def _one_seed(spec, workdir: Path, sweep: Sweep, value: float, seed: int, scorer, evaluate) -> list[dict]:
+def _differentiable(sv, workdir: Path, pricer: Pricer, state_dir: Path, evaluate):
+    """(result, evaluator fine-tuning from its own supernet) of the differentiable search of one budget and seed."""
+    from dnasgen.search.diffrun import SUPERNET, run_differentiable
+    run_dir = state_dir / "differentiable"
+    res, diff_scorer = run_differentiable(sv, workdir, pricer, show=False, run_dir=run_dir)
+    return res, evaluate.on(run_dir / SUPERNET, diff_scorer.identity)
+
+
+def _one_seed(spec, workdir: Path, sweep: Sweep, value: float, seed: int, scorer, evaluate,
+              differentiable: bool = False) -> list[dict]:
     from dnasgen.search.runner import _search
     sv = with_budget(spec, sweep.key, value)
     sv = replace(sv, search=replace(sv.search, seed=seed))
     pricer = Pricer(sv)
     state_dir = Path(workdir) / ARTIFACTS / "sweep" / f"{sweep.key}={_label(value)}" / f"seed{seed}"
     rows, evals = [], None
-    for strategy in STRATEGY_ORDER:
-        res = _search(sv, workdir, strategy, scorer, pricer, evals if strategy == "random" else None,
-                      show=False, state_dir=state_dir)
+    for strategy in STRATEGY_ORDER[:4 if differentiable else 3]:
+        judge = evaluate
+        if strategy == "differentiable":
+            res, judge = _differentiable(sv, workdir, pricer, state_dir, evaluate)
+        else:
+            res = _search(sv, workdir, strategy, scorer, pricer, evals if strategy == "random" else None,
+                          show=False, state_dir=state_dir)
         if strategy == "evolution":
             evals = res.evaluations
-        record = evaluate(res.candidate, res.chosen.accuracy)
+        record = judge(res.candidate, res.chosen.accuracy)
         n_test = len(evaluate.bundle.arrays("test", res.candidate.data)[1])
-        rows.append(_row(sweep, value, seed, res, record, n_test))
+        rows.append(_row(sweep, value, seed, res, record, n_test, train_wall(evaluate.checkpoint)))
     return rows
 
 
@@ -173,7 +214,9 @@ def summarise(rows: list[dict]) -> list[dict]:
             mean = sum(accs) / len(accs)
             out.append({"budget": budget, "strategy": strategy, "seeds": len(group), "mean": mean,
                         "min": min(accs), "max": max(accs), "ci95": binomial_ci(mean, group[0]["n_test"]),
-                        "supernet_val": sum(r["supernet_val"] for r in group) / len(group)})
+                        "supernet_val": sum(r["supernet_val"] for r in group) / len(group),
+                        "train_s": group[0]["train_s"],
+                        "search_s": sum(r["search_s"] for r in group) / len(group)})
     return out
 
 
@@ -182,19 +225,24 @@ def sweep_markdown(spec, sweep: Sweep, rows: list[dict], summary: list[dict], me
              f"Same supernet; per budget and seed, evolution (data-aware), hardware_aware (largest feasible "
              f"data configuration) and random at equal evaluations; each winner fine-tuned, accuracy = "
              f"**{metric}** on the held-out (test) split. ± is the 95 % binomial interval from the held-out "
-             f"size: differences inside it are not real.", "",
-             f"| {sweep.key} | strategy | seeds | mean acc | ± 95 % | min | max | supernet val |",
-             "|---|---|---|---|---|---|---|---|"]
+             f"size: differences inside it are not real. Wall times: train s = the supernet the strategy "
+             f"scored on (one training shared by evolution, hardware_aware and random; the differentiable "
+             f"search's warm-up, shared by its budgets and seeds), search s = the search itself (for "
+             f"differentiable: its joint search epochs); fine-tuning and export not included.", "",
+             f"| {sweep.key} | strategy | seeds | mean acc | ± 95 % | min | max | supernet val | train s "
+             "| search s |", "|---|---|---|---|---|---|---|---|---|---|"]
     lines += [f"| {_label(s['budget'])} | {s['strategy']} | {s['seeds']} | {s['mean']:.3f} | {s['ci95']:.3f} "
-              f"| {s['min']:.3f} | {s['max']:.3f} | {s['supernet_val']:.3f} |" for s in summary]
+              f"| {s['min']:.3f} | {s['max']:.3f} | {s['supernet_val']:.3f} | {s['train_s']:g} "
+              f"| {s['search_s']:.1f} |" for s in summary]
     lines += ["", "## Every run", "",
               f"| {sweep.key} | strategy | seed | data | width | evals | supernet val | fine-tuned val "
-              "| float test | int8 test | RAM B | latency ms |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "| float test | int8 test | RAM B | latency ms | search s |", "|" + "---|" * 13]
     for r in rows:
         int8 = "-" if r["int8_test"] is None else f"{r['int8_test']:.3f}"
         lines.append(f"| {_label(r['budget'])} | {r['strategy']} | {r['seed']} | {r['data']} | {r['width']:g} "
                      f"| {r['evaluations']} | {r['supernet_val']:.3f} | {r['finetuned_val']:.3f} "
-                     f"| {r['float_test']:.3f} | {int8} | {r['ram_bytes']:,} | {r['latency_ms']:.2f} |")
+                     f"| {r['float_test']:.3f} | {int8} | {r['ram_bytes']:,} | {r['latency_ms']:.2f} "
+                     f"| {r['search_s']:.1f} |")
     lines += ["", "![sweep](sweep.png)", ""]
     return "\n".join(lines)
 
@@ -204,8 +252,10 @@ def plot_sweep(sweep: Sweep, summary: list[dict], path: Path, metric: str) -> Pa
     from dnasgen.search.report import _pyplot, _save_figure
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for strategy, colour in zip(STRATEGY_ORDER, ("tab:blue", "tab:orange", "tab:gray")):
+    for strategy, colour in zip(STRATEGY_ORDER, COLOURS):
         group = [s for s in summary if s["strategy"] == strategy]
+        if not group:
+            continue
         xs = [s["budget"] for s in group]
         ax.errorbar(xs, [s["mean"] for s in group], yerr=[s["ci95"] for s in group], color=colour,
                     marker="o", capsize=4, label=f"{strategy} (mean, ±95 % CI)")
@@ -236,7 +286,7 @@ def write_sweep(spec, workdir: Path, sweep: Sweep, rows: list[dict], seeds: list
 
 
 def run_sweep(spec, workdir: Path, sweep_text: str, seeds: int = 3, *, int8: bool = True,
-              scorer=None, checkpoint: Path | None = None, bundle=None) -> dict:
+              scorer=None, checkpoint: Path | None = None, bundle=None, differentiable: bool = False) -> dict:
     """The sweep; returns the sweep.json document. Validates every value before running anything."""
     sweep = parse_sweep(spec, sweep_text)
     if seeds < 1:
@@ -255,7 +305,7 @@ def run_sweep(spec, workdir: Path, sweep_text: str, seeds: int = 3, *, int8: boo
     evaluate = WinnerEvaluator(spec, workdir, checkpoint, bundle, int8)
     seed_list = [spec.search.seed + i for i in range(seeds)]
     rows = [row for value in sweep.values for seed in seed_list
-            for row in _one_seed(spec, workdir, sweep, value, seed, scorer, evaluate)]
+            for row in _one_seed(spec, workdir, sweep, value, seed, scorer, evaluate, differentiable)]
     return write_sweep(spec, workdir, sweep, rows, seed_list, int8)
 
 
@@ -263,5 +313,5 @@ def format_sweep(doc: dict) -> str:
     lines = [f"sweep of {doc['key']} over {', '.join(_label(v) for v in doc['values'])}, "
              f"{len(doc['seeds'])} seeds ({doc['metric']}, held-out):"]
     lines += [f"  {_label(s['budget']):>8} {s['strategy']:<15} {s['mean']:.3f} ± {s['ci95']:.3f} "
-              f"(seeds {s['min']:.3f}-{s['max']:.3f})" for s in doc["summary"]]
+              f"(seeds {s['min']:.3f}-{s['max']:.3f}; search {s['search_s']:.0f} s)" for s in doc["summary"]]
     return "\n".join(lines) + "\nwrote report/sweep.md, sweep.json, sweep.png"

@@ -59,7 +59,7 @@ def test_sweep_needs_compare(tmp_path):
 
 def test_sweep_rows_per_budget_strategy_seed(tmp_path):
     pytest.importorskip("torch")
-    res = _sweep(tmp_path, "--sweep", "board.ram_kb=40,256", "--seeds", "3", "--no-int8")
+    res = _sweep(tmp_path, "--sweep", "board.ram_kb=40,256", "--seeds", "3", "--no-int8", "--no-differentiable")
     assert res.exit_code == 0, res.output
     report = tmp_path / "out" / "tiny" / "report"
     doc = json.loads((report / "sweep.json").read_text())
@@ -82,13 +82,36 @@ def test_sweep_rows_per_budget_strategy_seed(tmp_path):
 
 def test_sweep_int8_by_default(tmp_path):
     pytest.importorskip("tensorflow")
-    res = _sweep(tmp_path, "--sweep", "board.ram_kb=40,256", "--seeds", "1")
+    res = _sweep(tmp_path, "--sweep", "board.ram_kb=40,256", "--seeds", "1", "--no-differentiable")
     assert res.exit_code == 0, res.output
     doc = json.loads((tmp_path / "out" / "tiny" / "report" / "sweep.json").read_text())
     assert len(doc["rows"]) == 6 and doc["metric"] == "int8 accuracy"
     for r in doc["rows"]:
         assert r["int8_test"] is not None and r["accuracy"] == r["int8_test"]
         assert abs(r["int8_test"] - r["float_test"]) <= 0.15     # int8 tracks its float net
+
+
+def test_sweep_includes_the_differentiable_search(tmp_path):
+    pytest.importorskip("torch")
+    res = _sweep(tmp_path, "--sweep", "board.ram_kb=40,256", "--seeds", "1", "--no-int8")
+    assert res.exit_code == 0, res.output
+    project = tmp_path / "out" / "tiny"
+    doc = json.loads((project / "report" / "sweep.json").read_text())
+    got = sorted((r["budget"], r["strategy"]) for r in doc["rows"])
+    assert got == sorted((b, s) for b in (40.0, 256.0) for s in STRATEGIES | {"differentiable"})
+    budget_bytes = {40.0: (40 - 32) * 1024, 256.0: (256 - 32) * 1024}
+    diff = [r for r in doc["rows"] if r["strategy"] == "differentiable"]
+    for r in diff:                                   # one argmax, within its budget, its own walls
+        assert r["evaluations"] == 1 and r["ram_bytes"] <= budget_bytes[r["budget"]]
+        assert r["train_s"] > 0 and r["search_s"] > 0
+        run = project / ".dnasgen" / "sweep" / f"board.ram_kb={r['budget']:g}" / "seed0" / "differentiable"
+        assert (run / "supernet.pt").is_file()       # fine-tuned from its own jointly trained supernet
+    assert len({r["train_s"] for r in diff}) == 1     # one warm-up shared by both budgets
+    evo = {r["train_s"] for r in doc["rows"] if r["strategy"] != "differentiable"}
+    assert len(evo) == 1 and evo.pop() > 0            # one supernet training shared by the other three
+    md = (project / "report" / "sweep.md").read_text()
+    assert md.count("| differentiable |") == 2 + 2 and "search s" in md
+    assert "differentiable" in res.output
 
 
 def test_search_with_predictor_records_its_rank_correlation(tmp_path):

@@ -112,3 +112,15 @@ def test_binding_budget_wording():
     loose = tightest_budget({"ram_bytes": 2048, "flash_bytes": 1024, "latency_ms": 30.0}, {**limits, "latency_ms": None})
     assert loose["key"] == "ram_bytes" and not loose["binds"]
     assert format_binding(loose) == "RAM 2.0 kB of 24.0 kB (8%), the tightest: no budget binds"
+
+
+def test_search_prints_the_baseline_line_when_it_ran(tmp_path):
+    from dnasgen.search.runner import format_search
+    spec, project, result = _search(tmp_path)
+    hw = _saved(project, "search_hardware_aware.json")
+    text = format_search(result)
+    line = next(t for t in text.splitlines() if t.startswith("vs baseline: "))
+    assert line.startswith(f"vs baseline: data-aware chose {result.candidate.data.label} ")
+    assert f"(val acc {hw['chosen']['accuracy']:.3f}); {result.evaluations} candidates each" in line
+    alone = run_search(make_spec(tmp_path, board=BOARD), tmp_path / "alone", scorer=Identified(), show=False)
+    assert "vs baseline" not in format_search(alone)
