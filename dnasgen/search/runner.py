@@ -17,7 +17,7 @@ from dnasgen.search.constraints import (Pricer, budget_error, cost_model_identit
 from dnasgen.search.engine import STRATEGIES, Engine, SearchConfig
 from dnasgen.search.pareto import choose
 from dnasgen.search.result import ComparisonTable, SearchResult, versus, versus_line
-from dnasgen.search.state import ARTIFACTS
+from dnasgen.search.state import ARTIFACTS, scored_search_hash
 
 
 def config_from_spec(spec, strategy: str) -> SearchConfig:
@@ -63,7 +63,7 @@ def _resolve(spec, strategy: str | None, pricer: Pricer, evaluations: int | None
 def fingerprint(spec, cfg: SearchConfig, scorer, pricer: Pricer) -> str:
     """Identity of a search: config, space, board + budgets, data/search sections, the scorer's supernet."""
     parts = [cfg.identity(), repr(spec.space), repr(spec.board), pricer.budgets.to_dict(), cost_model_identity(),
-             spec.section_hash("task", "dataset", "sensor", "search", "train"),
+             scored_search_hash(spec),
              getattr(scorer, "identity", type(scorer).__name__)]
     return json_digest(parts)[:20]
 

@@ -8,7 +8,7 @@ children, takes their scores from the memo and ends with the same result.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from dnasgen.io import atomic_write_json, atomic_write_text, read_json
@@ -17,6 +17,17 @@ from dnasgen.layout import WORK_NAME
 STATE_VERSION = 1
 ARTIFACTS = WORK_NAME           # <project>/.dnasgen: stage artifacts (supernet.pt, data cache, search state)
 DATA_CACHE = "data"             # <project>/.dnasgen/data: the dataset cache every stage opens (build, train, export)
+
+
+DIFF_FIELDS = "diff_"           # search.diff_*: read by the differentiable search only
+
+
+def scored_search_hash(spec) -> str:
+    """Hash of what a supernet-scored search (evolution, hardware_aware, random) and its fine-tuning
+    read: task, dataset, sensor, search and train, the differentiable search's settings pinned to
+    their defaults (setting those keeps the evolution's saved state and the sweep's fine-tuned winners)."""
+    defaults = {f.name: f.default for f in fields(spec.search) if f.name.startswith(DIFF_FIELDS)}
+    return spec.section_hash("task", "dataset", "sensor", "search", "train", pinned={"search": defaults})
 
 
 def data_cache(workdir: Path) -> Path:

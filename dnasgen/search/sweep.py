@@ -23,7 +23,7 @@ from pathlib import Path
 from dnasgen.errors import BudgetError, SpecError
 from dnasgen.io import atomic_write_text, json_digest, read_json
 from dnasgen.search.constraints import Pricer, feasible_data_configs
-from dnasgen.search.state import ARTIFACTS, data_cache, write_record
+from dnasgen.search.state import ARTIFACTS, data_cache, scored_search_hash, write_record
 
 STRATEGY_ORDER = ("evolution", "hardware_aware", "random", "differentiable")
 COLOURS = ("tab:blue", "tab:orange", "tab:gray", "tab:green")
@@ -114,7 +114,7 @@ class WinnerEvaluator:
 
     def __call__(self, cand, estimate: float) -> dict:
         source = self.checkpoint_id or str(self.checkpoint.stat().st_mtime_ns)
-        ident = json_digest([cand.key, self.spec.section_hash("train", "search", "task", "dataset", "sensor"),
+        ident = json_digest([cand.key, scored_search_hash(self.spec),
                              self.int8, SWEEP_VERSION, source])[:16]
         out = self.root / ident
         cached = read_json(out / "winner.json")

@@ -111,9 +111,17 @@ class Spec:
     def num_classes(self) -> int:
         return len(self.classes)
 
-    def section_hash(self, *sections: str) -> str:
-        """Content hash of the named top-level sections (stage cache keys)."""
-        return json_digest({k: self.raw.get(k) for k in sorted(sections)})[:16]
+    def section_hash(self, *sections: str, pinned: dict | None = None) -> str:
+        """Content hash of the named top-level sections (stage cache keys); pinned: {section: {field:
+        value}} hashed in place of the spec's values (settings the stage does not read)."""
+        pinned = pinned or {}
+
+        def section(name: str):
+            value = self.raw.get(name)
+            if name not in pinned or not isinstance(value, dict):
+                return value
+            return {**value, **{k: v for k, v in pinned[name].items() if k in value}}
+        return json_digest({k: section(k) for k in sorted(sections)})[:16]
 
     @property
     def hash(self) -> str:
