@@ -77,12 +77,13 @@ def patch_descriptor_bytes(stage, graph: Graph) -> int:
 
 def patch_flash_bytes(stage, graph: Graph) -> int:
     """What a patch stage adds to the ops' flash: its descriptors, one call per patch beyond the
-    op's own, and the gather and scatter copies of each patch (one call each)."""
+    op's own, and the copies of each patch (gather, scatter, crops: one call each)."""
     if stage is None:
         return 0
     call = footprint_table()["flash"]["op_call_bytes"]
     patches = len(stage.windows)
-    return patch_descriptor_bytes(stage, graph) + (stage.ops * (patches - 1) + 2 * patches) * call
+    copies = 2 + len(stage.crops)      # gather, scatter, the adds' crops
+    return patch_descriptor_bytes(stage, graph) + (stage.ops * (patches - 1) + copies * patches) * call
 
 
 def dw_kernel_sizes(graph: Graph) -> tuple[int, ...]:

@@ -1,6 +1,7 @@
 """Patch-based inference (export.memory: patch) in generated C, against the LiteRT reference.
 
-Two small random candidates (odd 33 px RGB with 7x7 / 5x5 depthwise and 40 px grayscale),
+Three small random candidates (odd 33 px RGB and 40 px grayscale; two with a residual add inside
+the patch stage),
 exported to real full-int8 .tflite files, generated with the patch loop the cost model chose:
   * 20 random int8 tensors: host outputs == LiteRT BUILTIN_REF;
   * the generated arena (DN_ARENA_BYTES) == the cost model's estimate == the planner on the
@@ -26,7 +27,11 @@ from codegen_support import make_spec
 SPACE = SearchSpace(resolutions=(33, 40), colors=("grayscale", "rgb"), widths=(0.25, 0.35), kernels=(3, 5, 7),
                     expands=(1, 3, 6), depths=((1,), (1, 2), (1, 2), (1, 2), (1,), (1, 2), (1,)),
                     head_channels=256, num_classes=3)
-MODELS = [(DataConfig(33, "rgb"), 2, (40, 36, "rgb888")), (DataConfig(40, "grayscale"), 4, (46, 41, "yuyv"))]
+# (data, sampling seed, sensor): a plain chain (33 px RGB, 4x4 over 6 ops), residual blocks inside
+# the patch stage (width 0.25: the stem's output is also the first block's skip; 40 px gray 3x3 and
+# 33 px RGB 4x4 over 7 ops, the add's skip input cut out of its patch buffer).
+MODELS = [(DataConfig(33, "rgb"), 2, (40, 36, "rgb888")), (DataConfig(40, "grayscale"), 3, (46, 41, "yuyv")),
+          (DataConfig(33, "rgb"), 1, (35, 33, "rgb565"))]
 TENSORS = 20
 
 
@@ -55,6 +60,11 @@ def test_models_run_patched(projects):
         assert est.patch_grid is not None, cand.to_json()
         assert (lock["model"]["patch"]["grid"], lock["model"]["patch"]["ops"]) == est.patch_grid
         assert "dn_copy_rows(" in (project / "model.c").read_text()
+    assert [bool(lock_patch(p)["crops"]) for *_, p in projects] == [False, True, True]
+
+
+def lock_patch(project):
+    return json.loads((project / "dnasgen.lock.json").read_text())["model"]["patch"]
 
 
 def test_patched_host_outputs_equal_litert_reference(projects):
@@ -107,6 +117,6 @@ def test_patched_models_on_qemu_and_make_size(projects):
         assert abs(instructions / cycles - 1) < 0.10, (instructions, cycles)
         ram = int(re.search(r"ram: (\d+) bytes", run_make(project, "size")).group(1))
         assert ram == est.ram_bytes
-        if i == 0:
+        if i == 1:          # a residual add inside the patch stage, on every core
             for target in QEMU_TARGETS:
                 assert "test: ok, vectors matching: 2" in run_make(project, "qemu", f"CORE={target.core_key}")

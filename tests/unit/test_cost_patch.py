@@ -17,7 +17,7 @@ from dnasgen.candidate import DataConfig, SearchSpace
 from dnasgen.cost import estimate, format_report, plan_graph
 from dnasgen.cost.inplace import WindowOp, graph_window_ops
 from dnasgen.cost.memory import graph_schedule
-from dnasgen.cost.patch import (axis_window, buffer, chain_length, patch_plans, patch_stage, patched_schedule,
+from dnasgen.cost.patch import (axis_window, buffer, stage_counts, patch_plans, patch_stage, patched_schedule,
                                 tiles)
 from dnasgen.graph import build_graph, same_padding
 
@@ -51,7 +51,7 @@ def _net():
 
 def test_windows_of_a_hand_sized_net():
     ops = _net()
-    assert chain_length(ops) == 3
+    assert stage_counts(ops) == [1, 2, 3, 4]          # the add reads c only
     stage = patch_stage(ops, 2, 2)
     first, last = stage.windows[0], stage.windows[-1]
     assert (first[1].out_y, first[1].in_y, first[1].pad_t) == ((0, 2), (0, 3), 1)
@@ -62,6 +62,25 @@ def test_windows_of_a_hand_sized_net():
     assert stage.base_macs == 25 * 9 * 2 + 25 * 9 * 2
     assert stage.macs == 49 * 9 * 2 + 25 * 9 * 2 and stage.extra_macs == 24 * 18
     assert patch_stage(ops, 2, 6) is None                         # 6 tiles of 5 rows: none
+
+
+def test_residual_block_inside_the_stage_crops_the_skip():
+    """x -> a (3x3) -> b (dw 3x3) -> c (1x1) -> d = a + c: a is read by b (with a halo) and by the
+    add (without): the stage can end at a or at d, and the add reads a cut-out of a's buffer."""
+    ops = [WindowOp("conv", ("x",), "a", (7, 7, 1), (7, 7, 2), 1, 1, (3, 3), 1, 1),
+           WindowOp("dwconv", ("a",), "b", (7, 7, 2), (7, 7, 2), 1, 1, (3, 3), 1, 1),
+           WindowOp("conv1x1", ("b",), "c", (7, 7, 2), (7, 7, 2)),
+           WindowOp("add", ("a", "c"), "d", (7, 7, 2), (7, 7, 2)),
+           WindowOp("dwconv", ("d",), "e", (7, 7, 2), (7, 7, 2), 1, 1, (3, 3), 1, 1)]
+    assert stage_counts(ops) == [1, 4, 5]
+    stage = patch_stage(ops, 4, 2)
+    assert stage.crops == ((3, 0),)
+    top = stage.regions[0]
+    assert top["d"] == top["c"] == ((0, 3), (0, 3)) and top["a"] == ((0, 4), (0, 4)) and top["x"] == ((0, 5), (0, 5))
+    sizes = {n: 98 for n in "abcde"} | {"x": 49}
+    _, steps, _, hold = patched_schedule(sizes, [(op.inputs, op.output) for op in ops], ops, stage)
+    assert steps[4] == ((buffer("a"),), buffer("a") + ".3") and steps[5] == ((buffer("a") + ".3", buffer("c")), buffer("d"))
+    assert hold == {"x": (0, 6), "d": (0, 6)}
 
 
 def test_patched_schedule_holds_input_and_split():
