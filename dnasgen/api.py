@@ -94,13 +94,15 @@ def generate_from_lock(lock, out=None):
 
 
 def compile_model(tflite, board: str, name: str | None = None, out=None, vectors: int = 20,
-                  runtimes=None):
+                  runtimes=None, memory: str | None = None):
     """A full-int8 .tflite (path or bytes) made anywhere -> <out>/<name>/ firmware project (no
     preprocessing stage; random int8 test vectors with LiteRT BUILTIN_REF outputs). CodegenError
     lists every unsupported op and tensor type before anything is written. runtimes=["tflm"]:
-    also a TFLM project in tflm/, with TFLM's arena measured by the tflite-micro package."""
+    also a TFLM project in tflm/, with TFLM's arena measured by the tflite-micro package.
+    memory: "layer" / "inplace" (default) / "patch" (the smallest arena)."""
     from dnasgen.codegen.compile import compile_model as _compile
-    return _compile(tflite, board, name, None if out is None else Path(out), vectors, runtimes=runtimes)
+    return _compile(tflite, board, name, None if out is None else Path(out), vectors, runtimes=runtimes,
+                    memory=memory)
 
 
 def verify_project(project, board: str | None = None):

@@ -209,11 +209,14 @@ def compile_(model: Path = typer.Argument(..., help="A full-int8 .tflite (made a
              out: Path = typer.Option(Path("."), "--out", help="Output root; the project goes to OUT/<name>/."),
              vectors: int = typer.Option(20, help="Random int8 test vectors (LiteRT BUILTIN_REF outputs)."),
              runtime: List[str] = typer.Option([], "--runtime",
-                                               help="Also `tflm`: a TFLM project in tflm/ and TFLM's arena.")) -> None:
+                                               help="Also `tflm`: a TFLM project in tflm/ and TFLM's arena."),
+             memory: Optional[str] = typer.Option(None, "--memory", help="Arena schedule: layer, inplace "
+                                                  "(default) or patch (the smallest arena).")) -> None:
     """Any supported int8 .tflite -> the interpreter-free C project (no preprocessing; app --tensor)."""
     from dnasgen.codegen.compile import compile_model
     from dnasgen.codegen.stage import format_generate
-    typer.echo(format_generate(compile_model(model, board, name, out, vectors, runtimes=runtime or None)))
+    typer.echo(format_generate(compile_model(model, board, name, out, vectors, runtimes=runtime or None,
+                                             memory=memory)))
 
 
 @app.command()

@@ -97,14 +97,17 @@ def default_name(path: Path) -> str:
 
 def compile_model(tflite, board: str, name: str | None = None, out=None,
                   vectors: int = DEFAULT_VECTORS, seed: int = 0, tools: dict | None = None,
-                  runtimes=None) -> Path:
+                  runtimes=None, memory: str | None = None) -> Path:
     """Compile a .tflite (path or bytes) for `board` into <out>/<name>/ (out default: .).
     tools: model-tool versions for the lock (None: this machine's). runtimes: with "tflm", also
-    the TFLM project in tflm/ and TFLM's arena (None: dnasgen's C only)."""
+    the TFLM project in tflm/ and TFLM's arena (None: dnasgen's C only). memory: the arena
+    schedule (export.memory's modes; None: the default; patch: the smallest arena, no latency
+    budget)."""
     from dnasgen.boards import get_board
     from dnasgen.codegen.foreign import generate_foreign
     from dnasgen.codegen.tflm import check_runtimes
     runtimes = check_runtimes(runtimes)
+    _check_memory(memory)
     if isinstance(tflite, (bytes, bytearray)):
         blob, source = bytes(tflite), "model"
         name = name or "model"
@@ -123,4 +126,10 @@ def compile_model(tflite, board: str, name: str | None = None, out=None,
     if vectors < 1:
         raise CodegenError("at least one test vector is needed")
     project = Path(out if out is not None else ".") / name
-    return generate_foreign(blob, name, target, project, vectors, seed, tools, runtimes)
+    return generate_foreign(blob, name, target, project, vectors, seed, tools, runtimes, memory)
+
+
+def _check_memory(memory: str | None) -> None:
+    from dnasgen.cost.inplace import MEMORY_MODES
+    if memory is not None and memory not in MEMORY_MODES:
+        raise CodegenError(f"memory mode {memory!r} is not one of {', '.join(MEMORY_MODES)}")

@@ -124,7 +124,8 @@ def _compiled_from_lock(project: Path, lock: dict, out: Path | None, force: bool
         raise BuildError(f"{project}: the lock's project is {name!r}; pass --out to regenerate it elsewhere")
     root = project.parent if out is None else Path(out)
     check_hand_edits(project_dir(root, name), force)
-    return compile_model(tflite, board, name, root, count, seed, recorded_tools(lock), lock.get("runtimes"))
+    return compile_model(tflite, board, name, root, count, seed, recorded_tools(lock), lock.get("runtimes"),
+                         lock.get("memory"))
 
 
 def recorded_tools(lock: dict) -> dict:
