@@ -81,17 +81,17 @@ STRUCTS = (
            "-128): reference_ops::Softmax.", (_f("int32_t", "size mult left_shift diff_min"),)),
     Struct("dn_chq_t", "DN_CHQ", "requantisation constants of one channel (DSP fast path): multiplier, "
            "right shift, rounding half.", (_f("int32_t", "m e h"),)),
-    Struct("dn_gemm_args_t", "DN_GEMM", "arguments of dn_gemm2 / dn_gemm2_sat (kernels_m4.S loads them "
+    Struct("dn_gemm_args_t", "DN_GEMM", "arguments of dn_gemm4 / dn_gemm4_sat (kernels_m4.S loads them "
            "with two ldm: fifteen consecutive words).", (
                _f("const int8_t *", "w"), _f("const int32_t *", "bias mult shift"),
                _f("int32_t", "k n4 n off lo hi", "k = row length, n4 = k / 4, n = out_c, off = output offset"),
-               _f("const int8_t *", "in", "1x1: the pixels' inputs, widened pair by pair; 0: x holds one pair"),
+               _f("const int8_t *", "in", "the pixels' inputs (k apart), widened 4 pixels at a time"),
                _f("int32_t", "pixels in_off"), _f("uint32_t *", "x"), _f("int8_t *", "out"))),
     Struct("dn_dw3_t", "DN_DW3", "arguments of the 3 x 3 depthwise kernel dn_dw3 over a padded band "
            "(kernels_m4.S).", (
                _f("int32_t", "bias[4]"), _f("const uint32_t *", "x w", "window of the next pixel in the band, "
                                           "the group's widened weights"),
-               _f("int32_t", "unused rowstride", "rowstride: bytes per band row"),
+               _f("int32_t", "unused xadj", "xadj: bytes from a window's 17th word to the next window"),
                _f("uint32_t", "off2", "input offset in both halves"),
                _f("int32_t", "mt[8]", "m, ~shift of the 4 channels"), _f("int32_t", "k2", "2 out_offset + 1"),
                _f("int8_t *", "out end", "output of the next pixel, after the last"),
@@ -175,21 +175,21 @@ def conv_row(kernel: str, k_h: int, k_w: int, in_c: int) -> int:
 
 def dw_band_words(params: dict) -> int:
     """The padded band of a 3 x 3 depthwise conv (kernels_dw.h): 3 input rows of (run - 1) x stride_w
-    + 3 words (4 channels each) for runs of min(out_w, DW3_MIN_RUN) output pixels (the kernel takes
+    + 3 columns, 2 words each (4 channels widened to int16 pairs) for runs of min(out_w, DW3_MIN_RUN) output pixels (the kernel takes
     longer runs where the scratch the other ops need has room); other kernel sizes have none."""
     if (params["k_h"], params["k_w"]) != (3, 3):
         return 0
-    return 3 * ((min(params["out_w"], DW3_MIN_RUN) - 1) * params["stride_w"] + 3)
+    return 6 * ((min(params["out_w"], DW3_MIN_RUN) - 1) * params["stride_w"] + 3)
 
 
 def op_scratch_words(kernel: str, params: dict) -> int:
     """32-bit words of the DSP kernels' scratch buffer one op needs (params: w_row, k_h, k_w, in_c,
     out_w, stride_w)."""
     kpad = _round_up(params.get("w_row", 0), 4)
-    if kernel == "conv1x1":       # two pixels widened to int16 pairs + tails
-        return kpad + 4
-    if kernel == "conv":          # ... + the two im2col windows (int8)
-        return kpad + 4 + kpad // 2
+    if kernel == "conv1x1":       # four pixels widened to int16 pairs (+ tails of the C path's two)
+        return 2 * kpad + 4
+    if kernel == "conv":          # ... + four im2col windows (int8)
+        return 2 * kpad + 4 + kpad
     if kernel == "dwconv":        # a 4-channel group's weights widened to int16 (+ 3 x 3: the band)
         return 2 * params["k_h"] * params["k_w"] + dw_band_words(params)
     if kernel == "fc":            # the input vector widened to int16 pairs

@@ -15,7 +15,7 @@ write, which kernels.h states as a contract:
     rows; stride 2: about one output row.
   * 1x1 conv, stride 1, expanding (Cout > Cin: a contracting one would tie the depthwise
     output to the next block's tensors and constrain the placement more than it saves): pixels in order; pixel i's outputs are written while pixel i's inputs
-    are still read (portable and Helium paths; the DSP path widens a pixel pair first, which
+    are still read (portable and Helium paths; the DSP path widens a block of 4 pixels first, which
     is weaker), so Cout * (i + 1) <= delta + Cin * i for every pixel i:
     delta >= Cout + max(0, (Cout - Cin) * (P - 1)).
 

@@ -81,27 +81,34 @@ static void dn_dot2x2(const uint32_t *x, const int8_t *w, int32_t k, int32_t n4,
 
 #if DN_DOT2X2_ASM
 /* dn_gemm_args_t (dn_abi.h): the arguments of the hand-scheduled GEMM in kernels_m4.S. */
-void dn_gemm2(const dn_gemm_args_t *a);
-void dn_gemm2_sat(const dn_gemm_args_t *a);
+void dn_gemm4(const dn_gemm_args_t *a);
+void dn_gemm4_sat(const dn_gemm_args_t *a);
 
-/* The hand-scheduled path (kernels_m4.S), when it applies: fast requantisation, k % 4 == 0, even out_c. */
+/* The hand-scheduled path (kernels_m4.S) over `pixels` inputs k apart, when it applies: fast
+ * requantisation, k % 4 == 0; x: 2 k words of scratch. */
+DN_INLINE int dn_gemm_asm_ok(const dn_rq_t *r, int32_t k) {
+    const int sat = r->lo == -128 && r->hi == 127;   /* dn_gemm4 (clamp) compiled only for DN_ACT_CLAMP */
+    return r->fast && !(k & 3) && (sat || DN_ACT_CLAMP);
+}
+
 static int dn_gemm_asm(const dn_rq_t *r, const dn_conv_t *p, int32_t k, const int8_t *in, int32_t pixels,
                        uint32_t *x, int8_t *out) {
-    if (!r->fast || (k & 3) || (p->out_c & 1)) return 0;
+    if (!dn_gemm_asm_ok(r, k)) return 0;
     const dn_gemm_args_t a = {p->weights, r->bias, r->mult, r->shift, k, k >> 2, p->out_c, r->off, r->lo, r->hi,
                               in, pixels, p->in_offset, x, out};
-    if (r->lo == -128 && r->hi == 127) dn_gemm2_sat(&a);
 #if DN_ACT_CLAMP
-    else dn_gemm2(&a);
-#else
-    else return 0;                  /* not compiled: the model has no clamped convolution */
+    if (!(r->lo == -128 && r->hi == 127)) {
+        dn_gemm4(&a);
+        return 1;
+    }
 #endif
+    dn_gemm4_sat(&a);
     return 1;
 }
 #endif
 
 /* Output pixels a and b (two = 0: a only) from the widened pair x, all output channels (C). */
-DN_COLD static void dn_gemm_pixels_c(const dn_conv_t *p, int32_t k, const uint32_t *x, int8_t *oa, int8_t *ob,
+DN_COLD static void dn_gemm_pixels(const dn_conv_t *p, int32_t k, const uint32_t *x, int8_t *oa, int8_t *ob,
                                      int32_t two) {
     const dn_rq_t r = dn_rq_of(p);
     const int8_t *w = p->weights;
@@ -123,14 +130,6 @@ DN_COLD static void dn_gemm_pixels_c(const dn_conv_t *p, int32_t k, const uint32
     }
 }
 
-static void dn_gemm_pixels(const dn_conv_t *p, int32_t k, const uint32_t *x, int8_t *oa, int8_t *ob,
-                           int32_t two) {
-#if DN_DOT2X2_ASM
-    const dn_rq_t r = dn_rq_of(p);
-    if (dn_gemm_asm(&r, p, k, 0, 1 + two, (uint32_t *)x, oa)) return;
-#endif
-    dn_gemm_pixels_c(p, k, x, oa, ob, two);
-}
 #endif   /* DN_KERNEL_CONV || DN_KERNEL_CONV1X1 */
 
 #include "kernels_mve.h"   /* Helium path of the convolutions (Cortex-M55) */
@@ -190,10 +189,16 @@ static void dn_im2col(const dn_conv_t *p, const int8_t *in, int32_t i, int8_t *c
     }
 }
 
+/* im2col of output pixel i into col (k values), padded to kpad with -offset (0 once widened). */
+static void dn_im2col_pad(const dn_conv_t *p, const int8_t *in, int32_t i, int32_t k, int32_t kpad, int8_t *col) {
+    dn_im2col(p, in, i, col);
+    for (int32_t j = k; j < kpad; ++j) col[j] = (int8_t)(-p->in_offset);
+}
+
 void dn_conv(const dn_conv_t *p, const int8_t *in, int8_t *out) {
     const int32_t k = p->k_h * p->k_w * p->in_c, n = p->out_c, pixels = p->out_h * p->out_w;
     const int32_t kpad = p->w_row;              /* k rounded up to 4n; padded weights are 0 */
-    int8_t *ca = (int8_t *)(dn_scratch + kpad + 4), *cb = ca + kpad;   /* after the widened pair */
+    int8_t *ca = (int8_t *)(dn_scratch + 2 * kpad + 4), *cb = ca + kpad;   /* after 4 widened pixels */
 #if DN_USE_MVE
     if (k >= DN_MVE_MIN_K) {
         for (int32_t i = 0; i < pixels; ++i, out += n) {
@@ -203,11 +208,21 @@ void dn_conv(const dn_conv_t *p, const int8_t *in, int8_t *out) {
         return;
     }
 #endif
+#if DN_DOT2X2_ASM
+    const dn_rq_t r = dn_rq_of(p);
+    if (dn_gemm_asm_ok(&r, kpad)) {
+        for (int32_t i = 0; i < pixels; i += 4, out += 4 * n) {   /* 4 windows, then the GEMM */
+            const int32_t m = pixels - i < 4 ? pixels - i : 4;
+            for (int32_t j = 0; j < m; ++j) dn_im2col_pad(p, in, i + j, k, kpad, ca + j * kpad);
+            dn_gemm_asm(&r, p, kpad, ca, m, dn_scratch, out);
+        }
+        return;
+    }
+#endif
     for (int32_t i = 0; i < pixels; i += 2, out += 2 * n) {
         const int32_t two = i + 1 < pixels;
-        dn_im2col(p, in, i, ca);
-        if (two) dn_im2col(p, in, i + 1, cb);
-        for (int32_t j = k; j < kpad; ++j) ca[j] = cb[j] = (int8_t)(-p->in_offset);
+        dn_im2col_pad(p, in, i, k, kpad, ca);
+        if (two) dn_im2col_pad(p, in, i + 1, k, kpad, cb);
         dn_widen2(ca, two ? cb : ca, kpad, p->in_offset, dn_scratch);
         dn_gemm_pixels(p, kpad, dn_scratch, out, out + n, two);
     }

@@ -106,56 +106,53 @@ DN_COLD static void dn_dw_single(const dn_conv_t *p, const dn_rq_t *r, const int
 #if DN_DW_K3
 /* dn_dw3_t (dn_abi.h): the arguments of dn_dw3 in kernels_m4.S. */
 void dn_dw3(dn_dw3_t *a);
-void dn_dw3_copy(uint32_t *dst, const int8_t *src, int32_t n, int32_t c);
+void dn_dw3_copy(uint32_t *dst, const int8_t *src, int32_t n, int32_t c, uint32_t off2);
 
-/* The padded band of input rows y0 .. y0 + 2, columns x0 .. x0 + bw - 1, of channels ch .. ch + 3:
- * one word per column, `pad` (bytes -in_offset: 0 once widened) outside the input. */
-static void dn_dw3_band(const dn_conv_t *p, const int8_t *in, int32_t y0, int32_t x0, int32_t bw, uint32_t pad,
+/* The padded band of input rows y0 .. y0 + 2, columns x0 .. x0 + bw - 1, of channels ch .. ch + 3,
+ * widened (+ offset) and column-major: words 6 j + 2 r, 6 j + 2 r + 1 for column j, row r; 0 outside
+ * the input (the padding's value once widened). */
+static void dn_dw3_band(const dn_conv_t *p, const int8_t *in, int32_t y0, int32_t x0, int32_t bw, uint32_t off2,
                         uint32_t *band) {
     const int32_t c = p->in_c, iw = p->in_w;
     const int32_t j0 = x0 < 0 ? -x0 : 0, j1 = iw - x0 < bw ? iw - x0 : bw;
-    for (int32_t r = 0; r < 3; ++r, band += bw) {
-        const int32_t y = y0 + r;
-        if (y < 0 || y >= p->in_h) {
-            for (int32_t j = 0; j < bw; ++j) band[j] = pad;
-            continue;
-        }
-        const int8_t *src = in + (y * iw + x0 + j0) * c;
-        for (int32_t j = 0; j < j0; ++j) band[j] = pad;
-        if (j1 > j0) dn_dw3_copy(band + j0, src, j1 - j0, c);
-        for (int32_t j = j1; j < bw; ++j) band[j] = pad;
+    for (int32_t r = 0; r < 3; ++r, band += 2) {
+        const int32_t y = y0 + r, live = y >= 0 && y < p->in_h && j1 > j0;
+        const int32_t a = live ? j0 : bw, b = live ? j1 : bw;
+        for (int32_t j = 0; j < a; ++j) band[6 * j] = band[6 * j + 1] = 0;
+        if (live) dn_dw3_copy(band + 6 * j0, in + (y * iw + x0 + j0) * c, j1 - j0, c, off2);
+        for (int32_t j = b; j < bw; ++j) band[6 * j] = band[6 * j + 1] = 0;
     }
 }
 
 /* Channels ch .. ch + 3 of output rows oy0 .. oy1 - 1, row by row, each row in runs of as many
  * pixels as the band of the rest of dn_scratch holds (dnasgen.abi.dw_band_words: DW3_MIN_RUN at
- * least). A row's runs read the same input rows as the whole row (cost.inplace's contract). */
+ * least). A row's runs read the same input rows as the whole row (cost.inplace's contract).
+ * Weights and bias doubled (the kernel's accumulators are 2 acc), taps in the band's order. */
 static void dn_dw3_group(const dn_conv_t *p, const dn_rq_t *r, const int8_t *in, int8_t *out, int32_t ch,
                          int32_t oy0, int32_t oy1) {
     const int32_t c = p->in_c, ow = p->out_w, sw = p->stride_w;
-    const int32_t fit = ((DN_SCRATCH_WORDS - 18) / 3 - 3) / sw + 1, run = fit < ow ? fit : ow;
+    const int32_t fit = ((DN_SCRATCH_WORDS - 18) / 6 - 3) / sw + 1, run = fit < ow ? fit : ow;
     uint32_t *w = dn_scratch, *band = dn_scratch + 18;
     dn_dw3_t a;                                      /* field by field: no memset of the whole struct */
     for (int32_t i = 0; i < 4; ++i) {
-        a.bias[i] = r->bias[ch + i];
+        a.bias[i] = 2 * r->bias[ch + i];
         a.mt[2 * i] = r->mult[ch + i], a.mt[2 * i + 1] = ~r->shift[ch + i];
     }
     a.w = w, a.unused = 0, a.off2 = ((uint32_t)p->in_offset & 0xFFFFu) * 0x10001u, a.k2 = 2 * r->off + 1;
-    a.xstep = 4 * sw, a.ostep = c, a.lo = r->lo, a.hi = r->hi;
-    for (int32_t t = 0; t < 9; ++t) {                /* weights of the group, widened once */
-        const uint32_t wv = dn_rd32(p->weights + t * c + ch);
-        w[2 * t] = __sxtb16(wv);
-        w[2 * t + 1] = dn_sxtb16_ror8(wv);
+    a.xadj = 24 * sw - 64, a.xstep = 4 * sw, a.ostep = c, a.lo = r->lo, a.hi = r->hi;
+    for (int32_t t = 0; t < 9; ++t) {                /* t = 3 kx + ky, widened once */
+        const uint32_t wv = dn_rd32(p->weights + ((t % 3) * 3 + t / 3) * c + ch);
+        const uint32_t we = __sxtb16(wv), wo = dn_sxtb16_ror8(wv);
+        w[2 * t] = __sadd16(we, we);
+        w[2 * t + 1] = __sadd16(wo, wo);
     }
-    const uint32_t pad = 0x01010101u * (uint8_t)(-p->in_offset);
     for (int32_t oy = oy0; oy < oy1; ++oy) {
         const int32_t y0 = oy * p->stride_h - p->pad_t;
         int8_t *row = out + oy * ow * c + ch;
         for (int32_t ox = 0; ox < ow; ox += run) {
             const int32_t n = ow - ox < run ? ow - ox : run, bw = (n - 1) * sw + 3;
-            dn_dw3_band(p, in + ch, y0, ox * sw - p->pad_l, bw, pad, band);
+            dn_dw3_band(p, in + ch, y0, ox * sw - p->pad_l, bw, a.off2, band);
             a.x = band;
-            a.rowstride = 4 * bw;
             a.out = row + ox * c;
             a.end = a.out + n * c;
             dn_dw3(&a);

@@ -2,39 +2,34 @@
 /* Cortex-M4/M7 (DSP extension) depthwise kernels, included by kernels_m4.S (after its
  * configuration, dn_abi.h offsets and layout checks). */
 
-/* Depthwise 3 x 3, 4 channels, over a padded band (the 3 input rows of one output row, one
- * word = the group's 4 channels per column, padding columns / rows = the input offset's negation,
- * i.e. 0 once widened), so every output pixel takes the same path:
+/* Depthwise 3 x 3, 4 channels, over a padded band widened once (the 3 input rows of one output
+ * row, column-major: per band column its rows 0, 1, 2, each as the int16 pairs (x0,x2) (x1,x3) of
+ * the group's 4 channels + input offset; padding = 0), so every output pixel takes the same path
+ * and its window is 18 consecutive words:
  *   void dn_dw3(dn_dw3_t *a);
- * dn_dw3_t (dn_abi.h, words): 0-3 bias, 4 x (window of the first pixel in the band), 5 w (the
- * group's weights widened to int16 pairs, per tap (w0,w2) (w1,w3)), 6 unused, 7 rowstride (band
- * row bytes), 8 off2 (input offset, both halves), 9-16 m, t = ~shift of the 4 channels,
- * 17 K = 2 out_offset + 1, then out, end (out after the last pixel), xstep (4 stride), ostep
- * (out_c), lo, hi. Per pixel: 68 instructions for the 36 MACs (a band row's 3
- * words with one LDM), 6 per output for the requantisation of DN_RQ2. */
+ * dn_dw3_t (dn_abi.h, words): 0-3 bias (doubled), 4 x (window of the first pixel in the band),
+ * 5 w (the group's weights widened to int16 pairs and doubled, per tap in the band's order
+ * (2 w0, 2 w2) (2 w1, 2 w3)), 6 unused, 7 xadj (bytes from the window's 17th word to the next
+ * window: 24 stride - 64), 8 off2, 9-16 m, t = ~shift of the 4 channels, 17 K = 2 out_offset + 1,
+ * then out, end (out after the last pixel), xstep, ostep (out_c), lo, hi. The accumulators are
+ * 2 acc (|acc| < 2^30), so SMMULR(2 acc, m) is one SMMULR. Per pixel: 46 instructions for the
+ * 36 MACs (two taps' inputs and weights with one LDM each), 5 per output for the requantisation. */
 #if DN_USE_DSP && DN_DW_K3
-.macro DN_DW3_TAP xr
-    ldrd    r3, r10, [r9], #8
-    sxtab16 lr, r12, \xr
-    smlabb  r4, lr, r3, r4
-    smlatt  r6, lr, r3, r6
-    sxtab16 \xr, r12, \xr, ror #8
-    smlabb  r5, \xr, r10, r5
-    smlatt  r7, \xr, r10, r7
+.macro DN_DW3_MAC xe, xo, we, wo
+    smlabb  r4, \xe, \we, r4
+    smlatt  r6, \xe, \we, r6
+    smlabb  r5, \xo, \wo, r5
+    smlatt  r7, \xo, \wo, r7
 .endm
 
-.macro DN_DW3_ROW last
-    ldm     r8, {r0, r1, r2}
-    DN_DW3_TAP r0
-    DN_DW3_TAP r1
-    DN_DW3_TAP r2
-.if !\last
-    add     r8, r8, r11
-.endif
+.macro DN_DW3_TAP2
+    ldm     r8!, {r0-r3}
+    ldm     r9!, {r10-r12, lr}
+    DN_DW3_MAC r0, r1, r10, r11
+    DN_DW3_MAC r2, r3, r12, lr
 .endm
 
 .macro DN_DW3_RQ acc, m, t
-    lsl     \acc, \acc, #1
     smmulr  \acc, \acc, \m
     add     \acc, \acc, \acc, asr #31
     asr     \acc, \acc, \t
@@ -58,11 +53,18 @@ dn_dw3:
     push    {r0, r4-r11, lr}
     mov     lr, r0
 1:
-    ldm     lr, {r4-r12}                @ bias, x, w, -, rowstride, off2
-    DN_DW3_ROW 0
-    DN_DW3_ROW 0
-    DN_DW3_ROW 1
+    ldm     lr, {r4-r9}                 @ 2 bias, x, w
+    DN_DW3_TAP2
+    DN_DW3_TAP2
+    DN_DW3_TAP2
+    DN_DW3_TAP2
+    ldrd    r0, r1, [r8]
+    ldrd    r10, r11, [r9]
+    DN_DW3_MAC r0, r1, r10, r11
     ldr     lr, [sp]
+    ldr     r0, [lr, #DN_DW3_XADJ]
+    add     r8, r8, r0
+    str     r8, [lr, #DN_DW3_X]               @ x of the next pixel
     add     r12, lr, #DN_DW3_MT
     ldm     r12, {r0-r3, r8-r12}        @ m0 t0 m1 t1 m2 t2 m3 t3 K
     DN_DW3_RQ r4, r0, r1
@@ -76,40 +78,49 @@ dn_dw3:
     DN_CLAMP r6
     DN_CLAMP r7
 #endif
-    ldr     r0, [lr, #DN_DW3_OUT]               @ out
+    ldrd    r0, r3, [lr, #DN_DW3_OUT]          @ out end
     strb    r4, [r0]
     strb    r5, [r0, #1]
     strb    r6, [r0, #2]
     strb    r7, [r0, #3]
-    ldrd    r1, r2, [lr, #DN_DW3_XSTEP]           @ xstep ostep
+    ldr     r2, [lr, #DN_DW3_OSTEP]
     add     r0, r0, r2
     str     r0, [lr, #DN_DW3_OUT]
-    ldr     r3, [lr, #DN_DW3_X]
-    add     r3, r3, r1
-    str     r3, [lr, #DN_DW3_X]
-    ldr     r3, [lr, #DN_DW3_END]
     cmp     r0, r3
     bne     1b
     pop     {r0, r4-r11, pc}
     .size dn_dw3, . - dn_dw3
 
-/* void dn_dw3_copy(uint32_t *dst, const int8_t *src, int32_t n, int32_t c): n >= 1 words, each
- * the 4 bytes at src + i c (a band row's columns), 4 per pass. */
+/* void dn_dw3_copy(uint32_t *dst, const int8_t *src, int32_t n, int32_t c, uint32_t off2): n >= 1
+ * band columns of one band row, each the 4 bytes at src + i c widened (+ offset, off2: both
+ * halves) to dst[6 i], dst[6 i + 1]; 4 per pass. */
     .global dn_dw3_copy
     .type dn_dw3_copy, %function
     .p2align 2
 dn_dw3_copy:
-    push    {r4-r7}
-    add     r12, r3, r3, lsl #1         @ 3 c
+    push    {r4-r11, lr}
+    ldr     r12, [sp, #36]              @ off2
+    add     lr, r3, r3, lsl #1          @ 3 c
     subs    r2, r2, #4
     blt     2f
 1:
     ldr     r4, [r1]
-    ldr     r5, [r1, r3]
-    ldr     r6, [r1, r3, lsl #1]
-    ldr     r7, [r1, r12]
+    ldr     r6, [r1, r3]
+    ldr     r8, [r1, r3, lsl #1]
+    ldr     r10, [r1, lr]
     add     r1, r1, r3, lsl #2
-    stm     r0!, {r4-r7}
+    sxtab16 r5, r12, r4, ror #8
+    sxtab16 r4, r12, r4
+    sxtab16 r7, r12, r6, ror #8
+    sxtab16 r6, r12, r6
+    sxtab16 r9, r12, r8, ror #8
+    sxtab16 r8, r12, r8
+    sxtab16 r11, r12, r10, ror #8
+    sxtab16 r10, r12, r10
+    strd    r4, r5, [r0], #24
+    strd    r6, r7, [r0], #24
+    strd    r8, r9, [r0], #24
+    strd    r10, r11, [r0], #24
     subs    r2, r2, #4
     bge     1b
 2:
@@ -118,12 +129,13 @@ dn_dw3_copy:
 3:
     ldr     r4, [r1]
     add     r1, r1, r3
-    str     r4, [r0], #4
+    sxtab16 r5, r12, r4, ror #8
+    sxtab16 r4, r12, r4
+    strd    r4, r5, [r0], #24
     subs    r2, r2, #1
     bne     3b
 4:
-    pop     {r4-r7}
-    bx      lr
+    pop     {r4-r11, pc}
     .size dn_dw3_copy, . - dn_dw3_copy
 #endif
 

@@ -57,6 +57,6 @@ def test_scratch_and_model_data_bytes_are_codegens(lowered):
     call = footprint_table()["flash"]["op_call_bytes"]
     for graph, program, context in lowered:
         assert scratch_bytes(graph) == abi.SCRATCH_WORD_BYTES * program.scratch_words
-        assert program.scratch_words == program.tensors[program.ops[-1].inputs[0]].bytes // 2 + 1   # the fc
+        assert program.scratch_words >= program.tensors[program.ops[-1].inputs[0]].bytes // 2 + 1   # the fc's
         priced = sum(op_flash_bytes(op) - call for op in graph.ops) + abi.INPUT_TABLE_BYTES
         assert priced == context["model_data_bytes"]
