@@ -8,7 +8,6 @@ arm-none-eabi-size; formulas in dnasgen.cost.footprint) next to this module.
 """
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 
@@ -116,9 +115,7 @@ def _stage_cycles(gc: GraphCost, core: str, stage: PatchStage) -> tuple[float, .
 
 
 def _op_patch_cycles(op, k: int, stage: PatchStage, coeffs: dict) -> float:
-    counts = Counter(w[k].geometry for w in stage.windows)
-    window = {w[k].geometry: w[k] for w in stage.windows}
-    return sum(n * op_cycles(patch_op(op, window[g]), coeffs) for g, n in counts.items())
+    return sum(n * op_cycles(patch_op(op, w), coeffs) for w, n in stage.window_counts(k))
 
 
 def latency_cycles(gc: GraphCost, core: str, stage: PatchStage | None = None) -> tuple[float, ...]:
@@ -160,7 +157,7 @@ def _op_macs(gc: GraphCost, plan: MemoryPlan, k: int) -> int:
     op, stage = gc.graph.ops[k], plan.patch
     if stage is None or k >= stage.ops:
         return op.macs
-    return sum(patch_op(op, w[k]).macs for w in stage.windows)
+    return sum(n * patch_op(op, w).macs for w, n in stage.window_counts(k))
 
 
 def op_rows(gc: GraphCost, plan: MemoryPlan, cycles: tuple[float, ...], clock_mhz: float) -> tuple[OpCost, ...]:

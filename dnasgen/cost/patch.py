@@ -86,6 +86,17 @@ class PatchStage:
         """Per patch: tensor -> (rows, columns) its patch buffer holds."""
         return tuple({name: (span, c[1][name]) for name, span in r[1].items()} for r in self.rows for c in self.cols)
 
+    def window_counts(self, k: int) -> list[tuple[Window, int]]:
+        """Op k's distinct windows (by geometry) and how many patches run each, from the axes."""
+        def axis(tiles):
+            seen: dict = {}
+            for spans, _ in tiles:
+                o, i, pad = spans[k]
+                seen.setdefault((i[1] - i[0], o[1] - o[0], pad), [spans[k], 0])[1] += 1
+            return list(seen.values())
+        return [(Window(ry[0], cx[0], ry[1], cx[1], ry[2], cx[2]), nr * nc)
+                for ry, nr in axis(self.rows) for cx, nc in axis(self.cols)]
+
     def largest(self, name: str) -> int:
         """Pixels of the largest region of a tensor over the patches."""
         return max(b - a for a, b in (r[1][name] for r in self.rows)) * max(b - a for a, b in (c[1][name] for c in self.cols))
