@@ -64,7 +64,7 @@ def _warm_up(spec, workdir: Path, bundle) -> tuple[Path, float, float]:
 
 def _fingerprint(spec, pricer: Pricer, warm: Path) -> str:
     return json_digest([config_identity(spec), repr(spec.space), repr(spec.board), pricer.budgets.to_dict(),
-                        cost_model_identity(), spec.section_hash("task", "dataset", "sensor", "train"),
+                        spec.export.memory, cost_model_identity(), spec.section_hash("task", "dataset", "sensor", "train"),
                         sha256_file(warm)])[:20]
 
 

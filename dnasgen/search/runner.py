@@ -61,8 +61,10 @@ def _resolve(spec, strategy: str | None, pricer: Pricer, evaluations: int | None
 
 
 def fingerprint(spec, cfg: SearchConfig, scorer, pricer: Pricer) -> str:
-    """Identity of a search: config, space, board + budgets, data/search sections, the scorer's supernet."""
-    parts = [cfg.identity(), repr(spec.space), repr(spec.board), pricer.budgets.to_dict(), cost_model_identity(),
+    """Identity of a search: config, space, board + budgets, the memory mode the candidates are priced
+    in, data/search sections, the scorer's supernet."""
+    parts = [cfg.identity(), repr(spec.space), repr(spec.board), pricer.budgets.to_dict(), spec.export.memory,
+             cost_model_identity(),
              scored_search_hash(spec),
              getattr(scorer, "identity", type(scorer).__name__)]
     return json_digest(parts)[:20]

@@ -211,3 +211,37 @@ def test_pruned_search_finds_the_exhaustive_best():
         best = plan_graph(graph, mode="patch")
         assert (best.arena_bytes, best.patch and best.patch.extra_macs) == (
             every[0].arena_bytes, every[0].patch and every[0].patch.extra_macs), cand.to_json()
+
+
+def test_patch_pricing_widens_the_quickstart_ram_plan():
+    """specs/quickstart_ram.yaml (12 KB of RAM, 400 ms): in place only 32 px networks fit; priced
+    with patches, larger data configurations fit and the largest feasible network is bigger."""
+    import dataclasses
+    from pathlib import Path
+
+    from dnasgen.plan import make_plan
+    from dnasgen.spec import load_spec
+    spec = load_spec(Path(__file__).resolve().parents[2] / "specs" / "quickstart_ram.yaml")
+    assert spec.export.memory == "patch"
+    inplace = make_plan(dataclasses.replace(spec, export=dataclasses.replace(spec.export, memory="inplace")), samples=40)
+    patched = make_plan(spec, samples=40)
+    assert {d.resolution for d in inplace.feasible_data_configs} == {32}
+    assert {d.label for d in patched.feasible_data_configs} >= {"40px-rgb", "48px-grayscale", "56px-grayscale"}
+    assert patched.fit_fraction["ram"] > inplace.fit_fraction["ram"] + 0.3
+    assert patched.largest_feasible.cost["macs"] > 2 * inplace.largest_feasible.cost["macs"]
+
+
+def test_a_search_priced_in_another_memory_mode_is_not_resumed():
+    """The evolution state's fingerprint holds export.memory: a patch-priced search must not resume
+    the finished in-place one (it would never see the data configurations only patches make fit)."""
+    import dataclasses
+    from pathlib import Path
+
+    from dnasgen.search.constraints import Pricer
+    from dnasgen.search.runner import config_from_spec, fingerprint
+    from dnasgen.spec import load_spec
+    spec = load_spec(Path(__file__).resolve().parents[2] / "specs" / "quickstart_ram.yaml")
+    inplace = dataclasses.replace(spec, export=dataclasses.replace(spec.export, memory="inplace"))
+    prints = {fingerprint(s, config_from_spec(s, "evolution"), "supernet", Pricer(s, lambda c: {}))
+              for s in (spec, inplace)}
+    assert len(prints) == 2
