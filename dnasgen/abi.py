@@ -17,6 +17,7 @@ ARENA_ALIGNMENT = 16              # the tensor arena and every tensor offset in 
 CONV_ROW_MULTIPLE = 4             # k x k conv weight rows padded to whole words (DSP im2col path)
 SCRATCH_WORD_BYTES = 4            # dn_scratch is uint32_t[DN_SCRATCH_WORDS] (kernels_dsp.c)
 ADD_TABLE_WORDS = 512             # dn_add (DSP path): each input's 256 scaled values, int32, where dn_scratch has room
+DW3_ROTATIONS = 3                 # the 3 x 3 depthwise weights once per rotation of the band's row slots
 DW3_MIN_RUN = 8                   # output pixels per band of the 3 x 3 depthwise kernel at least (more if room)
 STACK_BYTES = 2048                # reserved by the linker scripts (Makefile STACK_BYTES)
 INPUT_TABLE_BYTES = 256           # dn_input_table: u8 pixel -> int8 model input
@@ -190,8 +191,9 @@ def op_scratch_words(kernel: str, params: dict) -> int:
         return 2 * kpad + 4
     if kernel == "conv":          # ... + four im2col windows (int8)
         return 2 * kpad + 4 + kpad
-    if kernel == "dwconv":        # a 4-channel group's weights widened to int16 (+ 3 x 3: the band)
-        return 2 * params["k_h"] * params["k_w"] + dw_band_words(params)
+    if kernel == "dwconv":        # a 4-channel group's weights widened to int16 (3 x 3: 3 row rotations + the band)
+        rotations = DW3_ROTATIONS if (params["k_h"], params["k_w"]) == (3, 3) else 1
+        return 2 * params["k_h"] * params["k_w"] * rotations + dw_band_words(params)
     if kernel == "fc":            # the input vector widened to int16 pairs
         return params["in_c"] // 2 + 1
     return 0

@@ -108,50 +108,69 @@ DN_COLD static void dn_dw_single(const dn_conv_t *p, const dn_rq_t *r, const int
 void dn_dw3(dn_dw3_t *a);
 void dn_dw3_copy(uint32_t *dst, const int8_t *src, int32_t n, int32_t c, uint32_t off2);
 
-/* The padded band of input rows y0 .. y0 + 2, columns x0 .. x0 + bw - 1, of channels ch .. ch + 3,
- * widened (+ offset) and column-major: words 6 j + 2 r, 6 j + 2 r + 1 for column j, row r; 0 outside
- * the input (the padding's value once widened). */
-static void dn_dw3_band(const dn_conv_t *p, const int8_t *in, int32_t y0, int32_t x0, int32_t bw, uint32_t off2,
-                        uint32_t *band) {
+/* Input rows y0 .. y1 - 1, columns x0 .. x0 + bw - 1, of channels ch .. ch + 3 into the band, widened
+ * (+ offset) and column-major with 3 row slots (row y in slot y mod 3): words 6 j + 2 s, 6 j + 2 s + 1
+ * for column j, slot s; 0 outside the input (the padding's value once widened). */
+static void dn_dw3_band(const dn_conv_t *p, const int8_t *in, int32_t y0, int32_t y1, int32_t x0, int32_t bw,
+                        uint32_t off2, uint32_t *band) {
     const int32_t c = p->in_c, iw = p->in_w;
     const int32_t j0 = x0 < 0 ? -x0 : 0, j1 = iw - x0 < bw ? iw - x0 : bw;
-    for (int32_t r = 0; r < 3; ++r, band += 2) {
-        const int32_t y = y0 + r, live = y >= 0 && y < p->in_h && j1 > j0;
+    for (int32_t y = y0; y < y1; ++y) {
+        uint32_t *slot = band + 2 * ((y % 3 + 3) % 3);
+        const int32_t live = y >= 0 && y < p->in_h && j1 > j0;
         const int32_t a = live ? j0 : bw, b = live ? j1 : bw;
-        for (int32_t j = 0; j < a; ++j) band[6 * j] = band[6 * j + 1] = 0;
-        if (live) dn_dw3_copy(band + 6 * j0, in + (y * iw + x0 + j0) * c, j1 - j0, c, off2);
-        for (int32_t j = b; j < bw; ++j) band[6 * j] = band[6 * j + 1] = 0;
+        for (int32_t j = 0; j < a; ++j) slot[6 * j] = slot[6 * j + 1] = 0;
+        if (live) dn_dw3_copy(slot + 6 * j0, in + (y * iw + x0 + j0) * c, j1 - j0, c, off2);
+        for (int32_t j = b; j < bw; ++j) slot[6 * j] = slot[6 * j + 1] = 0;
+    }
+}
+
+/* The group's weights widened and doubled (the kernel's accumulators are 2 acc), taps in the band's
+ * order 3 kx + s, once per slot rotation r (slot s holds kernel row (s - r) mod 3): 18 words each. */
+static void dn_dw3_weights(const dn_conv_t *p, int32_t ch, uint32_t *w) {
+    const int32_t c = p->in_c;
+    const int8_t *src = p->weights + ch;
+    for (int32_t kx = 0; kx < 3; ++kx) {          /* column kx: 6 words per rotation */
+        uint32_t *col = w + 6 * kx;
+        for (int32_t ky = 0; ky < 3; ++ky) {      /* kernel row ky: slot ky, (ky + 1) mod 3, (ky + 2) mod 3 */
+            const uint32_t wv = dn_rd32(src + (ky * 3 + kx) * c);
+            const uint32_t we = __sxtb16(wv), wo = dn_sxtb16_ror8(wv);
+            const uint32_t e2 = __sadd16(we, we), o2 = __sadd16(wo, wo);
+            const int32_t s1 = ky == 2 ? 0 : ky + 1, s2 = ky == 0 ? 2 : ky - 1;
+            uint32_t *t0 = col + 2 * ky, *t1 = col + 18 + 2 * s1, *t2 = col + 36 + 2 * s2;
+            t0[0] = e2, t0[1] = o2, t1[0] = e2, t1[1] = o2, t2[0] = e2, t2[1] = o2;
+        }
     }
 }
 
 /* Channels ch .. ch + 3 of output rows oy0 .. oy1 - 1, row by row, each row in runs of as many
  * pixels as the band of the rest of dn_scratch holds (dnasgen.abi.dw_band_words: DW3_MIN_RUN at
- * least). A row's runs read the same input rows as the whole row (cost.inplace's contract).
- * Weights and bias doubled (the kernel's accumulators are 2 acc), taps in the band's order. */
+ * least). A row's runs read the same input rows as the whole row (cost.inplace's contract). When one
+ * run covers the row, the band keeps the input rows the next output row shares (stride 1: one new
+ * row per output row, stride 2: two). */
 static void dn_dw3_group(const dn_conv_t *p, const dn_rq_t *r, const int8_t *in, int8_t *out, int32_t ch,
                          int32_t oy0, int32_t oy1) {
     const int32_t c = p->in_c, ow = p->out_w, sw = p->stride_w;
-    const int32_t fit = ((DN_SCRATCH_WORDS - 18) / 6 - 3) / sw + 1, run = fit < ow ? fit : ow;
-    uint32_t *w = dn_scratch, *band = dn_scratch + 18;
+    const int32_t fit = ((DN_SCRATCH_WORDS - 54) / 6 - 3) / sw + 1, run = fit < ow ? fit : ow;
+    uint32_t *w = dn_scratch, *band = dn_scratch + 54;
     dn_dw3_t a;                                      /* field by field: no memset of the whole struct */
     for (int32_t i = 0; i < 4; ++i) {
         a.bias[i] = 2 * r->bias[ch + i];
         a.mt[2 * i] = r->mult[ch + i], a.mt[2 * i + 1] = ~r->shift[ch + i];
     }
-    a.w = w, a.unused = 0, a.off2 = ((uint32_t)p->in_offset & 0xFFFFu) * 0x10001u, a.k2 = 2 * r->off + 1;
+    a.unused = 0, a.off2 = ((uint32_t)p->in_offset & 0xFFFFu) * 0x10001u, a.k2 = 2 * r->off + 1;
     a.xadj = 24 * sw - 64, a.xstep = 4 * sw, a.ostep = c, a.lo = r->lo, a.hi = r->hi;
-    for (int32_t t = 0; t < 9; ++t) {                /* t = 3 kx + ky, widened once */
-        const uint32_t wv = dn_rd32(p->weights + ((t % 3) * 3 + t / 3) * c + ch);
-        const uint32_t we = __sxtb16(wv), wo = dn_sxtb16_ror8(wv);
-        w[2 * t] = __sadd16(we, we);
-        w[2 * t + 1] = __sadd16(wo, wo);
-    }
+    dn_dw3_weights(p, ch, w);
+    int32_t have = 0;                                /* the last input row in the band (rolling) */
     for (int32_t oy = oy0; oy < oy1; ++oy) {
         const int32_t y0 = oy * p->stride_h - p->pad_t;
         int8_t *row = out + oy * ow * c + ch;
+        a.w = w + 18 * ((y0 % 3 + 3) % 3);
         for (int32_t ox = 0; ox < ow; ox += run) {
             const int32_t n = ow - ox < run ? ow - ox : run, bw = (n - 1) * sw + 3;
-            dn_dw3_band(p, in + ch, y0, ox * sw - p->pad_l, bw, a.off2, band);
+            const int32_t from = run == ow && oy > oy0 && have >= y0 ? have + 1 : y0;
+            dn_dw3_band(p, in + ch, from, y0 + 3, ox * sw - p->pad_l, bw, a.off2, band);
+            have = y0 + 2;
             a.x = band;
             a.out = row + ox * c;
             a.end = a.out + n * c;
