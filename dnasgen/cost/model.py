@@ -162,15 +162,15 @@ def _op_macs(gc: GraphCost, plan: MemoryPlan, k: int) -> int:
 
 def op_rows(gc: GraphCost, plan: MemoryPlan, cycles: tuple[float, ...], clock_mhz: float) -> tuple[OpCost, ...]:
     """The per-op breakdown (for reports); a patch stage's ops: MACs and cycles of all patches,
-    the offset of their patch buffer."""
+    the bytes and offset of their patch buffer (the last one: of the split tensor)."""
     stage = plan.patch
     grid = f"{stage.n}x{stage.n}" if stage else ""
     rows = []
     for k, (op, fl, cyc) in enumerate(zip(gc.graph.ops, gc.op_flash, cycles)):
         patched = stage is not None and k < stage.ops
-        offset = plan.offsets[buffer(op.output) if patched and k < stage.ops - 1 else op.output]
-        rows.append(OpCost(op.name, op.kind, _op_macs(gc, plan, k), op.params, fl, gc.graph.tensor_bytes(op.output),
-                           offset, cyc, cyc / (clock_mhz * 1000.0), op.output in plan.overlaps,
+        tensor = buffer(op.output) if patched and k < stage.ops - 1 else op.output
+        rows.append(OpCost(op.name, op.kind, _op_macs(gc, plan, k), op.params, fl, plan.sizes[tensor],
+                           plan.offsets[tensor], cyc, cyc / (clock_mhz * 1000.0), op.output in plan.overlaps,
                            grid if patched else ""))
     return tuple(rows)
 

@@ -181,6 +181,9 @@ def test_choice_meets_the_latency_budget():
     tight = estimate(cand, board, 2, 1280, inplace.latency_ms + 0.01, memory="patch")
     assert tight.patch_grid is None and tight.arena_bytes == 111_760
     text = format_report(free, per_op=True)
+    stem = free.ops[0]
+    # 6-row tiles of the 24x24 split <- 13 rows before the stride-2 depthwise <- 15 before the 3x3 one
+    assert (stem.out_bytes, stem.patch) == (15 * 15 * 16, "4x4")
     assert "4x4 patches over 6 ops up to s1b0.project (24x24x8)" in text and sum(line.endswith("  4x4") for line in text.splitlines()) == 6
 
 
