@@ -205,7 +205,9 @@ def patch_stage(ops, count: int, n: int) -> PatchStage | None:
     if n > h or n > w:
         return None
     rows = [_axis_windows(ops[:count], t, 0) for t in tiles(h, n)]
-    cols = [_axis_windows(ops[:count], t, 1) for t in tiles(w, n)]
+    square = h == w and all(op.in_shape[0] == op.in_shape[1] and op.kernel[0] == op.kernel[1] and
+                            op.stride == op.stride_w and op.pad_top == op.pad_left for op in ops[:count])
+    cols = rows if square else [_axis_windows(ops[:count], t, 1) for t in tiles(w, n)]
     crops = _crops(ops[:count], rows + cols)
     if crops is None:
         return None
