@@ -59,13 +59,32 @@ def cost_model_identity() -> str:
     return json_digest([footprint_table(), latency_table(), abi.facts()])[:16]
 
 
+def _layer_latency(spec) -> Callable[[Candidate], float]:
+    """The candidate's layer-by-layer latency (ms) as the cost model computes it (the op cycles of
+    its graph over the clock), without the memory plan: a lower bound of every plan's latency (a
+    patch stage never makes an op faster, dnasgen.cost.model.choose_plan), so a candidate over the
+    latency budget by it is over the budget by the full estimate too, at a fifth of its time."""
+    from dnasgen.cost.latency import op_cycles
+    from dnasgen.cost.model import core_coefficients
+    from dnasgen.graph import build_graph
+    coeffs, clock = core_coefficients(spec.board.core), spec.board.clock_mhz
+
+    def latency_ms(cand: Candidate) -> float:
+        graph = build_graph(cand, spec.num_classes, spec.space.head_channels)
+        return sum(op_cycles(op, coeffs) for op in graph.ops) / (clock * 1000.0)
+    return latency_ms
+
+
 class Pricer:
-    """Memoised cost model for one spec (board, classes, head, latency limit)."""
+    """Memoised cost model for one spec (board, classes, head, latency limit). `fits` first rejects
+    a candidate over the latency budget by its layer-by-layer latency (same answer, cheaper)."""
 
     def __init__(self, spec, estimator: Callable[[Candidate], dict] | None = None):
         self.budgets = Budgets.from_spec(spec)
         self._estimate = estimator or _spec_estimator(spec)
+        self._latency = _layer_latency(spec) if estimator is None and self.budgets.latency_ms is not None else None
         self._cache: dict[str, dict] = {}
+        self._too_slow: set[str] = set()
         self.priced = 0
 
     def cost(self, cand: Candidate) -> dict:
@@ -76,6 +95,12 @@ class Pricer:
         return self._cache[key]
 
     def fits(self, cand: Candidate) -> bool:
+        key = cand.key
+        if key in self._too_slow:
+            return False
+        if self._latency is not None and key not in self._cache and self._latency(cand) > self.budgets.latency_ms:
+            self._too_slow.add(key)
+            return False
         return not self.cost(cand)["violations"]
 
 

@@ -8,6 +8,7 @@ search resumes and ends with the same result as an uninterrupted one.
 """
 from __future__ import annotations
 
+import math
 import random
 import time
 from dataclasses import dataclass, replace
@@ -48,6 +49,9 @@ class SearchConfig:
     chunk: int = 4                            # scores between state saves
     predictor: bool = _SPEC.predictor         # rank a pool of predictor_pool children, score the best
     predictor_pool: int = _SPEC.predictor_pool
+    race_samples: int = _SPEC.race_samples    # racing: race stage on this many validation images (0: off)
+    race_keep: float = _SPEC.race_keep
+    race_recal: int = _SPEC.race_recal_samples
 
     @property
     def n_parents(self) -> int:
@@ -72,6 +76,7 @@ class SearchConfig:
                 "fixed_data": self.fixed_data.to_dict() if self.fixed_data else None,
                 "evaluations": self.target_evaluations,
                 **({"predictor_pool": self.predictor_pool} if self.uses_predictor else {}),
+                **({"race": [self.race_samples, self.race_keep, self.race_recal]} if self.race_samples else {}),
                 **({"niches": "successive_halving", "frontier_seeds": True} if self.strategy != "random" else {})}
 
     @property
@@ -86,6 +91,7 @@ class EngineResult:
     elapsed_s: float
     stop_reason: str                # "complete" | "time budget"
     predictor: dict                 # with search.predictor: its statistics (else empty)
+    racing: dict                    # with search.race_samples: raced / fully scored counts (else empty)
 
 
 class Engine:
@@ -122,7 +128,7 @@ class Engine:
         self.state.stop_reason = stop
         self._save()
         return EngineResult(self._evaluated(), self.state.generation, self.state.elapsed_s, stop,
-                            self._predictor_stats())
+                            self._predictor_stats(), self._racing_stats())
 
     # ---- strategies -----------------------------------------------------------------------
     def _evolution_step(self, rng: random.Random) -> list[Candidate]:
@@ -290,18 +296,49 @@ class Engine:
 
     # ---- scoring ------------------------------------------------------------------------
     def _score(self, population: list[Candidate]) -> bool:
-        """Score the population's new candidates in chunks; False when time ran out."""
+        """Score the population's new candidates (racing first when configured); False when time ran out."""
         todo = list({c.key: c for c in population if c.key not in self.state.memo}.values())
+        keep = max(1, math.ceil(self.cfg.race_keep * len(todo)))
+        if self.cfg.race_samples and hasattr(self.scorer, "race_many") and keep < len(todo):
+            return self._race(todo, keep)
+        return self._chunks(todo, self.scorer.score_many, self.state.memo)
+
+    def _chunks(self, todo: list[Candidate], score: Callable, into: dict[str, float]) -> bool:
+        """Score todo's candidates not yet in `into`, in chunks, saving the state after each."""
+        todo = [c for c in todo if c.key not in into]
         for i in range(0, len(todo), self.cfg.chunk):
             if self._out_of_time():
                 return False
             part = todo[i:i + self.cfg.chunk]
-            for cand, acc in zip(part, self.scorer.score_many(part)):
-                self.state.memo[cand.key] = float(acc)
+            for cand, acc in zip(part, score(part)):
+                into[cand.key] = float(acc)
             self._save()
             if self.on_scored:
                 self.on_scored(len(self.state.memo), self.cfg.target_evaluations)
         return True
+
+    def _race(self, todo: list[Candidate], keep: int) -> bool:
+        """Successive halving: all of todo on the race stage (race_samples validation images, BN
+        recalibrated on race_recal), the best `keep` by race score (ties: todo order) in full; the
+        others keep their race score (parents may use it; the choice and the report never do)."""
+        cfg, race = self.cfg, self.state.race
+        if not self._chunks(todo, lambda part: self.scorer.race_many(part, cfg.race_samples, cfg.race_recal), race):
+            return False
+        best = sorted(range(len(todo)), key=lambda i: (-race[todo[i].key], i))[:keep]
+        if not self._chunks([todo[i] for i in sorted(best)], self.scorer.score_many, self.state.memo):
+            return False
+        for cand in todo:
+            if cand.key not in self.state.memo:
+                self.state.memo[cand.key] = race[cand.key]
+                self.state.partial.append(cand.key)
+        return True
+
+    def _racing_stats(self) -> dict:
+        if not self.cfg.race_samples:
+            return {}
+        return {"race_samples": self.cfg.race_samples, "race_keep": self.cfg.race_keep,
+                "race_recal_samples": self.cfg.race_recal, "raced": len(self.state.race),
+                "race_only": len(self.state.partial), "full": len(self.state.memo) - len(self.state.partial)}
 
     def _out_of_time(self) -> bool:
         self.state.elapsed_s = self._elapsed0 + time.monotonic() - self._t0
@@ -321,4 +358,6 @@ class Engine:
         return [self._record(k) for k in list(self.state.memo)[:self.state.committed]]
 
     def _evaluated(self) -> list[Evaluated]:
-        return [self._record(k) for k in self.state.memo]
+        """The fully scored candidates (a race-only score is on fewer images: not comparable)."""
+        partial = set(self.state.partial)
+        return [self._record(k) for k in self.state.memo if k not in partial]

@@ -100,6 +100,15 @@ def _predictor_lines(stats: dict) -> list[str]:
             f"scored), {_rho(stats['spearman_holdout'])} (fit on 80 % of all scores, tested on the rest)"]
 
 
+def _racing_lines(stats: dict) -> list[str]:
+    if not stats:
+        return []
+    return [f"- racing: {stats['raced']} candidates scored on {stats['race_samples']} validation images "
+            f"(BN recalibrated on {stats['race_recal_samples']}), the best {stats['race_keep']:g} of each "
+            f"generation's on all: {stats['full']} fully scored, {stats['race_only']} race-only (not chosen "
+            f"from, not listed below)"]
+
+
 def _versus_lines(result: SearchResult, baseline: SearchResult | None) -> list[str]:
     rows = versus(result, baseline)
     if rows is None:
@@ -139,9 +148,10 @@ def search_markdown(result: SearchResult, top: int = 10, baseline: SearchResult 
              f"- chosen accuracy: validation {result.chosen.accuracy:.4f} (supernet subnet, BN recalibrated)"
              + (f", test {test:.4f}" if test is not None else ""),
              f"- binding budget (cost model): {format_binding(tightest_budget(result.chosen.cost, b))}",
-             *_predictor_lines(result.predictor), *_differentiable_lines(result.differentiable), "",
+             *_predictor_lines(result.predictor), *_racing_lines(result.racing),
+             *_differentiable_lines(result.differentiable), "",
              *_versus_lines(result, baseline),
-             f"## Top {min(top, result.evaluations)} candidates", ""]
+             f"## Top {min(top, len(result.evaluated))} candidates", ""]
     lines += _table([(str(i + 1), e) for i, e in enumerate(result.top(top))])
     lines += ["", "## Best per data configuration", ""]
     lines += _table(list(result.best_per_data().items()))

@@ -29,6 +29,7 @@ class SearchResult:
     holdout: dict = field(default_factory=dict)   # report-only test accuracy, e.g. {"chosen": 0.91}
     predictor: dict = field(default_factory=dict)  # search.predictor: candidates considered, rank correlations
     differentiable: dict = field(default_factory=dict)  # strategy differentiable: argmax, repair, strengths, log
+    racing: dict = field(default_factory=dict)    # search.race_samples: raced, race_only, full counts
     baseline: "SearchResult | None" = field(default=None, repr=False, compare=False)  # this run's, not saved
 
     @property
@@ -37,7 +38,8 @@ class SearchResult:
 
     @property
     def evaluations(self) -> int:
-        return len(self.evaluated)
+        """Candidates scored: fully (evaluated) and, with racing, on the race stage only."""
+        return len(self.evaluated) + int(self.racing.get("race_only", 0))
 
     @property
     def pareto(self) -> list[Evaluated]:
@@ -57,6 +59,7 @@ class SearchResult:
             "evaluations": self.evaluations, "generations": self.generations,
             "elapsed_s": round(self.elapsed_s, 3), "stop_reason": self.stop_reason, "supernet": self.supernet,
             "holdout": self.holdout, "predictor": self.predictor, "differentiable": self.differentiable,
+            **({"racing": self.racing} if self.racing else {}),
             "pareto": [e.to_dict() for e in self.pareto],
             "best_per_data_config": {k: e.to_dict() for k, e in self.best_per_data().items()},
             "evaluated": [e.to_dict() for e in self.evaluated],
@@ -70,7 +73,8 @@ class SearchResult:
                    Evaluated.from_dict(obj["chosen"]), [Evaluated.from_dict(e) for e in obj["evaluated"]],
                    float(obj["elapsed_s"]), obj["stop_reason"], int(obj["generations"]),
                    obj.get("supernet", ""), dict(obj.get("holdout", {})),
-                   dict(obj.get("predictor", {})), dict(obj.get("differentiable", {})))
+                   dict(obj.get("predictor", {})), dict(obj.get("differentiable", {})),
+                   dict(obj.get("racing", {})))
 
     def save(self, path: Path) -> Path:
         return write_record(path, self.to_dict())

@@ -25,7 +25,8 @@ def config_from_spec(spec, strategy: str) -> SearchConfig:
     return SearchConfig(strategy=strategy, population=s.population, generations=s.generations,
                         mutation_prob=s.mutation_prob, mutation_ratio=s.mutation_ratio,
                         parent_ratio=s.parent_ratio, time_budget_s=s.time_budget_s, seed=s.seed,
-                        predictor=s.predictor, predictor_pool=s.predictor_pool)
+                        predictor=s.predictor, predictor_pool=s.predictor_pool, race_samples=s.race_samples,
+                        race_keep=s.race_keep, race_recal=s.race_recal_samples)
 
 
 def baseline_data(spec, pricer: Pricer) -> DataConfig:
@@ -93,7 +94,8 @@ def _search(spec, workdir: Path, strategy: str | None, scorer, pricer: Pricer,
                           f"of {cfg.time_budget_s} s; raise search.time_budget_s")
     return SearchResult(cfg.strategy, spec.name, spec.board.id, pricer.budgets.to_dict(), cfg.identity(),
                         choose(out.evaluated), out.evaluated, out.elapsed_s, out.stop_reason, out.generations,
-                        supernet=str(getattr(scorer, "identity", "")), predictor=out.predictor)
+                        supernet=str(getattr(scorer, "identity", "")), predictor=out.predictor,
+                        racing=out.racing)
 
 
 def _holdout(result: SearchResult, scorer) -> SearchResult:

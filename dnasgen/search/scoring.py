@@ -1,7 +1,8 @@
 """The real fitness: a subnet of the trained supernet, BN-recalibrated, on the validation split.
 
-`SupernetScorer.score_many` calls `dnasgen.train.score_candidate` per candidate (BN recal on
-training samples + validation accuracy; never the test split). `holdout` gives the test-split
+`SupernetScorer.score_many` scores like `dnasgen.train.score_candidate` (BN recal on training
+samples + validation accuracy; never the test split), on input tensors made once per data
+configuration; `race_many` on a fixed part of the validation subset (the engine's racing). `holdout` gives the test-split
 accuracy of a chosen candidate for the final report only. torch is imported here, lazily.
 
 Parallel scoring: not done across processes, on purpose. Measured on the 2-core CPU box
@@ -25,31 +26,85 @@ from dnasgen.search.state import ARTIFACTS, data_cache
 
 
 class SupernetScorer:
-    """Scores candidates with one trained supernet and one dataset bundle."""
+    """Scores candidates with one trained supernet and one dataset bundle.
+
+    The model inputs of each data configuration (the BN-recalibration images and the validation
+    subset, preprocessed and converted by to_input) are made once per scorer and reused by every
+    candidate of that configuration: the same tensors, bit for bit, as a fresh preprocessing.
+    `race_many` scores on the first `samples` of a fixed seeded ordering of the validation subset
+    (search.race_samples: successive halving in the engine); `score_many` on all of it."""
 
     def __init__(self, supernet, bundle, spec, identity: str = "", threads: int | None = None):
         from dnasgen.train.runtime import configure_threads
         self.supernet, self.bundle, self.spec = supernet, bundle, spec
         self.identity = identity       # checkpoint digest: part of the search state fingerprint
         self.scored = 0
+        self.raced = 0
         self.threads = configure_threads(threads)    # training's rule: --threads, env, the cores
+        self._inputs: dict = {}
+
+    def inputs(self, data, samples: int | None = None, recal: int | None = None):
+        """(recalibration tensor, validation tensor, validation labels) of a data configuration,
+        made once: to_input of recal_arrays and of the eval_samples subset. samples / recal (racing):
+        the first `samples` of a seeded ordering of that subset (kept in subset order) and `recal`
+        recalibration images (recal_arrays' own subset), the same for every candidate."""
+        key = (data, samples, recal)
+        if key not in self._inputs:
+            self._inputs[key] = self._make_inputs(data) if samples is None and recal is None else \
+                self._race_inputs(data, samples, recal)
+        return self._inputs[key]
+
+    def _make_inputs(self, data):
+        import numpy as np
+
+        from dnasgen.train.evaluate import _device, recal_arrays, subset
+        from dnasgen.train.runtime import to_input
+        spec, device = self.spec, _device(self.supernet)
+        x, y = self.bundle.arrays("val", data)
+        idx = subset(len(y), spec.search.eval_samples, spec.train.seed)
+        recal = recal_arrays(self.bundle, data, spec.train.bn_recal_samples, spec.train.seed)
+        return to_input(recal, device), to_input(x[idx], device), np.asarray(y[idx])
+
+    def _race_inputs(self, data, samples: int | None, recal: int | None):
+        import numpy as np
+        import torch
+
+        from dnasgen.train.evaluate import _device, recal_arrays
+        from dnasgen.train.runtime import to_input
+        x_recal, x, y = self.inputs(data)
+        if recal is not None:
+            x_recal = to_input(recal_arrays(self.bundle, data, recal, self.spec.train.seed), _device(self.supernet))
+        if samples is not None and samples < len(y):
+            pick = np.sort(np.random.default_rng(self.spec.train.seed + 1).permutation(len(y))[:samples])
+            x, y = x[torch.from_numpy(pick)].contiguous(memory_format=torch.channels_last), y[pick]
+        return x_recal, x, y
+
+    def _accuracy(self, cand: Candidate, samples: int | None = None, recal: int | None = None) -> float:
+        from dnasgen.train import evaluate, recalibrate_bn
+        x_recal, x, y = self.inputs(cand.data, samples, recal)
+        self.supernet.set_active(cand)
+        recalibrate_bn(self.supernet, x_recal)
+        return float(evaluate(self.supernet, x, y))
 
     def score_many(self, candidates: Sequence[Candidate]) -> list[float]:
-        from dnasgen.train import score_candidate
-        out = []
-        for cand in candidates:
-            out.append(float(score_candidate(self.supernet, self.bundle, cand, self.spec)))
-            self.scored += 1
+        out = [self._accuracy(cand, None) for cand in candidates]
+        self.scored += len(out)
+        return out
+
+    def race_many(self, candidates: Sequence[Candidate], samples: int, recal: int | None = None) -> list[float]:
+        """The racing stage's cheaper accuracy: BN recalibrated on `recal` images (None: all of
+        train.bn_recal_samples), evaluated on `samples` of the validation subset."""
+        out = [self._accuracy(cand, samples, recal) for cand in candidates]
+        self.raced += len(out)
         return out
 
     def holdout(self, cand: Candidate) -> float:
         """Test-split accuracy of the candidate's supernet subnet (report only, never for selection)."""
         from dnasgen.train import evaluate, recalibrate_bn
-        from dnasgen.train.evaluate import recal_arrays, subset
+        from dnasgen.train.evaluate import subset
         spec = self.spec
         self.supernet.set_active(cand)
-        recalibrate_bn(self.supernet, recal_arrays(self.bundle, cand.data, spec.train.bn_recal_samples,
-                                                   spec.train.seed))
+        recalibrate_bn(self.supernet, self.inputs(cand.data)[0])
         x, y = self.bundle.arrays("test", cand.data)
         idx = subset(len(y), spec.search.eval_samples, spec.train.seed)
         return float(evaluate(self.supernet, x[idx], y[idx]))

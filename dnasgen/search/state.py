@@ -63,13 +63,16 @@ class SearchState:
     stop_reason: str = ""
     predicted: dict[str, float] = field(default_factory=dict)   # predictor's estimate, made before scoring
     considered: dict[int, int] = field(default_factory=dict)    # generation -> pool ranked by the predictor
+    race: dict[str, float] = field(default_factory=dict)        # racing: candidate key -> race-stage score
+    partial: list[str] = field(default_factory=list)            # memo keys holding a race score only
 
     def to_dict(self) -> dict:
         return {"version": STATE_VERSION, "fingerprint": self.fingerprint, "generation": self.generation,
                 "population": self.population, "memo": self.memo, "committed": self.committed,
                 "rng": _rng_to_json(self.rng) if self.rng is not None else None,
                 "elapsed_s": self.elapsed_s, "done": self.done, "stop_reason": self.stop_reason,
-                "predicted": self.predicted, "considered": {str(k): v for k, v in self.considered.items()}}
+                "predicted": self.predicted, "considered": {str(k): v for k, v in self.considered.items()},
+                "race": self.race, "partial": self.partial}
 
     @classmethod
     def from_dict(cls, obj: dict) -> "SearchState":
@@ -78,7 +81,8 @@ class SearchState:
                    _rng_from_json(obj["rng"]) if obj.get("rng") is not None else None,
                    float(obj.get("elapsed_s", 0.0)), bool(obj.get("done", False)),
                    str(obj.get("stop_reason", "")), {k: float(v) for k, v in obj.get("predicted", {}).items()},
-                   {int(k): int(v) for k, v in obj.get("considered", {}).items()})
+                   {int(k): int(v) for k, v in obj.get("considered", {}).items()},
+                   {k: float(v) for k, v in obj.get("race", {}).items()}, list(obj.get("partial", [])))
 
     def seen(self) -> set[str]:
         """Keys scored before the current generation began (a resumed generation sees the same)."""

@@ -62,6 +62,10 @@ class Search:
     eval_samples: int = 1000
     predictor: bool = True          # evolution: rank a large pool with an accuracy predictor, score its best
     predictor_pool: int = 2500      # candidates the predictor ranks per generation
+    race_samples: int = 0           # racing: each generation's new candidates first scored on this many
+                                    # validation images (0: off), the best race_keep share on all
+    race_keep: float = 0.25
+    race_recal_samples: int = 64    # racing: BN recalibration images of the first (race) stage
     compare_baseline: bool = False  # also run hardware_aware on the same supernet (summary shows both)
     diff_warmup_epochs: int = 2     # differentiable: supernet (sandwich) training before the search epochs
     diff_epochs: int = 4            # differentiable: joint weight + architecture epochs

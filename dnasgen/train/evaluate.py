@@ -12,9 +12,18 @@ def _device(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
+def _batch(x, start: int, stop: int, device: torch.device) -> torch.Tensor:
+    """Model input of x[start:stop]: x uint8 NHWC (converted by to_input) or a tensor that
+    to_input already made (sliced as is: the same values, elementwise)."""
+    if isinstance(x, torch.Tensor):
+        return x[start:stop]
+    return to_input(x[start:stop], device)
+
+
 @torch.no_grad()
-def recalibrate_bn(model: nn.Module, x_u8: np.ndarray, batch_size: int = 128) -> nn.Module:
-    """Reset every BatchNorm's running statistics and re-estimate them (exact average) on x_u8.
+def recalibrate_bn(model: nn.Module, x_u8, batch_size: int = 128) -> nn.Module:
+    """Reset every BatchNorm's running statistics and re-estimate them (exact average) on x_u8
+    (uint8 NHWC, or its to_input tensor).
 
     Works on a Supernet (for its active candidate) and on a StaticNet alike. Leaves the
     model in eval mode.
@@ -27,23 +36,23 @@ def recalibrate_bn(model: nn.Module, x_u8: np.ndarray, batch_size: int = 128) ->
     model.train()
     device = _device(model)
     for start in range(0, len(x_u8), batch_size):
-        model(to_input(x_u8[start:start + batch_size], device))
+        model(_batch(x_u8, start, start + batch_size, device))
     for m, momentum in zip(bns, saved):
         m.momentum = momentum
     return model.eval()
 
 
 @torch.no_grad()
-def predict(model: nn.Module, x_u8: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Class predictions (argmax of the logits), eval mode."""
+def predict(model: nn.Module, x_u8, batch_size: int = 256) -> np.ndarray:
+    """Class predictions (argmax of the logits), eval mode; x_u8 uint8 NHWC or its to_input tensor."""
     model.eval()
     device = _device(model)
-    out = [model(to_input(x_u8[s:s + batch_size], device)).argmax(dim=1).cpu()
+    out = [model(_batch(x_u8, s, s + batch_size, device)).argmax(dim=1).cpu()
            for s in range(0, len(x_u8), batch_size)]
     return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.int64)
 
 
-def evaluate(model: nn.Module, x_u8: np.ndarray, y: np.ndarray, batch_size: int = 256) -> float:
+def evaluate(model: nn.Module, x_u8, y: np.ndarray, batch_size: int = 256) -> float:
     """Top-1 accuracy in [0, 1]."""
     if len(y) == 0:
         return 0.0
