@@ -93,3 +93,8 @@ def op_cycles(op: Op, coeffs: dict) -> float:
         raise DnasgenError(f"dnasgen/cost/latency.yaml has no coefficients for {kind!r} ({op.name})")
     table = coeffs["kinds"][kind]
     return sum(table.get(t, 0.0) * v for t, v in op_terms(op).items())
+
+
+def cycles_ms(cycles: float, clock_mhz: float) -> float:
+    """Milliseconds that `cycles` take at clock_mhz MHz."""
+    return cycles / (clock_mhz * 1000.0)

@@ -16,7 +16,7 @@ from dnasgen.cost.footprint import (code_flash_bytes, data_file, op_flash_bytes,
                                     preprocess_code_bytes,
                                     preprocess_planes, preprocess_ram_bytes, static_ram_bytes)
 from dnasgen.cost.inplace import DEFAULT_MEMORY, check_mode, graph_window_ops
-from dnasgen.cost.latency import op_cycles
+from dnasgen.cost.latency import cycles_ms, op_cycles
 from dnasgen.cost.memory import MemoryPlan, graph_schedule, plan_graph
 from dnasgen.cost.patch import PatchStage, best_plan, buffer, describe, patch_op, patch_stage, stage_grids
 from dnasgen.cost.report import CostReport, OpCost, budget_violations
@@ -118,11 +118,16 @@ def _op_patch_cycles(op, k: int, stage: PatchStage, coeffs: dict) -> float:
     return sum(n * op_cycles(patch_op(op, w), coeffs) for w, n in stage.window_counts(k))
 
 
+def graph_cycles(graph: Graph, core: str) -> tuple[float, ...]:
+    """Cycles of each op of the graph run layer by layer on a core (the latency model's terms)."""
+    coeffs = core_coefficients(core)
+    return tuple(op_cycles(op, coeffs) for op in graph.ops)
+
+
 def latency_cycles(gc: GraphCost, core: str, stage: PatchStage | None = None) -> tuple[float, ...]:
     """Cycles per op of the graph, run layer by layer or with a patch stage."""
     if core not in gc.memo:
-        coeffs = core_coefficients(core)
-        gc.memo[core] = tuple(op_cycles(op, coeffs) for op in gc.graph.ops)
+        gc.memo[core] = graph_cycles(gc.graph, core)
     cycles = gc.memo[core]
     return cycles if stage is None else _stage_cycles(gc, core, stage) + cycles[stage.ops:]
 
@@ -141,7 +146,7 @@ def choose_plan(gc: GraphCost, core: str, clock_mhz: float,
     makes an op faster (every latency term grows with the patches, coefficients are >= 0), so
     over the budget without patches means no patches."""
     def fits(stage):
-        return max_latency_ms is None or sum(latency_cycles(gc, core, stage)) / (clock_mhz * 1000.0) <= max_latency_ms
+        return max_latency_ms is None or cycles_ms(sum(latency_cycles(gc, core, stage)), clock_mhz) <= max_latency_ms
     if not gc.grids or not fits(None):
         return gc.plan, latency_cycles(gc, core)
     key = ("plan", core, clock_mhz, max_latency_ms)
@@ -170,7 +175,7 @@ def op_rows(gc: GraphCost, plan: MemoryPlan, cycles: tuple[float, ...], clock_mh
         patched = stage is not None and k < stage.ops
         tensor = buffer(op.output) if patched and k < stage.ops - 1 else op.output
         rows.append(OpCost(op.name, op.kind, _op_macs(gc, plan, k), op.params, fl, plan.sizes[tensor],
-                           plan.offsets[tensor], cyc, cyc / (clock_mhz * 1000.0), op.output in plan.overlaps,
+                           plan.offsets[tensor], cyc, cycles_ms(cyc, clock_mhz), op.output in plan.overlaps,
                            grid if patched else ""))
     return tuple(rows)
 
@@ -186,7 +191,7 @@ def estimate(candidate: Candidate, board, num_classes: int, head_channels: int,
     """
     gc = graph_cost(candidate, int(num_classes), int(head_channels), check_mode(memory))
     plan, cycles = choose_plan(gc, board.core, board.clock_mhz, max_latency_ms)
-    latency_ms = sum(cycles) / (board.clock_mhz * 1000.0)
+    latency_ms = cycles_ms(sum(cycles), board.clock_mhz)
     ram = gc.ram_bytes_for(sensor_format, plan)
     flash = gc.flash_bytes_for(sensor_format) + patch_flash_bytes(plan.patch, gc.graph)
     violations = budget_violations(ram, board.ram_budget_bytes, flash, board.flash_budget_bytes,

@@ -64,14 +64,13 @@ def _layer_latency(spec) -> Callable[[Candidate], float]:
     its graph over the clock), without the memory plan: a lower bound of every plan's latency (a
     patch stage never makes an op faster, dnasgen.cost.model.choose_plan), so a candidate over the
     latency budget by it is over the budget by the full estimate too, at a fifth of its time."""
-    from dnasgen.cost.latency import op_cycles
-    from dnasgen.cost.model import core_coefficients
+    from dnasgen.cost.latency import cycles_ms
+    from dnasgen.cost.model import graph_cycles
     from dnasgen.graph import build_graph
-    coeffs, clock = core_coefficients(spec.board.core), spec.board.clock_mhz
+    core, clock = spec.board.core, spec.board.clock_mhz
 
     def latency_ms(cand: Candidate) -> float:
-        graph = build_graph(cand, spec.num_classes, spec.space.head_channels)
-        return sum(op_cycles(op, coeffs) for op in graph.ops) / (clock * 1000.0)
+        return cycles_ms(sum(graph_cycles(build_graph(cand, spec.num_classes, spec.space.head_channels), core)), clock)
     return latency_ms
 
 

@@ -236,8 +236,9 @@ def verify_project(project_dir, board=None, max_latency_ms: float | None = None,
     report.instructions = _board_core_counts(report, board)
     _size(project, report, board, budgets)
     if report.instructions and board.is_cortex_m:
+        from dnasgen.cost.latency import cycles_ms
         cpi = cycles_per_instruction(board.core)
-        report.latency_ms = max(report.instructions) * cpi / (board.clock_mhz * 1000.0)
+        report.latency_ms = cycles_ms(max(report.instructions) * cpi, board.clock_mhz)
         if max_latency_ms is not None and report.latency_ms > max_latency_ms:
             report.violations.append(f"latency {report.latency_ms:.1f} ms (QEMU instructions x {cpi:g} cycles/"
                                      f"instruction at {board.clock_mhz:g} MHz) > limit {max_latency_ms:g} ms")
