@@ -39,6 +39,7 @@ import numpy as np
 
 from dnasgen.candidate import ArchConfig, Candidate, DataConfig, StageConfig
 from dnasgen.cost.latency import MAC_TERMS, TERMS, latency_kind, op_terms
+from dnasgen.errors import BuildError, DnasgenError
 from dnasgen.io import atomic_write_text
 
 CORE = "cortex-m4"
@@ -126,7 +127,6 @@ def _trace(project: Path, flags: str, core: str = "m4") -> dict[int, int]:
 def _total(project: Path, name: str, macs: int, core: str) -> ModelResult:
     """One untraced inference on `core` (bit-exact with the embedded reference) and its code size."""
     from dnasgen.codegen.qemu import qemu_target
-    from dnasgen.errors import BuildError
     from dnasgen.verify.project import parse_size, qemu_run, run_make
     out, instructions = qemu_run(project, core)
     if "test: ok" not in out or not instructions:
@@ -137,7 +137,6 @@ def _total(project: Path, name: str, macs: int, core: str) -> ModelResult:
 
 def graph_ops(cand: Candidate, head: int, program) -> list:
     """The cost model's graph ops of a candidate, checked one to one against the lowered program."""
-    from dnasgen.errors import BuildError
     from dnasgen.graph import build_graph
     ops = build_graph(cand, 2, head).ops
     if [op.macs for op in ops] != [op.macs for op in program.ops]:
@@ -267,7 +266,7 @@ def write_latency(fits: dict[str, dict], models: int, path: Path | None = None) 
                       f"per op of the QEMU-measured {variant} kernels of the m4 ({how})")
         block = re.compile(rf"^  {re.escape(core)}:\n(?:    .*\n)*", re.M)
         if not block.search(text):
-            raise ValueError(f"{path} has no {core} block")
+            raise BuildError(f"{path} has no {core} block: nothing written")
         calibrated = core == CORE or measured is not None
         text = block.sub(lambda _: _core_block(core, coeffs, source, calibrated, cpi[core]), text, count=1)
     return atomic_write_text(path, text)
@@ -341,6 +340,14 @@ def main(argv=None) -> int:
     ap.add_argument("--models", help="only these models of MODELS, comma-separated")
     ap.add_argument("--per-op", action="store_true", help="also print every op's measured and estimated instructions")
     args = ap.parse_args(argv)
+    try:
+        return _run(args)
+    except DnasgenError as exc:          # a failed build / QEMU run: its message, no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+def _run(args) -> int:
     cores, models = _cores(args.cores), _pick(args.models)
     from dnasgen.verify.project import toolchain_available
     if not toolchain_available():

@@ -106,3 +106,15 @@ def test_measured_cores_replace_the_derived_ratios(tmp_path):
     assert cores["cortex-m7"]["kinds"]["dwconv3"]["mac"] == pytest.approx(3.2 * 0.6)
     assert cores["cortex-m7"]["calibrated"] is True and cores["cortex-m33"]["calibrated"] is False
     assert cores["xtensa-lx7"]["kinds"]["conv"]["mac"] == pytest.approx(6.0 * 1.3)   # still derived
+
+
+def test_write_latency_without_a_core_block_is_an_error_and_writes_nothing(tmp_path):
+    from dnasgen.errors import BuildError
+    src = (calibrate.Path(calibrate.__file__).resolve().parents[1] / "cost" / "latency.yaml").read_text()
+    path = tmp_path / "latency.yaml"
+    broken = calibrate.re.sub(r"^  xtensa-lx7:\n(?:    .*\n)*", "", src, flags=calibrate.re.M)
+    assert broken != src
+    path.write_text(broken)
+    with pytest.raises(BuildError, match="no xtensa-lx7 block"):
+        calibrate.write_latency({"dsp": TRUE, "portable": calibrate._scaled(TRUE, 6.0, 3.0, 2.0)}, 6, path)
+    assert path.read_text() == broken
