@@ -167,14 +167,11 @@ static void dn_im2col(const dn_conv_t *p, const int8_t *in, int32_t i, int8_t *c
             const int8_t *src = in + (iy * p->in_w + x0) * ic;
             if (iy < 0 || iy >= p->in_h)
                 for (int32_t j = 0; j < row; ++j) col[j] = pad;
-            else {
-                int32_t j = 0;
-                for (; j + 4 <= row; j += 4) {                /* words (unaligned access) */
-                    const uint32_t v = dn_rd32(src + j);
-                    memcpy(col + j, &v, 4);
-                }
-                for (; j < row; ++j) col[j] = src[j];
-            }
+            else
+                for (int32_t j = 0; j < row; j += 4) {        /* words (unaligned access), up to 3 bytes */
+                    const uint32_t v = dn_rd32(src + j);      /* past the row: the next row, the padding */
+                    memcpy(col + j, &v, 4);                   /* or the next window overwrites them; the */
+                }                                             /* last window's land in dn_scratch's slack */
         }
         return;
     }
@@ -198,7 +195,7 @@ static void dn_im2col_pad(const dn_conv_t *p, const int8_t *in, int32_t i, int32
 void dn_conv(const dn_conv_t *p, const int8_t *in, int8_t *out) {
     const int32_t k = p->k_h * p->k_w * p->in_c, n = p->out_c, pixels = p->out_h * p->out_w;
     const int32_t kpad = p->w_row;              /* k rounded up to 4n; padded weights are 0 */
-    int8_t *ca = (int8_t *)(dn_scratch + 2 * kpad + 4), *cb = ca + kpad;   /* after 4 widened pixels */
+    int8_t *ca = (int8_t *)(dn_scratch + 2 * kpad), *cb = ca + kpad;   /* after 4 widened pixels, 4 words slack */
 #if DN_USE_MVE
     if (k >= DN_MVE_MIN_K) {
         for (int32_t i = 0; i < pixels; ++i, out += n) {

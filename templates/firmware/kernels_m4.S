@@ -10,7 +10,8 @@
  * (a0,a2) (a1,a3) (b0,b2) (b1,b3) ... and the same for c, d; a->w: int8 weight rows (k % 4 == 0).
  * Per channel: acc = bias + sum; out = clamp(RDBPOT(SMMULR(2 acc, m), e) + offset), e = -shift,
  * exact for |acc| < 2^30 and e >= 1 (the generator's `fast` condition).
- * Dot products: 13 instructions per 16 MACs (each weight word sign-extended once for 4 pixels);
+ * Dot products: 13 instructions per 16 MACs (each weight word sign-extended once for 4 pixels;
+ * a block of 1 pixel: 6 per 4 MACs);
  * per channel 44 for the 4 outputs' requantisation and stores (dn_gemm4: + 25 for the activation
  * clamp); dn_gemm4_sat skips the activation clamp (range -128..127).
  * dn_gemm_args_t (dn_abi.h): w, bias, mult, shift, k, n4 = k / 4, out_c, out offset, lo, hi, in,
@@ -89,7 +90,9 @@
     .equ DN_N, 88
     .equ DN_OFF2, 92             @ input offset in both halves
     .equ DN_K, 96
-    .equ DN_FRAME, 100
+    .equ DN_E4, 100              @ inner loop entries of a 4-pixel block,
+    .equ DN_E1, 104              @ of a 1-pixel block (only pixel a accumulated)
+    .equ DN_FRAME, 108
 
 /* 4 values of one channel for pixels a, b (r0 stream), c, d (lr stream): 8 SMLAD */
 .macro DN_GROUP4
@@ -106,6 +109,16 @@
     smlad   r5, r8, r11, r5
     smlad   r6, r9, r12, r6
     smlad   r6, r10, r11, r6
+.endm
+
+/* 4 values of one channel for pixel a alone (r0 stream, b skipped): 2 SMLAD */
+.macro DN_GROUP1
+    ldr     r11, [r1], #4
+    ldrd    r7, r8, [r0], #16
+    sxtb16  r12, r11
+    sxtb16  r11, r11, ror #8
+    smlad   r3, r7, r12, r3
+    smlad   r3, r8, r11, r3
 .endm
 
 /* widen k values of pixels \pa, \pb (+ offset r4) to the interleaved int16 pairs at r6 (r5: k) */
@@ -145,11 +158,15 @@
     str     r5, [sp, #DN_K]
     adr.w   r8, 2f + 1                  @ inner loop entries (Thumb addresses)
     adr.w   r9, 6f + 1
+    adr.w   r10, 7f + 1
+    adr.w   r11, 8f + 1
     lsrs    r6, r6, #1                  @ n4 / 2, carry: n4 odd
-    itt     cs
+    ittt    cs
     addcs   r6, r6, #1
     movcs   r8, r9
-    strd    r6, r8, [sp, #DN_PASSES]
+    movcs   r10, r11
+    str     r6, [sp, #DN_PASSES]
+    strd    r8, r10, [sp, #DN_E4]
     ldm     r0, {r1-r8}                 @ off lo hi in pixels in_off x out
     lsl     r1, r1, #1
     add     r1, r1, #1
@@ -176,6 +193,11 @@
     cmp     r1, #3
     it      gt
     movgt   r1, #3
+    cmp     r1, #0                      @ one pixel: the 1-pixel inner loop
+    ite     eq
+    ldreq   r4, [sp, #DN_E1]
+    ldrne   r4, [sp, #DN_E4]
+    str     r4, [sp, #DN_ENTRY]
     DN_PIX  r4, 1
     DN_PIX  r6, 2
     mla     r7, r4, r5, r0              @ inputs of pixels b, c, d
@@ -188,12 +210,15 @@
     strd    r11, r12, [sp, #DN_OC]
     mov     r12, r8
     mov     lr, r9
+    mov     r8, r1
     ldr     r4, [sp, #DN_OFF2]
     ldr     r6, [sp, #DN_X]
     DN_WIDEN2 r0, r7
     str     r6, [sp, #DN_XCD]
+    cmp     r8, #0
+    beq     4f
     DN_WIDEN2 r12, lr
-    @ channels from 0
+4:  @ channels from 0
     add     r12, sp, #DN_W0
     ldm     r12, {r1-r4}                @ w bias mult shift
     strd    r3, r4, [sp, #DN_MULT]
@@ -211,6 +236,7 @@
     DN_GROUP4
     subs    r2, r2, #1
     bne     2b
+9:
     ldm     sp, {r7-r12, lr}            @ mult shift out_a out_b out_c out_d K
     ldr     r0, [r7], #4
     ldr     r2, [r8], #4
@@ -248,6 +274,16 @@
     bgt     1b
     add     sp, sp, #DN_FRAME
     pop     {r4-r11, pc}
+7:  @ one channel of a 1-pixel block (b, c, d = a)
+    DN_GROUP1
+8:
+    DN_GROUP1
+    subs    r2, r2, #1
+    bne     7b
+    mov     r4, r3
+    mov     r5, r3
+    mov     r6, r3
+    b       9b
     .size \name, . - \name
 .endm
 
