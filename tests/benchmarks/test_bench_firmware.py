@@ -9,7 +9,7 @@
   (TFLM: 58 kB reference, 109 kB with CMSIS-NN);
 * the same on every other core's QEMU machine (`make qemu CORE=`): instructions per MAC of the
   portable C99 kernels on M0+ (ARMv6-M) / M3, of the DSP kernels on M7 / M33 and of the DSP +
-  Helium convolutions on the M55 (measured 18.71 / 12.22 / 1.79 / 1.79 / 1.67), bit-exact vectors,
+  Helium convolutions on the M55 (measured 18.71 / 12.22 / 1.79 / 1.78 / 1.67), bit-exact vectors,
   code <= 12 kB;
 * the host build's inference time (the benchmarked callable).
 Instruction counts are deterministic, so they are asserted; times are only recorded.
