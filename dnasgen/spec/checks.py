@@ -133,8 +133,18 @@ def check_train_init(data: dict, base_dir: Path, check_paths: bool) -> tuple[Fou
 
 
 # Each check with the sections it reads: it is skipped when one of them already has a schema error.
+def check_racing(data: dict) -> Found:
+    """Racing scores a part of the validation subset: race_samples below eval_samples."""
+    race, full = _get(data, "search", "race_samples"), _get(data, "search", "eval_samples")
+    if isinstance(race, int) and isinstance(full, int) and 0 < full <= race:
+        return [("$.search.race_samples", f"race_samples {race} must be below search.eval_samples {full} (the race "
+                 f"stage scores a part of the validation subset); lower it or set 0 to turn racing off")]
+    return []
+
+
 CHECKS = ((check_sensor_data, ("$.sensor", "$.data_options")),
           (check_search, ("$.search", "$.data_options")),
+          (check_racing, ("$.search",)),
           (check_board, ("$.board",)),
           (check_task, ("$.task", "$.dataset")))
 

@@ -84,6 +84,8 @@ def test_integral_floats_become_ints(tmp_path):
     (MINIMAL + "search: {fixed_data: {resolution: 96, color: rgb}}\n",
      "spec.yaml:5:22: $.search.fixed_data: fixed_data is only used by strategy hardware_aware, but the strategy "
      "is 'evolution'; set search.strategy: hardware_aware or remove fixed_data"),
+    (MINIMAL + "search: {eval_samples: 100, race_samples: 100}\n",
+     "spec.yaml:5:43: $.search.race_samples: race_samples 100 must be below search.eval_samples 100"),
 ])
 def test_each_error_class_is_located(tmp_path, monkeypatch, body, expect):
     monkeypatch.chdir(tmp_path)
