@@ -80,7 +80,7 @@ CODE = {
     "finetune": (*_CORE, "data", "nn", "train", "search"),
     "export": (*_CORE, "data", "nn", "export"),
     "generate": (*_CORE, "cost", "abi.py", "data", "export", "codegen", TEMPLATES, "pipeline/fromlock.py"),
-    "verify": ("boards", "verify"),
+    "verify": ("boards", "verify", "cost/latency.py", "cost/latency.yaml"),   # its ms: x cycles/instruction
 }
 
 

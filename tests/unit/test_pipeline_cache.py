@@ -169,6 +169,10 @@ def test_code_fingerprint_covers_the_stage_code():
     assert len(code_fingerprint((TEMPLATES,))) == 64
     for use_candidate, differentiable in ((False, False), (True, False), (False, True)):
         assert all(stage.code == CODE[stage.name] for stage in stage_list(use_candidate, differentiable))
+    # verify's latency is the QEMU count x latency.yaml's cycles per instruction: a refit re-verifies
+    root = Path(dnasgen.__file__).parent
+    assert (root / "cost" / "latency.yaml").is_file()
+    assert any(part == "cost/latency.yaml" or part == "cost" for part in CODE["verify"])
 
 
 def test_differentiable_search_stage_trains_its_own_supernet():
