@@ -24,24 +24,33 @@ from dnasgen.candidate import Candidate
 from dnasgen.io import sha256_file
 from dnasgen.search.state import ARTIFACTS, data_cache
 
+INPUT_CACHE_BYTES = 1 << 30     # cached model inputs above this: the least recently used are made again
+
+
+def _nbytes(entry) -> int:
+    return sum(int(getattr(a, "nbytes", 0)) for a in entry)
+
 
 class SupernetScorer:
     """Scores candidates with one trained supernet and one dataset bundle.
 
     The model inputs of each data configuration (the BN-recalibration images and the validation
     subset, preprocessed and converted by to_input) are made once per scorer and reused by every
-    candidate of that configuration: the same tensors, bit for bit, as a fresh preprocessing.
+    candidate of that configuration: the same tensors, bit for bit, as a fresh preprocessing (at
+    most cache_bytes of them are kept: the least recently used are made again when needed).
     `race_many` scores on the first `samples` of a fixed seeded ordering of the validation subset
     (search.race_samples: successive halving in the engine); `score_many` on all of it."""
 
-    def __init__(self, supernet, bundle, spec, identity: str = "", threads: int | None = None):
+    def __init__(self, supernet, bundle, spec, identity: str = "", threads: int | None = None,
+                 cache_bytes: int = INPUT_CACHE_BYTES):
         from dnasgen.train.runtime import configure_threads
         self.supernet, self.bundle, self.spec = supernet, bundle, spec
         self.identity = identity       # checkpoint digest: part of the search state fingerprint
         self.scored = 0
         self.raced = 0
         self.threads = configure_threads(threads)    # training's rule: --threads, env, the cores
-        self._inputs: dict = {}
+        self._inputs: dict = {}       # (data, samples, recal) -> inputs, least recently used first
+        self.cache_bytes = cache_bytes
 
     def inputs(self, data, samples: int | None = None, recal: int | None = None):
         """(recalibration tensor, validation tensor, validation labels) of a data configuration,
@@ -49,10 +58,15 @@ class SupernetScorer:
         the first `samples` of a seeded ordering of that subset (kept in subset order) and `recal`
         recalibration images (recal_arrays' own subset), the same for every candidate."""
         key = (data, samples, recal)
-        if key not in self._inputs:
-            self._inputs[key] = self._make_inputs(data) if samples is None and recal is None else \
-                self._race_inputs(data, samples, recal)
-        return self._inputs[key]
+        if key in self._inputs:
+            self._inputs[key] = self._inputs.pop(key)          # most recently used
+            return self._inputs[key]
+        entry = self._make_inputs(data) if samples is None and recal is None else \
+            self._race_inputs(data, samples, recal)
+        self._inputs[key] = entry
+        while len(self._inputs) > 1 and sum(map(_nbytes, self._inputs.values())) > self.cache_bytes:
+            del self._inputs[next(iter(self._inputs))]        # bounded: a large space's inputs (e.g.
+        return entry                                          # 12 configs x 2000 images) would not fit
 
     def _make_inputs(self, data):
         import numpy as np

@@ -111,6 +111,9 @@ def test_cached_inputs_equal_fresh_preprocessing(tmp_path):
         rows = [i for i in range(len(y)) if any(torch.equal(x[i], r) for r in r_x)]
         assert len(rows) == 20 and np.array_equal(r_y, y[rows])     # a part of the subset, in its order
     assert scorer.score_many(cands) == [score_candidate(scorer.supernet, bundle, c, spec) for c in cands]
+    small = SupernetScorer(scorer.supernet, bundle, spec, threads=1, cache_bytes=1)    # keeps one entry
+    assert small.score_many(cands) == scorer.score_many(cands) and len(small._inputs) == 1
+    assert len({c.data for c in cands}) > 1
     c = cands[0]
     scorer.supernet.set_active(c)
     r_recal, r_x, r_y = scorer.inputs(c.data, 20, 9)
