@@ -78,10 +78,16 @@ def with_budget(spec, key: str, value: float):
 
 
 def check_budgets(spec, sweep: Sweep) -> None:
-    """BudgetError naming key=value for the first value where nothing (or not the baseline) fits."""
+    """BudgetError naming key=value for the first value where nothing (or not the baseline) fits
+    (SpecError where the value leaves the model no RAM or flash at all)."""
     from dnasgen.search.runner import baseline_data
     for value in sweep.values:
         sv = with_budget(spec, sweep.key, value)
+        for kind in ("ram", "flash"):
+            if getattr(sv.board, f"{kind}_budget_bytes") <= 0:
+                raise _issue(spec, BUDGET_KEYS[sweep.key][2], f"--sweep {sweep.key}={value:g}: leaves no {kind} for "
+                             f"the model (board.{kind}_kb {getattr(sv.board, f'{kind}_kb'):g} <= board.reserve_"
+                             f"{kind}_kb {getattr(sv.board, f'reserve_{kind}_kb'):g})")
         pricer = Pricer(sv)
         try:
             feasible_data_configs(sv, pricer, sv.space.data_configs())

@@ -39,6 +39,8 @@ def test_parse_sweep_and_ci():
     ("board.ram_kb=64,-3", 2, ["board.ram_kb=-3", "positive"]),
     ("board.ram_kb", 2, ["KEY=V1,V2"]),
     ("board.ram_kb=256,33", 3, ["board.ram_kb=33", "no candidate fits"]),
+    ("board.ram_kb=256,20", 2, ["board.ram_kb=20", "leaves no ram", "board.reserve_ram_kb 32"]),
+    ("board.reserve_flash_kb=0,4096", 2, ["board.reserve_flash_kb=4096", "leaves no flash"]),
     ("constraints.max_latency_ms=1000,0.01", 3, ["constraints.max_latency_ms=0.01", "latency"]),
 ])
 def test_bad_sweeps_fail_cleanly_and_write_nothing(tmp_path, arg, code, words):
