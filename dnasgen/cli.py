@@ -128,8 +128,9 @@ def search(spec: Path = SpecArg,
            compare: bool = typer.Option(False, "--compare", help="Run evolution, hardware_aware and random "
                                         "with equal budgets and evaluation counts, then differentiable (same "
                                         "budgets, own supernet); write the comparison table and plot."),
-           differentiable: bool = typer.Option(True, "--differentiable/--no-differentiable",
-                                               help="--compare / --sweep: include the differentiable search."),
+           differentiable: Optional[bool] = typer.Option(None, "--differentiable/--no-differentiable",
+                                                         help="--compare / --sweep: include the differentiable "
+                                                         "search (default: include)."),
            sweep: Optional[str] = typer.Option(None, "--sweep", metavar="KEY=V1,V2,...",
                                                help="With --compare: repeat it per value of one budget "
                                                "(board.ram_kb, board.flash_kb, constraints.max_latency_ms), "

@@ -193,11 +193,15 @@ def project_of(spec, out: Path | None = None) -> Path:
 
 def search_spec(spec_path: Path, strategy: str | None = None, compare_all: bool = False,
                 out: Path | None = None, sweep: str | None = None, seeds: int = 3, int8: bool = True,
-                differentiable: bool = True):
+                differentiable: bool | None = None):
     """`dnasgen search`: load the spec, then run_search, compare or (with sweep) the budget sweep:
     a SearchResult, a ComparisonTable or the sweep.json document. differentiable: --compare (and
     --sweep) include the differentiable search."""
     from dnasgen.spec import load_spec
+    if differentiable is not None and not compare_all:
+        raise DnasgenError("--differentiable/--no-differentiable choose the strategies of --compare: "
+                           "add --compare (one strategy alone: --strategy)")
+    differentiable = differentiable is not False
     spec = load_spec(spec_path)
     if sweep is not None:
         if not compare_all:

@@ -52,11 +52,14 @@ def test_bad_sweeps_fail_cleanly_and_write_nothing(tmp_path, arg, code, words):
     assert not (tmp_path / "out").exists()          # nothing half-written: checked before any work
 
 
-def test_sweep_needs_compare(tmp_path):
+@pytest.mark.parametrize("args", [["--sweep", "board.ram_kb=64"], ["--no-differentiable"],
+                                  ["--differentiable"]])
+def test_compare_options_need_compare(tmp_path, args):
     shutil.copy(TINY, tmp_path / "tiny.yaml")
-    res = CliRunner().invoke(app, ["search", str(tmp_path / "tiny.yaml"), "--sweep", "board.ram_kb=64",
+    res = CliRunner().invoke(app, ["search", str(tmp_path / "tiny.yaml"), *args,
                                    "--out", str(tmp_path / "out")])
-    assert res.exit_code == 1 and "--compare" in res.output
+    assert res.exit_code == 1 and "--compare" in res.output, res.output
+    assert "Traceback" not in res.output and not (tmp_path / "out").exists()
 
 
 def test_sweep_rows_per_budget_strategy_seed(tmp_path):
