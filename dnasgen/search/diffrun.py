@@ -46,7 +46,7 @@ def config_identity(spec) -> dict:
     s = spec.search
     return {"strategy": STRATEGY, "warmup_epochs": s.diff_warmup_epochs, "epochs": s.diff_epochs,
             "temperature": [s.diff_temperature_start, s.diff_temperature_end], "arch_lr": s.diff_arch_lr,
-            "penalty_ramp": s.diff_penalty_ramp, "seed": s.seed}
+            "penalty_ramp": s.diff_penalty_ramp, "time_budget_s": s.time_budget_s, "seed": s.seed}
 
 
 def warmup_spec(spec):
@@ -103,8 +103,16 @@ def _trainer(spec, workdir: Path, pricer: Pricer, bundle, run_dir: Path):
     return trainer, warm_s, path, fingerprint, _load_state(path, fingerprint)
 
 
-def _search_epochs(trainer, path: Path, fingerprint: str, saved: dict | None, show: bool) -> dict:
-    """Run (or resume) the search epochs; returns the final state's log and timing."""
+def _out_of_time(log: dict, budget: float | None) -> bool:
+    """search.time_budget_s over the joint search epochs (the warm-up excluded, as the evolution's
+    budget excludes supernet training), checked at epoch boundaries after the first epoch."""
+    return budget is not None and bool(log["history"]) and log["seconds"] >= budget
+
+
+def _search_epochs(trainer, path: Path, fingerprint: str, saved: dict | None, show: bool,
+                   budget: float | None = None) -> dict:
+    """Run (or resume) the search epochs until diff_epochs or the time budget; returns the final
+    state's log and timing (log["stop_reason"]: "complete" or "time_budget")."""
     from dnasgen.nn.checkpoint import atomic_torch_save
     from dnasgen.progress import progress_bar
     log = {"history": [], "initial_violation": None, "seconds": 0.0}
@@ -117,6 +125,8 @@ def _search_epochs(trainer, path: Path, fingerprint: str, saved: dict | None, sh
     with progress_bar("differentiable search", trainer.total, completed=done * trainer.steps_per_epoch,
                       info=True, enabled=show) as bar:
         for epoch in range(done, trainer.epochs):
+            if _out_of_time(log, budget):
+                break
             record = trainer.run_epoch(epoch, bar)
             log["history"].append(record)
             log["seconds"] += record["seconds"]
@@ -124,6 +134,7 @@ def _search_epochs(trainer, path: Path, fingerprint: str, saved: dict | None, sh
                                "trainer": trainer.state(), "log": log}, path)
             with open(path.parent / LOG, "a", encoding="utf-8") as fh:
                 fh.write(json.dumps(record) + "\n")
+    log["stop_reason"] = "complete" if len(log["history"]) >= trainer.epochs else "time_budget"
     return log
 
 
@@ -161,18 +172,19 @@ def run_differentiable(spec, workdir: Path, pricer: Pricer | None = None, show: 
     run_dir = Path(run_dir or diff_dir(workdir))
     run_dir.mkdir(parents=True, exist_ok=True)
     trainer, warm_s, path, fingerprint, saved = _trainer(spec, workdir, pricer, bundle, run_dir)
-    log = _search_epochs(trainer, path, fingerprint, saved, show)
+    log = _search_epochs(trainer, path, fingerprint, saved, show, spec.search.time_budget_s)
     ckpt = save_supernet(trainer.supernet, run_dir / SUPERNET)
     scorer = SupernetScorer(trainer.supernet.eval(), bundle, spec, identity=sha256_file(ckpt))
     chosen, argmax, repaired = _choose(spec, trainer, pricer)
     accuracy = scorer.score_many([chosen])[0]
     info = {"warmup_epochs": spec.search.diff_warmup_epochs, "epochs": spec.search.diff_epochs,
+            "epochs_run": len(log["history"]), "time_budget_s": spec.search.time_budget_s,
             "warmup_loss": trainer.warm_loss, "warmup_s": round(warm_s, 3), "search_s": round(log["seconds"], 3),
             "initial_violation": log["initial_violation"], "strengths": trainer.strengths,
             "argmax": argmax.to_dict(), **repaired, "probabilities": trainer.arch.summary(),
             "history": log["history"]}
     best = Evaluated(chosen, float(accuracy), pricer.cost(chosen))
     result = SearchResult(STRATEGY, spec.name, spec.board.id, pricer.budgets.to_dict(), config_identity(spec),
-                          best, [best], warm_s + log["seconds"], "complete", spec.search.diff_epochs,
+                          best, [best], warm_s + log["seconds"], log["stop_reason"], len(log["history"]),
                           supernet=scorer.identity, differentiable=info)
     return result, scorer

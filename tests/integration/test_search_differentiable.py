@@ -82,6 +82,23 @@ def test_interrupted_search_resumes_at_the_epoch_boundary(colour, tmp_path, monk
     assert resumed.candidate == whole.candidate and resumed.chosen.accuracy == whole.chosen.accuracy
 
 
+def test_time_budget_stops_at_an_epoch_boundary(colour, tmp_path):
+    """search.time_budget_s bounds the joint epochs (warm-up excluded): past it, the search stops at
+    the next epoch boundary, after at least one epoch, and says so; that epoch is the full run's first."""
+    import dataclasses
+    spec, project, whole = colour
+    short = dataclasses.replace(spec, search=dataclasses.replace(spec.search, time_budget_s=1e-3))
+    other = tmp_path / "out" / spec.name
+    for part in ("data", "diff/warmup"):
+        shutil.copytree(project / ".dnasgen" / part, other / ".dnasgen" / part)
+    result = search(short, other)
+    assert result.stop_reason == "time_budget" and whole.stop_reason == "complete"
+    assert result.differentiable["epochs_run"] == result.generations == 1 and whole.generations == 4
+    strip = [{k: v for k, v in h.items() if k != "seconds"} for h in
+             (result.differentiable["history"][0], whole.differentiable["history"][0])]
+    assert strip[0] == strip[1]
+
+
 def test_impossible_budget_is_refused_before_any_training(tmp_path):
     from dnasgen.errors import BudgetError
     spec = budgeted(diff_spec(tmp_path, COLOUR, warm=1, epochs=1), ram_kb=2)
