@@ -18,6 +18,7 @@ CONV_ROW_MULTIPLE = 4             # k x k conv weight rows padded to whole words
 SCRATCH_WORD_BYTES = 4            # dn_scratch is uint32_t[DN_SCRATCH_WORDS] (kernels_dsp.c)
 ADD_TABLE_WORDS = 512             # dn_add (DSP path): each input's 256 scaled values, int32, where dn_scratch has room
 DW3_ROTATIONS = 3                 # the 3 x 3 depthwise weights once per rotation of the band's row slots
+DWK_MAX_KW = 7                    # dn_dwk (kernels_m4.S): one unrolled kernel row of at most this many taps
 DW3_MIN_RUN = 8                   # output pixels per band of the 3 x 3 depthwise kernel at least (more if room)
 STACK_BYTES = 2048                # reserved by the linker scripts (Makefile STACK_BYTES)
 INPUT_TABLE_BYTES = 256           # dn_input_table: u8 pixel -> int8 model input
@@ -97,11 +98,11 @@ STRUCTS = (
                _f("int32_t", "mt[8]", "m, ~shift of the 4 channels"), _f("int32_t", "k2", "2 out_offset + 1"),
                _f("int8_t *", "out end", "output of the next pixel, after the last"),
                _f("int32_t", "xstep ostep lo hi", "4 stride_w, out_c, activation range"))),
-    Struct("dn_dwk_t", "DN_DWK", "arguments of the unrolled depthwise kernels dn_dw3/5/7 (kernels_m4.S).", (
+    Struct("dn_dwk_t", "DN_DWK", "arguments of the k_h x k_w depthwise kernel dn_dwk (kernels_m4.S).", (
         _f("const int8_t *", "x", "window origin of the first pixel + channel"),
-        _f("const uint32_t *", "w", "the group's weights widened to int16 pairs"),
-        _f("int8_t *", "out"), _f("int32_t", "n c xstep rowadj", "pixels, channels, stride * c, "
-                                  "in_w * c - (k - 1) * c"),
+        _f("const uint32_t *", "w wend", "the group's weights widened to int16 pairs, their end"),
+        _f("int8_t *", "out"), _f("int32_t", "n c xstep rowadj kw", "pixels, channels, stride * c, "
+                                  "in_w * c - (k_w - 1) * c, k_w (at most DWK_MAX_KW)"),
         _f("uint32_t", "off2", "input offset in both halves"), _f("int32_t", "off lo hi"),
         _f("dn_chq_t", "q[4]"), _f("int32_t", "bias[4]"),
         _f("int32_t", "clamp", "0: range -128..127, no clamp"))),

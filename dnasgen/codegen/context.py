@@ -139,7 +139,7 @@ def model_context(program: Program, offsets: dict[str, int], arena_bytes: int,
 def abi_context(pointer_sizes: tuple[int, ...] = (4, 8)) -> dict:
     """dn_abi.h: the structs of dnasgen.abi, their field offsets per pointer size, the checks."""
     constants = {name: getattr(abi, name.removeprefix("DN_")) for name in (
-        "DN_ARRAY_ALIGNMENT", "DN_ARENA_ALIGNMENT", "DN_SCRATCH_WORD_BYTES", "DN_ADD_TABLE_WORDS",
+        "DN_ARRAY_ALIGNMENT", "DN_ARENA_ALIGNMENT", "DN_SCRATCH_WORD_BYTES", "DN_ADD_TABLE_WORDS", "DN_DWK_MAX_KW",
         "DN_PREPROCESS_ACC_BYTES",
         "DN_ARG_LINE_BYTES", "DN_MAX_ARGS", "DN_PLATFORM_STATE_BYTES", "DN_VECTOR_TABLE_ENTRIES")}
     offsets = []
@@ -172,9 +172,10 @@ def model_defines(program: Program, offsets: dict[str, int], arena_bytes: int,
               "DN_OUTPUT_BYTES": outs.bytes, "DN_ARENA_BYTES": arena_bytes,
               "DN_INPUT_OFFSET": offsets[program.input], "DN_OUTPUT_OFFSET": offsets[program.output],
               "DN_MACS": program.macs, "DN_SCRATCH_WORDS": program.scratch_words,
-              "DN_ACT_CLAMP": program.act_clamp, "DN_DW_GENERIC": program.dw_generic}
+              "DN_ACT_CLAMP": program.act_clamp, "DN_DW_GENERIC": program.dw_generic,
+              "DN_CONV_FALLBACK": program.conv_fallback, "DN_DW_FALLBACK": program.dw_fallback}
     values.update({f"DN_KERNEL_{k.upper()}": int(k in program.kernels) for k in KERNELS})
-    values.update({f"DN_DW_K{k}": int(k in program.dw_square_kernels) for k in (3, 5, 7)})
+    values["DN_DW_K3"] = int(3 in program.dw_square_kernels)     # other sizes: DN_DW_GENERIC (dn_dwk)
     return values
 
 

@@ -96,6 +96,20 @@ class Program:
                        and (op.params["act_min"], op.params["act_max"]) != (-128, 127) for op in self.ops))
 
     @property
+    def conv_fallback(self) -> int:
+        """1 when a convolution needs the DSP path's C GEMM (kernels_dsp.c dn_gemm_pixels): slow
+        requantisation, or a 1x1 conv whose input channels are not whole words; else it is left out."""
+        return int(any(op.kernel in ("conv", "conv1x1") and (not op.params["fast"] or (
+            op.kernel == "conv1x1" and op.params["in_c"] % 4)) for op in self.ops))
+
+    @property
+    def dw_fallback(self) -> int:
+        """1 when a depthwise conv needs the DSP path's one-channel-at-a-time loop (kernels_dw.h
+        dn_dw_single): slow requantisation, or channels not a multiple of 4."""
+        return int(any(op.kernel == "dwconv" and (not op.params["fast"] or op.params["in_c"] % 4)
+                       for op in self.ops))
+
+    @property
     def weight_bytes(self) -> int:
         return sum(a.nbytes for op in self.ops for a in op.arrays.values())
 

@@ -23,6 +23,9 @@ typedef struct {
 #ifndef DN_SLOW_REQUANT   /* 1: always the portable requantisation (tests the fallback paths) */
 #define DN_SLOW_REQUANT 0
 #endif
+/* The C GEMM of the convolutions (dn_gemm_pixels), compiled only where it can run: an op of the
+ * model needs it (DN_CONV_FALLBACK, from the generator), the portable requantisation, no assembly. */
+#define DN_GEMM_C (DN_CONV_FALLBACK || DN_SLOW_REQUANT || !DN_DOT2X2_ASM)
 
 static inline dn_rq_t dn_rq_of(const dn_conv_t *p) {
     const dn_rq_t r = {p->out_offset, p->act_min, p->act_max, p->fast && !DN_SLOW_REQUANT, p->bias, p->mult,
@@ -46,7 +49,7 @@ DN_INLINE int8_t dn_q(const dn_rq_t r, int32_t acc, int32_t c) {
     return dn_clamp8(dn_requant(acc, m, s) + r.off, r.lo, r.hi);
 }
 
-#if DN_KERNEL_CONV || DN_KERNEL_CONV1X1   /* the pixel-pair GEMM of the convolutions */
+#if (DN_KERNEL_CONV || DN_KERNEL_CONV1X1) && DN_GEMM_C   /* the pixel-pair GEMM of the convolutions */
 /* Sign-extend n int8 values (+ offset) of pixel a and pixel b into the interleaved SMLAD layout
  * of dn_dot2x2 ((a0,a2) (a1,a3) (b0,b2) (b1,b3) per 4 values); tails (n % 4) as int16 after it. */
 static void dn_widen2(const int8_t *a, const int8_t *b, int32_t n, int32_t offset, uint32_t *dst) {
@@ -78,8 +81,9 @@ static void dn_dot2x2(const uint32_t *x, const int8_t *w, int32_t k, int32_t n4,
     }
     acc[0] = a0, acc[1] = a1, acc[2] = b0, acc[3] = b1;
 }
+#endif
 
-#if DN_DOT2X2_ASM
+#if (DN_KERNEL_CONV || DN_KERNEL_CONV1X1) && DN_DOT2X2_ASM
 /* dn_gemm_args_t (dn_abi.h): the arguments of the hand-scheduled GEMM in kernels_m4.S. */
 void dn_gemm4(const dn_gemm_args_t *a);
 void dn_gemm4_sat(const dn_gemm_args_t *a);
@@ -91,22 +95,34 @@ DN_INLINE int dn_gemm_asm_ok(const dn_rq_t *r, int32_t k) {
     return r->fast && !(k & 3) && (sat || DN_ACT_CLAMP);
 }
 
+/* The GEMM's arguments for op p (in, pixels and out: per call). */
+DN_INLINE dn_gemm_args_t dn_gemm_args(const dn_rq_t *r, const dn_conv_t *p, int32_t k, uint32_t *x) {
+    const dn_gemm_args_t a = {p->weights, r->bias, r->mult, r->shift, k, k >> 2, p->out_c, r->off, r->lo, r->hi,
+                              0, 0, p->in_offset, x, 0};
+    return a;
+}
+
+DN_INLINE void dn_gemm_run(const dn_gemm_args_t *a) {
+#if DN_ACT_CLAMP
+    if (!(a->lo == -128 && a->hi == 127)) {
+        dn_gemm4(a);
+        return;
+    }
+#endif
+    dn_gemm4_sat(a);
+}
+
 static int dn_gemm_asm(const dn_rq_t *r, const dn_conv_t *p, int32_t k, const int8_t *in, int32_t pixels,
                        uint32_t *x, int8_t *out) {
     if (!dn_gemm_asm_ok(r, k)) return 0;
-    const dn_gemm_args_t a = {p->weights, r->bias, r->mult, r->shift, k, k >> 2, p->out_c, r->off, r->lo, r->hi,
-                              in, pixels, p->in_offset, x, out};
-#if DN_ACT_CLAMP
-    if (!(r->lo == -128 && r->hi == 127)) {
-        dn_gemm4(&a);
-        return 1;
-    }
-#endif
-    dn_gemm4_sat(&a);
+    dn_gemm_args_t a = dn_gemm_args(r, p, k, x);
+    a.in = in, a.pixels = pixels, a.out = out;
+    dn_gemm_run(&a);
     return 1;
 }
 #endif
 
+#if (DN_KERNEL_CONV || DN_KERNEL_CONV1X1) && DN_GEMM_C
 /* Output pixels a and b (two = 0: a only) from the widened pair x, all output channels (C). */
 DN_COLD static void dn_gemm_pixels(const dn_conv_t *p, int32_t k, const uint32_t *x, int8_t *oa, int8_t *ob,
                                      int32_t two) {
@@ -130,16 +146,16 @@ DN_COLD static void dn_gemm_pixels(const dn_conv_t *p, int32_t k, const uint32_t
     }
 }
 
-#endif   /* DN_KERNEL_CONV || DN_KERNEL_CONV1X1 */
+#endif
 
 #include "kernels_mve.h"   /* Helium path of the convolutions (Cortex-M55) */
 
 #if DN_KERNEL_CONV1X1
 void dn_conv1x1(const dn_conv_t *p, const int8_t *in, int8_t *out) {
-    const int32_t k = p->in_c, n = p->out_c, pixels = p->out_h * p->out_w, offset = p->in_offset;
+    const int32_t k = p->in_c, pixels = p->out_h * p->out_w;
 #if DN_USE_MVE
     if (k >= DN_MVE_MIN_K) {
-        for (int32_t i = 0; i < pixels; ++i, in += k, out += n) dn_gemm_mve(p, in, k, k, out);
+        for (int32_t i = 0; i < pixels; ++i, in += k, out += p->out_c) dn_gemm_mve(p, in, k, k, out);
         return;
     }
 #endif
@@ -147,17 +163,20 @@ void dn_conv1x1(const dn_conv_t *p, const int8_t *in, int8_t *out) {
     const dn_rq_t r = dn_rq_of(p);
     if (dn_gemm_asm(&r, p, k, in, pixels, dn_scratch, out)) return;
 #endif
+#if DN_GEMM_C
+    const int32_t n = p->out_c;
     for (int32_t i = 0; i < pixels; i += 2, in += 2 * k, out += 2 * n) {
         const int32_t two = i + 1 < pixels;
-        dn_widen2(in, two ? in + k : in, k, offset, dn_scratch);
+        dn_widen2(in, two ? in + k : in, k, p->in_offset, dn_scratch);
         dn_gemm_pixels(p, k, dn_scratch, out, out + n, two);
     }
+#endif
 }
 #endif
 
 #if DN_KERNEL_CONV
 /* im2col of one output pixel: the k_h x k_w x in_c window (padding: -offset, i.e. 0 once widened). */
-static void dn_im2col(const dn_conv_t *p, const int8_t *in, int32_t i, int8_t *col) {
+__attribute__((noinline)) static void dn_im2col(const dn_conv_t *p, const int8_t *in, int32_t i, int8_t *col) {
     const int32_t oy = i / p->out_w, ox = i % p->out_w, ic = p->in_c, row = p->k_w * ic;
     const int32_t y0 = oy * p->stride_h - p->pad_t, x0 = ox * p->stride_w - p->pad_l;
     const int8_t pad = (int8_t)(-p->in_offset);
@@ -195,7 +214,7 @@ static void dn_im2col_pad(const dn_conv_t *p, const int8_t *in, int32_t i, int32
 void dn_conv(const dn_conv_t *p, const int8_t *in, int8_t *out) {
     const int32_t k = p->k_h * p->k_w * p->in_c, n = p->out_c, pixels = p->out_h * p->out_w;
     const int32_t kpad = p->w_row;              /* k rounded up to 4n; padded weights are 0 */
-    int8_t *ca = (int8_t *)(dn_scratch + 2 * kpad), *cb = ca + kpad;   /* after 4 widened pixels, 4 words slack */
+    int8_t *ca = (int8_t *)(dn_scratch + 2 * kpad);   /* after 4 widened pixels, 4 words slack */
 #if DN_USE_MVE
     if (k >= DN_MVE_MIN_K) {
         for (int32_t i = 0; i < pixels; ++i, out += n) {
@@ -207,15 +226,20 @@ void dn_conv(const dn_conv_t *p, const int8_t *in, int8_t *out) {
 #endif
 #if DN_DOT2X2_ASM
     const dn_rq_t r = dn_rq_of(p);
-    if (dn_gemm_asm_ok(&r, kpad)) {
+    if (!DN_GEMM_C || dn_gemm_asm_ok(&r, kpad)) {
+        dn_gemm_args_t a = dn_gemm_args(&r, p, kpad, dn_scratch);
+        a.in = ca;
         for (int32_t i = 0; i < pixels; i += 4, out += 4 * n) {   /* 4 windows, then the GEMM */
             const int32_t m = pixels - i < 4 ? pixels - i : 4;
             for (int32_t j = 0; j < m; ++j) dn_im2col_pad(p, in, i + j, k, kpad, ca + j * kpad);
-            dn_gemm_asm(&r, p, kpad, ca, m, dn_scratch, out);
+            a.pixels = m, a.out = out;
+            dn_gemm_run(&a);
         }
         return;
     }
 #endif
+#if DN_GEMM_C
+    int8_t *cb = ca + kpad;
     for (int32_t i = 0; i < pixels; i += 2, out += 2 * n) {
         const int32_t two = i + 1 < pixels;
         dn_im2col_pad(p, in, i, k, kpad, ca);
@@ -223,6 +247,7 @@ void dn_conv(const dn_conv_t *p, const int8_t *in, int8_t *out) {
         dn_widen2(ca, two ? cb : ca, kpad, p->in_offset, dn_scratch);
         dn_gemm_pixels(p, kpad, dn_scratch, out, out + n, two);
     }
+#endif
 }
 #endif
 

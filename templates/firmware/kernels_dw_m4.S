@@ -139,21 +139,20 @@ dn_dw3_copy:
     .size dn_dw3_copy, . - dn_dw3_copy
 #endif
 
-/* Depthwise k x k (k = 5, 7), interior pixels, 4 channels, fully unrolled taps:
- *   void dn_dw<k>(dn_dwk_t *a);
+/* Depthwise k_h x k_w (k_w <= DN_DWK_MAX_KW; 3 x 3 takes dn_dw3), interior pixels, 4 channels:
+ *   void dn_dwk(dn_dwk_t *a);
+ * One kernel row of DN_DWK_MAX_KW unrolled taps, entered at tap DN_DWK_MAX_KW - k_w (a computed
+ * entry: one copy for every kernel width), once per kernel row until the weights end.
  * dn_dwk_t (dn_abi.h, fields at the byte offsets DN_DWK_<FIELD>): x (window origin of the first
- * pixel + channel), w (the group's weights widened to int16 pairs, per tap (w0,w2) (w1,w3)), out,
- * n pixels, c, xstep (stride * c), rowadj (in_w * c - (k - 1) * c), off2 (input offset, both
- * halves), off, lo, hi, q[4] (m e h of the 4 channels), bias[4], clamp (0: range -128..127).
- * x and out are advanced in place. Per tap 9 instructions (4 MACs). */
-#if DN_USE_DSP
-.macro DN_DW_TAP last
-    ldr     r0, [r8]
-.if \last
-    add     r8, r8, r11
-.else
-    add     r8, r8, r10
-.endif
+ * pixel + channel), w, wend (the group's weights widened to int16 pairs, per tap (w0,w2) (w1,w3);
+ * their end), out, n pixels, c, xstep (stride * c), rowadj (in_w * c - (k_w - 1) * c), kw, off2
+ * (input offset, both halves), off, lo, hi, q[4] (m e h of the 4 channels), bias[4], clamp (0:
+ * range -128..127; read only when DN_ACT_CLAMP compiled the clamp in). x and out are advanced in
+ * place. Per tap 9 instructions (4 MACs), per kernel row 4 more. */
+#if DN_USE_DSP && DN_DW_GENERIC
+.macro DN_DW_TAP adj
+    ldr.w   r0, [r8]
+    add     r8, r8, \adj
     ldrd    r2, r3, [r9], #8
     sxtab16 r1, r12, r0
     smlabb  r4, r1, r2, r4
@@ -162,6 +161,7 @@ dn_dw3_copy:
     smlabb  r5, r1, r3, r5
     smlatt  r7, r1, r3, r7
 .endm
+.equ DN_DWK_TAP_BYTES, 34                 @ checked below: the computed entry needs equal taps
 
 .macro DN_DW_RQ acc, i, clamp
     add     r0, lr, #(DN_DWK_Q + DN_CHQ_BYTES * \i)
@@ -184,13 +184,28 @@ dn_dw3_copy:
     strb    \acc, [r11, #\i]
 .endm
 
-.macro DN_DW_FUNC name, k
-    .global \name
-    .type \name, %function
+.macro DN_DW_RQ4 clamp
+    DN_DW_RQ r4, 0, \clamp
+    DN_DW_RQ r5, 1, \clamp
+    DN_DW_RQ r6, 2, \clamp
+    DN_DW_RQ r7, 3, \clamp
+.endm
+
+    .global dn_dwk
+    .type dn_dwk, %function
     .p2align 2
-\name:
+dn_dwk:
     push    {r4-r11, lr}
+    sub     sp, sp, #8                  @ [sp]: the row's entry (Thumb bit set)
     mov     lr, r0
+    ldr     r1, [lr, #DN_DWK_KW]
+    rsb     r1, r1, #DN_DWK_MAX_KW
+    movs    r2, #DN_DWK_TAP_BYTES
+    mul     r1, r1, r2
+    adr.w   r0, .Ldwk_row
+    add     r0, r0, r1
+    orr     r0, r0, #1
+    str     r0, [sp]
 1:
     add     r0, lr, #DN_DWK_BIAS
     ldm     r0, {r4-r7}                 @ acc = bias
@@ -199,28 +214,29 @@ dn_dw3_copy:
     ldr     r10, [lr, #DN_DWK_C]              @ c
     ldr     r11, [lr, #DN_DWK_ROWADJ]              @ rowadj
     ldr     r12, [lr, #DN_DWK_OFF2]              @ off2
-    .rept \k
-    .rept \k - 1
-    DN_DW_TAP 0
+    ldr     pc, [sp]
+.Ldwk_row:
+    .rept DN_DWK_MAX_KW - 1
+    DN_DW_TAP r10
     .endr
-    DN_DW_TAP 1
-    .endr
+    DN_DW_TAP r11
+.Ldwk_row_end:
+    ldr     r0, [lr, #DN_DWK_WEND]
+    cmp     r9, r0
+    it      ne
+    ldrne   pc, [sp]                    @ the next kernel row
     add     r0, lr, #DN_DWK_OFF
     ldm     r0, {r1-r3}                 @ off lo hi
     ldr     r11, [lr, #DN_DWK_OUT]               @ out
+#if DN_ACT_CLAMP
     ldr     r0, [lr, #DN_DWK_CLAMP]              @ clamp?
     cmp     r0, #0
     beq     2f
-    DN_DW_RQ r4, 0, 1
-    DN_DW_RQ r5, 1, 1
-    DN_DW_RQ r6, 2, 1
-    DN_DW_RQ r7, 3, 1
+    DN_DW_RQ4 1
     b       3f
 2:
-    DN_DW_RQ r4, 0, 0
-    DN_DW_RQ r5, 1, 0
-    DN_DW_RQ r6, 2, 0
-    DN_DW_RQ r7, 3, 0
+#endif
+    DN_DW_RQ4 0
 3:
     ldr     r0, [lr, #DN_DWK_C]
     add     r11, r11, r0
@@ -233,14 +249,10 @@ dn_dw3_copy:
     subs    r0, r0, #1
     str     r0, [lr, #DN_DWK_N]
     bne     1b
+    add     sp, sp, #8
     pop     {r4-r11, pc}
-    .size \name, . - \name
-.endm
-
-#if DN_DW_K5
-    DN_DW_FUNC dn_dw5, 5
-#endif
-#if DN_DW_K7
-    DN_DW_FUNC dn_dw7, 7
-#endif
+    .size dn_dwk, . - dn_dwk
+.if (.Ldwk_row_end - .Ldwk_row) != DN_DWK_MAX_KW * DN_DWK_TAP_BYTES
+.error "kernels_dw_m4.S: the taps of dn_dwk are not DN_DWK_TAP_BYTES each"
+.endif
 #endif

@@ -34,7 +34,7 @@ static char *dn_fmt_int(char *p, int64_t v) {
 
 static void dn_print_line(const char *label, int64_t value) {
     char line[48], *p = line;
-    size_t n = strlen(label);
+    size_t n = dn_strlen(label);
     memcpy(p, label, n);
     p = dn_fmt_int(p + n, value);
     *p++ = '\n';

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "dn_abi.h"
 #include "dnasgen_config.h"
 
 #if DN_HOST
@@ -26,5 +27,12 @@ uint64_t dn_instructions(void);
 int dn_write_file(const char *path, const void *data, size_t n, int append);
 #endif
 int dn_exit(int code);
+/* strlen of the app's short strings (labels, a path from the argument line): newlib's word-at-a-time
+ * strlen is ~200 B of flash; the bound keeps gcc from turning the loop back into a strlen call. */
+static inline size_t dn_strlen(const char *s) {
+    size_t n = 0;
+    while (n < DN_ARG_LINE_BYTES && s[n]) ++n;
+    return n;
+}
 
 #endif

@@ -160,7 +160,7 @@ void dn_platform_init(int *argc, char ***argv) {
 /* The file goes to the free RAM above .bss (not part of the static image). */
 uint8_t *dn_read_file(const char *path, size_t *size) {
     uint8_t *buf = (uint8_t *)&__heap_start;
-    uint32_t open_block[3] = {(uint32_t)path, 1u, (uint32_t)strlen(path)};   /* mode 1: "rb" */
+    uint32_t open_block[3] = {(uint32_t)path, 1u, (uint32_t)dn_strlen(path)};   /* mode 1: "rb" */
     int fd = dn_semihost(0x01, open_block), len;
     if (fd < 0) return 0;
     uint32_t fd_block[3] = {(uint32_t)fd, (uint32_t)buf, 0u};

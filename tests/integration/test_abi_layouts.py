@@ -85,8 +85,8 @@ def test_the_cortex_m_layouts_pass_the_generated_checks(tmp_path):
 
 def assemble_kernels(tmp_path) -> subprocess.CompletedProcess:
     from dnasgen.codegen.render import template_root
-    (tmp_path / "dnasgen_config.h").write_text("#define DN_USE_DSP 1\n#define DN_DW_K3 1\n#define DN_DW_K5 0\n"
-                                               "#define DN_DW_K7 0\n")
+    (tmp_path / "dnasgen_config.h").write_text("#define DN_USE_DSP 1\n#define DN_DW_K3 1\n#define DN_DW_GENERIC 1\n"
+                                               "#define DN_ACT_CLAMP 1\n")
     source = template_root() / "firmware" / "kernels_m4.S"
     return subprocess.run([ARM_CC, *ARM_FLAGS, "-I", str(tmp_path), "-c", str(source), "-o",
                            str(tmp_path / "kernels_m4.o")], capture_output=True, text=True)

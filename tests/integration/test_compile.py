@@ -132,3 +132,25 @@ def test_compiled_project_regenerates_from_its_lock_byte_identical(tiny, tmp_pat
     assert lock["vectors"] == {"count": 3, "seed": 7}
     with pytest.raises(CodegenError, match="plain folder name"):
         compile_model(tiny, BOARD, name="../escape", out=tmp_path / "c")
+
+
+def test_depthwise_kernel_shapes_and_the_dsp_fallbacks_are_bit_exact(tmp_path):
+    """dn_dwk (one kernel row of up to 7 taps, entered at the kernel's width) on shapes dnasgen's own
+    models never have: 2x5, 4x4 stride 2, 6x1 valid; 1x9 (wider than 7: C on every pixel); 6 channels
+    (the DSP path's one-channel loop, DN_DW_FALLBACK) after a 1x1 conv of 8 -> 6 (its C GEMM,
+    DN_CONV_FALLBACK); host, Cortex-M4 and M55 (Helium) against LiteRT."""
+    import keras
+    from dnasgen.codegen.compile import compile_model
+    from dnasgen.verify.project import run_make, toolchain_available
+    shape = (13, 12, 8)
+    dw = keras.layers.DepthwiseConv2D
+    layers = [dw((2, 5), padding="same", activation="relu6"), dw(4, strides=2, padding="same"),
+              dw((6, 1), padding="valid"), dw((1, 9), padding="same"), keras.layers.Conv2D(6, 1),
+              dw(5, padding="same"), keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(4)]
+    project = compile_model(_convert(_keras(shape, layers), shape), BOARD, name="dw", out=tmp_path, vectors=4)
+    config = (project / "dnasgen_config.h").read_text()
+    assert all(f"#define {d} 1\n" in config for d in ("DN_DW_GENERIC", "DN_DW_FALLBACK", "DN_CONV_FALLBACK"))
+    assert "test: ok, vectors matching: 4" in run_make(project, "test")
+    if toolchain_available():
+        for core in ("m4", "m55"):
+            assert "test: ok, vectors matching: 4" in run_make(project, "qemu", f"CORE={core}")

@@ -50,9 +50,10 @@ def test_vectors_are_bit_exact_on_every_core(project):
     m4 = counts["m4"][0]
     assert all(abs(counts[c][0] / m4 - 1) < 0.05 for c in ("m7", "m33"))
     assert 0.5 * m4 < counts["m55"][0] < 1.05 * m4
-    # Runtime code of this 3/5/7-kernel model, a regression guard at today's size (dn_gemm4 + the rolling band:
-    # M4 13.8 kB, M55 14.8 kB with its Helium convolutions); issue 12's <= 12 kB target is not met yet.
-    assert all(2000 < report.core_code_bytes[c] <= (15.5 if c == "m55" else 14.5) * 1024 for c in QEMU_CORES)
+    # Runtime code of this 3x3 + 7x7 model, issue 12's <= 12 kB met with a margin: one depthwise kernel for
+    # every k_w <= 7 (dn_dwk), the C fallbacks compiled only for ops that need them. Measured: m0plus 6,436,
+    # m3 5,004, m4 8,620, m7 8,636, m33 8,620, m55 9,720 B (with its Helium convolutions); bound ~5 % over.
+    assert all(2000 < report.core_code_bytes[c] <= (10 if c == "m55" else 9) * 1024 for c in QEMU_CORES)
 
 
 def test_an_unknown_core_is_refused(project):
