@@ -18,7 +18,8 @@ CONV_ROW_MULTIPLE = 4             # k x k conv weight rows padded to whole words
 SCRATCH_WORD_BYTES = 4            # dn_scratch is uint32_t[DN_SCRATCH_WORDS] (kernels_dsp.c)
 ADD_TABLE_WORDS = 512             # dn_add (DSP path): each input's 256 scaled values, int32, where dn_scratch has room
 DW3_ROTATIONS = 3                 # the 3 x 3 depthwise weights once per rotation of the band's row slots
-DWK_MAX_KW = 7                    # dn_dwk (kernels_m4.S): one unrolled kernel row of at most this many taps
+DWK_MAX_KW = 7                    # dn_dwk (kernels_m4.S): one unrolled kernel row of at most this many taps ...
+DWK_TAP_BYTES = 34                # ... of this many bytes of code each (the assembler checks it)
 DW3_MIN_RUN = 8                   # output pixels per band of the 3 x 3 depthwise kernel at least (more if room)
 STACK_BYTES = 2048                # reserved by the linker scripts (Makefile STACK_BYTES)
 INPUT_TABLE_BYTES = 256           # dn_input_table: u8 pixel -> int8 model input
@@ -100,9 +101,10 @@ STRUCTS = (
                _f("int32_t", "xstep ostep lo hi", "4 stride_w, out_c, activation range"))),
     Struct("dn_dwk_t", "DN_DWK", "arguments of the k_h x k_w depthwise kernel dn_dwk (kernels_m4.S).", (
         _f("const int8_t *", "x", "window origin of the first pixel + channel"),
-        _f("const uint32_t *", "w wend", "the group's weights widened to int16 pairs, their end"),
-        _f("int8_t *", "out"), _f("int32_t", "n c xstep rowadj kw", "pixels, channels, stride * c, "
-                                  "in_w * c - (k_w - 1) * c, k_w (at most DWK_MAX_KW)"),
+        _f("const uint32_t *", "w", "the group's table: row entries, weights widened to int16 pairs "
+                                    "(dw_kernel_words)"),
+        _f("int8_t *", "out"), _f("int32_t", "n c xstep rowadj", "pixels, channels, stride * c, "
+                                  "in_w * c - (k_w - 1) * c"),
         _f("uint32_t", "off2", "input offset in both halves"), _f("int32_t", "off lo hi"),
         _f("dn_chq_t", "q[4]"), _f("int32_t", "bias[4]"),
         _f("int32_t", "clamp", "0: range -128..127, no clamp"))),
@@ -184,6 +186,14 @@ def dw_band_words(params: dict) -> int:
     return 6 * ((min(params["out_w"], DW3_MIN_RUN) - 1) * params["stride_w"] + 3)
 
 
+def dw_kernel_words(k_h: int, k_w: int) -> int:
+    """The table dn_dwk runs on (kernels_dw.h dn_dwk_table) for a k_h x k_w depthwise conv other than
+    3 x 3: the address of its first kernel row's entry, then per kernel row the k_w taps' weights
+    widened to two int16 pairs and the address dn_dwk goes to next (the next row's entry, after the
+    last row the requantisation): 1 + k_h (2 k_w + 1) words."""
+    return 1 + k_h * (2 * k_w + 1)
+
+
 def op_scratch_words(kernel: str, params: dict) -> int:
     """32-bit words of the DSP kernels' scratch buffer one op needs (params: w_row, k_h, k_w, in_c,
     out_w, stride_w)."""
@@ -193,8 +203,9 @@ def op_scratch_words(kernel: str, params: dict) -> int:
     if kernel == "conv":          # ... + four im2col windows (int8)
         return 2 * kpad + 4 + kpad
     if kernel == "dwconv":        # a 4-channel group's weights widened to int16 (3 x 3: 3 row rotations + the band)
-        rotations = DW3_ROTATIONS if (params["k_h"], params["k_w"]) == (3, 3) else 1
-        return 2 * params["k_h"] * params["k_w"] * rotations + dw_band_words(params)
+        if (params["k_h"], params["k_w"]) == (3, 3):
+            return 2 * 9 * DW3_ROTATIONS + dw_band_words(params)
+        return dw_kernel_words(params["k_h"], params["k_w"])
     if kernel == "fc":            # the input vector widened to int16 pairs
         return params["in_c"] // 2 + 1
     return 0

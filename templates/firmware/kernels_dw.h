@@ -17,8 +17,31 @@ DN_INLINE int8_t dn_q4(const dn_rq_t *r, const dn_chq_t *q, int32_t acc) {
     return dn_clamp8(dn_rq_fast(acc, q->m, q->e, q->h) + r->off, r->lo, r->hi);
 }
 
-/* dn_dwk_t (dn_abi.h): the arguments of the depthwise kernel in kernels_m4.S. */
+/* dn_dwk_t (dn_abi.h): the arguments of the depthwise kernel in kernels_m4.S; its kernel row (entered
+ * DN_DWK_TAP_BYTES x (DN_DWK_MAX_KW - k_w) bytes in) and its requantisation, the targets of its table. */
 void dn_dwk(dn_dwk_t *a);
+extern const uint8_t dn_dwk_row[], dn_dwk_done[];
+
+/* The table of dn_dwk for channels ch..ch+3 (dnasgen.abi.dw_kernel_words, 1 + k_h (2 k_w + 1) words):
+ * the row entry, then per kernel row its k_w taps' weights widened to (w0,w2) (w1,w3) and where dn_dwk
+ * goes next (the entry, after the last row dn_dwk_done; Thumb addresses). */
+__attribute__((noinline)) static void dn_dwk_table(const dn_conv_t *p, int32_t ch, uint32_t *w) {
+    const int32_t c = p->in_c, kw = p->k_w, kh = p->k_h;
+    const uint32_t entry = ((uint32_t)(uintptr_t)dn_dwk_row + DN_DWK_TAP_BYTES * (DN_DWK_MAX_KW - kw)) | 1u;
+    const int8_t *src = p->weights + ch;
+    *w++ = entry;
+    for (int32_t ky = 0; ky < kh; ++ky) {
+        int32_t kx = kw;
+        do {                                         /* k_w >= 1 taps */
+            const uint32_t wv = dn_rd32(src);
+            w[0] = __sxtb16(wv);
+            w[1] = dn_sxtb16_ror8(wv);
+            w += 2, src += c;
+        } while (--kx);
+        *w++ = entry;
+    }
+    w[-1] = (uint32_t)(uintptr_t)dn_dwk_done | 1u;
+}
 
 /* One output pixel of a 4-channel group over its (clipped) window, widened weights. */
 static void dn_dw_border(const dn_conv_t *p, const dn_rq_t *r, const dn_dwk_t *a, const int8_t *in,
@@ -31,7 +54,7 @@ static void dn_dw_border(const dn_conv_t *p, const dn_rq_t *r, const dn_dwk_t *a
     for (int32_t ky = ky0; ky < ky1; ++ky) {
         for (int32_t kx = kx0; kx < kx1; ++kx) {
             const uint32_t xv = dn_rd32(in + ((y0 + ky) * iw + x0 + kx) * c);
-            const uint32_t *w = a->w + 2 * (ky * kw + kx);
+            const uint32_t *w = a->w + 1 + ky * (2 * kw + 1) + 2 * kx;     /* dn_dwk_table */
             const uint32_t xe = __sxtab16(a->off2, xv), xo = dn_sxtab16_ror8(a->off2, xv);
             a0 = __smlabb(xe, w[0], a0);
             a2 = __smlatt(xe, w[0], a2);
@@ -50,16 +73,12 @@ static void dn_dw_group(const dn_conv_t *p, const dn_rq_t *r, const int8_t *in, 
                         int32_t oy0, int32_t oy1) {
     const int32_t c = p->in_c, kw = p->k_w, kh = p->k_h, iw = p->in_w, ow = p->out_w, sw = p->stride_w;
     const int32_t ox_lo = (p->pad_l + sw - 1) / sw, ox_hi = (iw - kw + p->pad_l) / sw + 1;
-    dn_dwk_t a = {0, dn_scratch, dn_scratch + 2 * kh * kw, 0, 0, c, sw * c, iw * c - (kw - 1) * c, kw,
+    dn_dwk_t a = {0, dn_scratch, 0, 0, c, sw * c, iw * c - (kw - 1) * c,
                   ((uint32_t)p->in_offset & 0xFFFFu) * 0x10001u, r->off, r->lo, r->hi,
                   {dn_chq(r, ch), dn_chq(r, ch + 1), dn_chq(r, ch + 2), dn_chq(r, ch + 3)},
                   {r->bias[ch], r->bias[ch + 1], r->bias[ch + 2], r->bias[ch + 3]},
                   !(r->lo == -128 && r->hi == 127)};
-    for (int32_t t = 0; t < kh * kw; ++t) {          /* weights of the group, widened once */
-        const uint32_t wv = dn_rd32(p->weights + t * c + ch);
-        dn_scratch[2 * t] = __sxtb16(wv);
-        dn_scratch[2 * t + 1] = dn_sxtb16_ror8(wv);
-    }
+    dn_dwk_table(p, ch, dn_scratch);                 /* weights of the group, widened once */
     in += ch, out += ch;
     for (int32_t oy = oy0; oy < oy1; ++oy) {
         const int32_t y0 = oy * p->stride_h - p->pad_t;

@@ -141,14 +141,16 @@ dn_dw3_copy:
 
 /* Depthwise k_h x k_w (k_w <= DN_DWK_MAX_KW; 3 x 3 takes dn_dw3), interior pixels, 4 channels:
  *   void dn_dwk(dn_dwk_t *a);
- * One kernel row of DN_DWK_MAX_KW unrolled taps, entered at tap DN_DWK_MAX_KW - k_w (a computed
- * entry: one copy for every kernel width), once per kernel row until the weights end.
+ * One kernel row of DN_DWK_MAX_KW unrolled taps (dn_dwk_row, DN_DWK_TAP_BYTES each), entered at tap
+ * DN_DWK_MAX_KW - k_w: one copy for every kernel width. a->w is the group's table (kernels_dw.h
+ * dn_dwk_table, dnasgen.abi.dw_kernel_words): the entry, then per kernel row its taps' weights widened
+ * to int16 pairs ((w0,w2) (w1,w3)) and where to go next (the entry again, after the last row
+ * dn_dwk_done), so each row ends in one LDR PC.
  * dn_dwk_t (dn_abi.h, fields at the byte offsets DN_DWK_<FIELD>): x (window origin of the first
- * pixel + channel), w, wend (the group's weights widened to int16 pairs, per tap (w0,w2) (w1,w3);
- * their end), out, n pixels, c, xstep (stride * c), rowadj (in_w * c - (k_w - 1) * c), kw, off2
+ * pixel + channel), w, out, n pixels, c, xstep (stride * c), rowadj (in_w * c - (k_w - 1) * c), off2
  * (input offset, both halves), off, lo, hi, q[4] (m e h of the 4 channels), bias[4], clamp (0:
  * range -128..127; read only when DN_ACT_CLAMP compiled the clamp in). x and out are advanced in
- * place. Per tap 9 instructions (4 MACs), per kernel row 4 more. */
+ * place. Per tap 9 instructions (4 MACs), per kernel row 1 more. */
 #if DN_USE_DSP && DN_DW_GENERIC
 .macro DN_DW_TAP adj
     ldr.w   r0, [r8]
@@ -161,7 +163,6 @@ dn_dw3_copy:
     smlabb  r5, r1, r3, r5
     smlatt  r7, r1, r3, r7
 .endm
-.equ DN_DWK_TAP_BYTES, 34                 @ checked below: the computed entry needs equal taps
 
 .macro DN_DW_RQ acc, i, clamp
     add     r0, lr, #(DN_DWK_Q + DN_CHQ_BYTES * \i)
@@ -196,35 +197,26 @@ dn_dw3_copy:
     .p2align 2
 dn_dwk:
     push    {r4-r11, lr}
-    sub     sp, sp, #8                  @ [sp]: the row's entry (Thumb bit set)
     mov     lr, r0
-    ldr     r1, [lr, #DN_DWK_KW]
-    rsb     r1, r1, #DN_DWK_MAX_KW
-    movs    r2, #DN_DWK_TAP_BYTES
-    mul     r1, r1, r2
-    adr.w   r0, .Ldwk_row
-    add     r0, r0, r1
-    orr     r0, r0, #1
-    str     r0, [sp]
 1:
     add     r0, lr, #DN_DWK_BIAS
     ldm     r0, {r4-r7}                 @ acc = bias
     ldr     r8, [lr, #DN_DWK_X]                @ x
-    ldr     r9, [lr, #DN_DWK_W]                @ widened weights
+    ldr     r9, [lr, #DN_DWK_W]                @ the table
     ldr     r10, [lr, #DN_DWK_C]              @ c
     ldr     r11, [lr, #DN_DWK_ROWADJ]              @ rowadj
     ldr     r12, [lr, #DN_DWK_OFF2]              @ off2
-    ldr     pc, [sp]
-.Ldwk_row:
+    ldr     pc, [r9], #4                @ the first kernel row
+    .global dn_dwk_row
+dn_dwk_row:
     .rept DN_DWK_MAX_KW - 1
     DN_DW_TAP r10
     .endr
     DN_DW_TAP r11
 .Ldwk_row_end:
-    ldr     r0, [lr, #DN_DWK_WEND]
-    cmp     r9, r0
-    it      ne
-    ldrne   pc, [sp]                    @ the next kernel row
+    ldr     pc, [r9], #4                @ the next kernel row, or dn_dwk_done
+    .global dn_dwk_done
+dn_dwk_done:
     add     r0, lr, #DN_DWK_OFF
     ldm     r0, {r1-r3}                 @ off lo hi
     ldr     r11, [lr, #DN_DWK_OUT]               @ out
@@ -249,10 +241,9 @@ dn_dwk:
     subs    r0, r0, #1
     str     r0, [lr, #DN_DWK_N]
     bne     1b
-    add     sp, sp, #8
     pop     {r4-r11, pc}
     .size dn_dwk, . - dn_dwk
-.if (.Ldwk_row_end - .Ldwk_row) != DN_DWK_MAX_KW * DN_DWK_TAP_BYTES
-.error "kernels_dw_m4.S: the taps of dn_dwk are not DN_DWK_TAP_BYTES each"
+.if (.Ldwk_row_end - dn_dwk_row) != DN_DWK_MAX_KW * DN_DWK_TAP_BYTES
+.error "kernels_dw_m4.S: the taps of dn_dwk are not DN_DWK_TAP_BYTES (dnasgen.abi.DWK_TAP_BYTES) each"
 .endif
 #endif
