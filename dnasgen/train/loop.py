@@ -191,6 +191,8 @@ def train_supernet(spec, workdir: Path, bundle=None, stop_at_epoch: int | None =
     payload = load_training(ckpt, spec)
     done = restore(payload, trainer.model, trainer.optimizer, trainer.rng)["epoch"] if payload else 0
     end = min(spec.train.epochs, stop_at_epoch or spec.train.epochs)
+    if done == 0 and rt.is_main:         # a fresh training: an older run's log (other settings) goes
+        (workdir / LOG_NAME).unlink(missing_ok=True)
     with progress_bar("training", trainer.total, completed=done * trainer.steps_per_epoch, info=True,
                       enabled=rt.is_main) as bar:
         for epoch in range(done, end):

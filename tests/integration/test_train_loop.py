@@ -126,6 +126,17 @@ def test_changed_train_section_retrains(spec, bundle, tmp_path):
     assert _payload(path)["train"]["epoch"] == 1
 
 
+def test_retraining_with_other_settings_starts_a_fresh_log(spec, bundle, full_run, tmp_path):
+    """The log is the trained checkpoint's (the sweep sums its seconds as the training's wall): a
+    retraining for changed settings must not append to the older run's records."""
+    import shutil
+    shutil.copytree(full_run.parent, tmp_path / "w")
+    other = tiny_spec(tmp_path, TINY.replace("lr: 0.05", "lr: 0.04"))
+    path = train_supernet(other, tmp_path / "w", bundle=bundle, threads=1)
+    records = [json.loads(line) for line in (path.parent / LOG_NAME).read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1, 2]
+
+
 def test_epoch_records_go_to_the_log_file_not_the_terminal(spec, bundle, tmp_path, capsys):
     train_supernet(spec, tmp_path, bundle=bundle, threads=1, stop_at_epoch=1)
     shown = capsys.readouterr()
