@@ -216,6 +216,33 @@ def scratch_words(ops: list[tuple[str, dict]]) -> int:
     return max([1] + [op_scratch_words(kernel, params) for kernel, params in ops])
 
 
+def dw_code(k_h: int, k_w: int) -> str:
+    """The Cortex-M depthwise kernel a k_h x k_w depthwise conv runs on: "dw3" (dn_dw3, the 3 x 3 band)
+    or "dwk" (dn_dwk, one copy for every other size: DN_DW_GENERIC)."""
+    return "dw3" if (k_h, k_w) == (3, 3) else "dwk"
+
+
+def dw_codes(ops: list[tuple[str, dict]]) -> frozenset[str]:
+    """The depthwise kernels (dw_code) compiled for (kernel, params) ops."""
+    return frozenset(dw_code(p["k_h"], p["k_w"]) for kernel, p in ops if kernel == "dwconv")
+
+
+def op_fallback(kernel: str, params: dict) -> str | None:
+    """The DSP path's C fallback one op can reach (params: fast, in_c): "conv" (kernels_dsp.c
+    dn_gemm_pixels: slow requantisation, or a 1x1 conv whose input channels are not whole words),
+    "dwconv" (kernels_dw.h dn_dw_single: slow requantisation, or channels not a multiple of 4), else None."""
+    if kernel in ("conv", "conv1x1") and (not params["fast"] or (kernel == "conv1x1" and params["in_c"] % 4)):
+        return "conv"
+    if kernel == "dwconv" and (not params["fast"] or params["in_c"] % 4):
+        return "dwconv"
+    return None
+
+
+def fallbacks(ops: list[tuple[str, dict]]) -> frozenset[str]:
+    """The C fallbacks compiled for (kernel, params) ops (DN_CONV_FALLBACK, DN_DW_FALLBACK)."""
+    return frozenset(f for f in (op_fallback(kernel, p) for kernel, p in ops) if f)
+
+
 def facts() -> dict:
     """Everything above that prices a candidate (part of the cost model's identity)."""
     return {"structs": {s.name: layout(s.name).size for s in STRUCTS},

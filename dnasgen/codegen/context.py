@@ -175,7 +175,7 @@ def model_defines(program: Program, offsets: dict[str, int], arena_bytes: int,
               "DN_ACT_CLAMP": program.act_clamp, "DN_DW_GENERIC": program.dw_generic,
               "DN_CONV_FALLBACK": program.conv_fallback, "DN_DW_FALLBACK": program.dw_fallback}
     values.update({f"DN_KERNEL_{k.upper()}": int(k in program.kernels) for k in KERNELS})
-    values["DN_DW_K3"] = int(3 in program.dw_square_kernels)     # other sizes: DN_DW_GENERIC (dn_dwk)
+    values["DN_DW_K3"] = int("dw3" in program.dw_codes)        # other sizes: DN_DW_GENERIC (dn_dwk)
     return values
 
 

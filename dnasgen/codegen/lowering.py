@@ -73,11 +73,13 @@ class Program:
     def tensor_bytes(self) -> dict[str, int]:
         return {n: t.bytes for n, t in self.tensors.items()}
 
+    def _kernel_params(self) -> list[tuple[str, dict]]:
+        return [(op.kernel, op.params) for op in self.ops]
+
     @property
-    def dw_square_kernels(self) -> tuple[int, ...]:
-        """Depthwise k x k sizes (3, 5, 7) with an unrolled Cortex-M kernel."""
-        return tuple(k for k in (3, 5, 7) if any(op.kernel == "dwconv" and op.params["k_h"] ==
-                                                 op.params["k_w"] == k for op in self.ops))
+    def dw_codes(self) -> frozenset[str]:
+        """The Cortex-M depthwise kernels the ops run on (abi.dw_codes: "dw3", "dwk")."""
+        return abi.dw_codes(self._kernel_params())
 
     @property
     def scratch_words(self) -> int:
@@ -85,8 +87,8 @@ class Program:
 
     @property
     def dw_generic(self) -> int:
-        """1 when a depthwise conv is not 3 x 3 (those take the generic 4-channel group path)."""
-        return int(any(op.kernel == "dwconv" and (op.params["k_h"], op.params["k_w"]) != (3, 3) for op in self.ops))
+        """1 when a depthwise conv is not 3 x 3 (dn_dwk, the generic 4-channel group path)."""
+        return int("dwk" in self.dw_codes)
 
     @property
     def act_clamp(self) -> int:
@@ -97,17 +99,13 @@ class Program:
 
     @property
     def conv_fallback(self) -> int:
-        """1 when a convolution needs the DSP path's C GEMM (kernels_dsp.c dn_gemm_pixels): slow
-        requantisation, or a 1x1 conv whose input channels are not whole words; else it is left out."""
-        return int(any(op.kernel in ("conv", "conv1x1") and (not op.params["fast"] or (
-            op.kernel == "conv1x1" and op.params["in_c"] % 4)) for op in self.ops))
+        """1 when a convolution needs the DSP path's C GEMM (abi.op_fallback); else it is left out."""
+        return int("conv" in abi.fallbacks(self._kernel_params()))
 
     @property
     def dw_fallback(self) -> int:
-        """1 when a depthwise conv needs the DSP path's one-channel-at-a-time loop (kernels_dw.h
-        dn_dw_single): slow requantisation, or channels not a multiple of 4."""
-        return int(any(op.kernel == "dwconv" and (not op.params["fast"] or op.params["in_c"] % 4)
-                       for op in self.ops))
+        """1 when a depthwise conv needs the DSP path's one-channel-at-a-time loop (abi.op_fallback)."""
+        return int("dwconv" in abi.fallbacks(self._kernel_params()))
 
     @property
     def weight_bytes(self) -> int:

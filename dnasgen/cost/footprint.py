@@ -35,6 +35,11 @@ def _padded(nbytes: int, alignment: int) -> int:
     return -(-nbytes // alignment) * alignment if nbytes else 0
 
 
+# A graph has no weights: its ops are priced on the fast requantisation path (codegen.lowering
+# fast_requant; quant.fold_constant_channels keeps dead channels on it), so a C fallback is priced
+# only where an op's shape needs one (abi.op_fallback).
+FAST_REQUANT = 1
+
 # The C kernel each graph op lowers to (conv: by its kernel and stride, abi.conv_kernel).
 _KIND_KERNELS = {"dwconv": "dwconv", "add": "add", "mean": "mean_sum", "fc": "fc"}
 
@@ -86,28 +91,28 @@ def patch_flash_bytes(stage, graph: Graph) -> int:
     return patch_descriptor_bytes(stage, graph) + (stage.ops * (patches - 1) + copies * patches) * call
 
 
-def dw_kernel_sizes(graph: Graph) -> tuple[int, ...]:
-    return tuple(sorted({op.kernel for op in graph.ops if op.kind == "dwconv"}))
-
-
-def code_bytes(kinds, dw_kernels) -> int:
-    """Kernels (once per distinct op kind, depthwise once per kernel size) + runtime + tables;
-    additive over kinds and kernel sizes (the differentiable search prices each one's share)."""
+def code_bytes(kinds, dw_codes, fallbacks=()) -> int:
+    """Kernels (once per distinct op kind; depthwise once per abi.dw_code: dn_dw3, and one dn_dwk for
+    every other size) + the C fallbacks compiled (abi.fallbacks) + runtime + tables; additive over
+    kinds, depthwise kernels and fallbacks (the differentiable search prices each one's share)."""
     fl = footprint_table()["flash"]
-    dw = fl["dwconv_kernel_code_bytes"]
-    return (sum(fl["kernel_code_bytes"][k] for k in set(kinds)) + sum(dw.get(k, 0) for k in set(dw_kernels))
+    return (sum(fl["kernel_code_bytes"][k] for k in set(kinds))
+            + sum(fl["dwconv_kernel_code_bytes"][c] for c in set(dw_codes))
+            + sum(fl["fallback_code_bytes"][f] for f in set(fallbacks))
             + fl["runtime_code_bytes"] + abi.INPUT_TABLE_BYTES + abi.vector_table_bytes())
 
 
 def kernel_params(op: Op) -> dict:
     """The lowered op's parameters that size its scratch (codegen.lowering's params keys)."""
     return {"w_row": conv_row_bytes(op) if op.kind == "conv" else 0, "k_h": op.kernel, "k_w": op.kernel,
-            "in_c": op.in_shape[2], "out_w": op.out_shape[1], "stride_w": op.stride}
+            "in_c": op.in_shape[2], "out_w": op.out_shape[1], "stride_w": op.stride, "fast": FAST_REQUANT}
 
 
 def code_flash_bytes(graph: Graph) -> int:
-    """The code of a graph: `code_bytes` of its op kinds and depthwise kernel sizes."""
-    return code_bytes({op.kind for op in graph.ops}, dw_kernel_sizes(graph))
+    """The code of a graph: `code_bytes` of its op kinds, depthwise kernels and C fallbacks, decided by
+    the functions codegen decides them with (abi.dw_codes, abi.fallbacks) on the graph's ops."""
+    ops = [(op_kernel(op), kernel_params(op)) for op in graph.ops]
+    return code_bytes({op.kind for op in graph.ops}, abi.dw_codes(ops), abi.fallbacks(ops))
 
 
 def op_scratch_words(op: Op) -> int:

@@ -9,8 +9,9 @@ probabilities is a sum over per-choice terms, each priced with the cost model's 
 - a block's ops depend only on (data, width, stage, slot, kernel, expand), so one full-depth graph per
   (data, width, kernel, expand) gives every block's flash, cycles and live bytes;
 - flash and latency: exact expected values (a block counts with the probability that its stage is
-  that deep; code: the ADD kernel and each depthwise kernel size with the probability that some
-  block uses it, which is exact too because stages choose independently);
+  that deep; code: the ADD kernel and each depthwise kernel code (abi.dw_code: dw3, one dwk for every
+  other size) with the probability that some block uses it, which is exact too because stages choose
+  independently);
 - peak RAM: the planner's live-set structure, a (smooth) max over the per-block live bytes (block
   input / skip tensor included). At a one-hot choice the hard max is the plan's `peak_live_bytes`
   (the arena's lower bound, which the planner reaches on ~99 % of MobileNetV2s); the search uses the
@@ -24,6 +25,7 @@ from itertools import product
 
 import numpy as np
 
+from dnasgen.abi import dw_code
 from dnasgen.candidate import ArchConfig, Candidate, SearchSpace, StageConfig
 from dnasgen.cost.footprint import (code_bytes, op_flash_bytes, preprocess_code_bytes, preprocess_planes,
                                     preprocess_ram_bytes, static_ram_bytes)
@@ -84,8 +86,9 @@ class CostTables:
     block_live: list              # per stage [D, W, J, K, E] max live bytes over the block's ops
     add_first: np.ndarray         # [W, stages] first slot with a residual ADD (-1: none)
     add_code: float               # the ADD kernel's code bytes
-    dw_code: np.ndarray           # [K] code bytes of each depthwise kernel size
+    dw_code: np.ndarray           # [U] code bytes of each depthwise kernel code (abi.dw_code: dw3, dwk)
     clock_khz: float
+    dw_uses: np.ndarray           # [U, K] 1 where kernel size k runs on code u
 
 
 def _block_rows(graph, ops_cycles, live) -> dict[str, list]:
@@ -140,9 +143,11 @@ def build_tables(space: SearchSpace, num_classes: int, head_channels: int, core:
                     add_first[b, i] = j
     base[0] += code_bytes(ALWAYS_KINDS, ())
     none = code_bytes(ALWAYS_KINDS, ())
+    units = sorted({dw_code(k, k) for k in space.kernels})
     return CostTables(*base, *blocks, add_first, float(code_bytes(ALWAYS_KINDS + ("add",), ()) - none),
-                      np.array([code_bytes(ALWAYS_KINDS, (k,)) - none for k in space.kernels], float),
-                      float(clock_mhz) * 1000.0)
+                      np.array([code_bytes(ALWAYS_KINDS, (u,)) - none for u in units], float),
+                      float(clock_mhz) * 1000.0,
+                      np.array([[float(dw_code(k, k) == u) for k in space.kernels] for u in units]))
 
 
 def tables_for_spec(spec) -> CostTables:
@@ -166,7 +171,8 @@ def torch_tables(ct: CostTables, dtype=None, device=None) -> CostTables:
         return torch.as_tensor(x, dtype=dtype, device=device)
     return CostTables(conv(ct.base_flash), conv(ct.base_cycles), conv(ct.base_live), conv(ct.ram_extra),
                       [conv(t) for t in ct.block_flash], [conv(t) for t in ct.block_cycles],
-                      [conv(t) for t in ct.block_live], ct.add_first, ct.add_code, conv(ct.dw_code), ct.clock_khz)
+                      [conv(t) for t in ct.block_live], ct.add_first, ct.add_code, conv(ct.dw_code), ct.clock_khz,
+                      conv(ct.dw_uses))
 
 
 def _stage_probs(space: SearchSpace, probs: dict, i: int):
@@ -208,12 +214,14 @@ def _add_probability(space: SearchSpace, ct: CostTables, probs: dict, like):
 
 
 def _dw_code(space: SearchSpace, ct: CostTables, probs: dict, like):
-    """Expected depthwise code: each kernel size with the probability that some block uses it."""
+    """Expected depthwise code: each kernel code (dw3, dwk) with the probability that some block uses
+    a kernel size that runs on it."""
     import torch
-    unused = _t(np.ones(len(space.kernels)), like)
+    unused = _t(np.ones(len(ct.dw_code)), like)
+    uses = _t(ct.dw_uses, like)                                   # [U, K]
     for i, depths in enumerate(space.depths):
         pk, _, _ = _stage_probs(space, probs, i)
-        kept = torch.cumprod(1 - pk, dim=0)                       # [J, K]: slots 0..j all avoid k
+        kept = torch.cumprod(1 - pk @ uses.T, dim=0)              # [J, U]: slots 0..j all avoid code u
         unused = unused * sum(probs[f"depth{i}"][a] * kept[d - 1] for a, d in enumerate(depths))
     return (_t(ct.dw_code, like) * (1 - unused)).sum()
 

@@ -1,11 +1,11 @@
 """The cost model's flash / RAM estimates vs `arm-none-eabi-size` of generated Cortex-M4 firmware.
 
-Three small models (both colours, kernels 3/5/7, sensors that need 1 and 3 preprocessing
-planes) are exported to real full-int8 .tflite files, generated, and built with `make size`
+Five small models (both colours, kernels 3/5/7, sensors that need 1 and 3 preprocessing
+planes; two without 7x7: 5x5 only, 3x3 and 5x5, so the dn_dwk code 5x5 and 7x7 share is priced once) are exported to real full-int8 .tflite files, generated, and built with `make size`
 (arm-none-eabi-gcc -O2 -mcpu=cortex-m4, DSP kernels, no test vectors). `make size` reports
   flash = .text + .data   (code, weights, descriptors, tables; .data's initial values)
   RAM   = .data + .bss    (.bss holds the NOLOAD stack, the tensor arena and the static buffers)
-and estimate_spec (sensor_format = the spec sensor's) must be within 2 % of both (measured: flash
+and estimate_spec (sensor_format = the spec sensor's) must be within 0.5 % of both (measured: flash
 within 0.2 %, RAM exact; `pytest -s` prints the figures); the generated arena is the planner's.
 """
 from __future__ import annotations
@@ -34,7 +34,23 @@ SPACE = SearchSpace(resolutions=(40, 48, 56), colors=("grayscale", "rgb"), width
 MODELS = [(DataConfig(48, "rgb"), Sensor(64, 48, "rgb565")),
           (DataConfig(40, "grayscale"), Sensor(62, 49, "yuyv")),
           (DataConfig(56, "rgb"), Sensor(81, 71, "grayscale"))]
-TOLERANCE = 0.02
+TOLERANCE = 0.005          # flash measured within 0.2 %, RAM exact (a missing kernel's ~1 kB is 1.5-2.5 %)
+# every depthwise kernel 5x5 (dn_dwk, no dn_dw3), then 3x3 and 5x5 without 7x7: dn_dwk priced once either way
+NO_7X7 = [((DataConfig(48, "rgb"), Sensor(64, 48, "rgb565")), lambda k: 5),
+          ((DataConfig(40, "grayscale"), Sensor(62, 49, "yuyv")), lambda k: 5 if k == 7 else k)]
+
+
+def with_kernels(cand, kernel):
+    """The candidate with each block's depthwise kernel k replaced by kernel(k)."""
+    stages = tuple(dataclasses.replace(st, kernel=tuple(map(kernel, st.kernel))) for st in cand.arch.stages)
+    return dataclasses.replace(cand, arch=dataclasses.replace(cand.arch, stages=stages))
+
+
+def candidates():
+    """(candidate, data, sensor) per model: MODELS sampled from SPACE, then NO_7X7's."""
+    rng = random.Random(5)
+    out = [(SPACE.sample(rng, data), data, sensor) for data, sensor in MODELS]
+    return out + [(with_kernels(SPACE.sample(rng, data), kernel), data, sensor) for (data, sensor), kernel in NO_7X7]
 
 
 @pytest.fixture(scope="module")
@@ -44,10 +60,8 @@ def measured(tmp_path_factory):
     from dnasgen.export import make_test_model
     from dnasgen.verify import parse_size
     from dnasgen.verify.project import run_make
-    rng = random.Random(5)
     out = []
-    for i, (data, sensor) in enumerate(MODELS):
-        cand = SPACE.sample(rng, data)
+    for i, (cand, _, sensor) in enumerate(candidates()):
         blob = make_test_model(cand, num_classes=SPACE.num_classes, head_channels=SPACE.head_channels,
                                seed=i, calib_n=4)
         # arduino-nano-33-ble-sense (a Cortex-M4); the space gives estimate_spec the head channels
@@ -58,13 +72,13 @@ def measured(tmp_path_factory):
 
 
 def test_models_cover_kernels_colours_and_planes():
-    rng = random.Random(5)
-    cands = [SPACE.sample(rng, data) for data, _ in MODELS]
-    assert {k for c in cands for s in c.arch.stages for k in s.kernel} == {3, 5, 7}
+    cands = [c for c, _, _ in candidates()]
+    kernels = [{k for s in c.arch.stages for k in s.kernel} for c in cands]
+    assert set().union(*kernels[:len(MODELS)]) == {3, 5, 7} and kernels[len(MODELS):] == [{5}, {3, 5}]
     assert {c.data.color for c in cands} == {"grayscale", "rgb"}
 
 
-def test_estimated_flash_and_ram_within_2_percent_of_arm_none_eabi_size(measured):
+def test_estimated_flash_and_ram_within_half_a_percent_of_arm_none_eabi_size(measured):
     from dnasgen.cost import estimate_spec
     rows = []
     for cand, spec, size in measured:

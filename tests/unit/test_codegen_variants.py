@@ -13,7 +13,7 @@ def _op(kernel: str, k: int = 1, in_c: int = 8, fast: int = 1, act=(-128, 127)) 
 def _variants(*ops: COp) -> dict:
     p = Program({}, ops, "t0", "t1")
     return {"conv": p.conv_fallback, "dw": p.dw_fallback, "generic": p.dw_generic, "clamp": p.act_clamp,
-            "k3": 3 in p.dw_square_kernels}
+            "k3": "dw3" in p.dw_codes}
 
 
 def test_fast_whole_word_ops_leave_the_fallbacks_out():

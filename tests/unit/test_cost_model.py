@@ -10,7 +10,8 @@ from dnasgen.boards import board_ids, get_board
 from dnasgen.candidate import ArchConfig, Candidate, DataConfig, SearchSpace, StageConfig
 from dnasgen.cost import (REPORT_KEYS, budget_violations, estimate, estimate_spec, footprint_table,
                           format_report, graph_cost, latency_table, plan_graph)
-from dnasgen.cost.footprint import op_arrays, op_flash_bytes, op_scratch_words, preprocess_planes
+from dnasgen.cost.footprint import (code_flash_bytes, kernel_params, op_arrays, op_flash_bytes, op_kernel,
+                                   op_scratch_words, preprocess_planes)
 from dnasgen.cost.latency import latency_kind, op_terms
 from dnasgen.errors import DnasgenError
 from dnasgen.graph import build_graph
@@ -62,7 +63,7 @@ def test_flash_is_ops_kernels_runtime_preprocessing_and_tables():
     cand = mobilenet_v2(0.35, 96)
     graph = build_graph(cand, 2, 1280)
     fl = footprint_table()["flash"]
-    kernels = 1346 + 1168 + 316 + 264 + 478 + 432                         # conv, dw (+ 3x3), add, mean, fc
+    kernels = 1346 + 204 + 316 + 264 + 478 + 1396                         # conv, dw (+ 3x3), add, mean, fc
     fixed = fl["runtime_code_bytes"] + abi.INPUT_TABLE_BYTES + abi.vector_table_bytes()
     assert (abi.INPUT_TABLE_BYTES, abi.vector_table_bytes()) == (256, 64)
     for fmt, pre in (("rgb565", 520), ("rgb888", 485), ("grayscale", 355), ("yuyv", 555), (None, 555)):
@@ -79,12 +80,30 @@ def test_kernel_code_counted_once_per_kind_and_depthwise_size():
     def plain(kernel):
         return Candidate(DataConfig(64, "grayscale"), ArchConfig(0.35, tuple(
             StageConfig(1, (kernel if i else 3,), ((1 if i == 0 else 6),)) for i in range(7))))
-    gc3, gc7 = graph_cost(plain(3), 2, 1280), graph_cost(plain(7), 2, 1280)
+    gc3, gc5, gc7 = (graph_cost(plain(k), 2, 1280) for k in (3, 5, 7))
+    both = dataclasses.replace(plain(5), arch=dataclasses.replace(plain(5).arch, stages=plain(5).arch.stages[:-1]
+                                                                  + (StageConfig(1, (7,), (6,)),)))
     assert "add" not in gc3.kinds
     fl = footprint_table()["flash"]
     fixed = fl["runtime_code_bytes"] + abi.INPUT_TABLE_BYTES + abi.vector_table_bytes()
-    assert gc3.code_flash_bytes == sum(fl["kernel_code_bytes"][k] for k in gc3.kinds) + 432 + fixed
-    assert gc7.code_flash_bytes == gc3.code_flash_bytes + 871                    # 3x3 (stage 0) and 7x7
+    assert gc3.code_flash_bytes == sum(fl["kernel_code_bytes"][k] for k in gc3.kinds) + 1396 + fixed
+    # 3x3 (stage 0) and one dn_dwk for every other size: 5x5 alone, 7x7 alone, 5x5 and 7x7 all price it once
+    assert gc5.code_flash_bytes == gc7.code_flash_bytes == gc3.code_flash_bytes + 1742
+    assert graph_cost(both, 2, 1280).code_flash_bytes == gc3.code_flash_bytes + 1742
+
+
+def test_fallback_code_priced_by_the_rule_codegen_emits_it_with():
+    graph = build_graph(mobilenet_v2(0.35, 96), 2, 1280)
+    assert abi.fallbacks([(op_kernel(op), kernel_params(op)) for op in graph.ops]) == frozenset()
+    narrow = {"s1b0.project": 6, "s1b1.dw": 10}           # a 1x1 conv's and a depthwise conv's in_c % 4
+    ops = [dataclasses.replace(op, in_shape=op.in_shape[:2] + (narrow[op.name],)) if op.name in narrow else op
+           for op in graph.ops]
+    for names, extra in (((), 0), (("s1b0.project",), 1456), (("s1b1.dw",), 624), (tuple(narrow), 1456 + 624)):
+        g = dataclasses.replace(graph, ops=tuple(o if o.name in names else p for o, p in zip(ops, graph.ops)))
+        assert code_flash_bytes(g) == code_flash_bytes(graph) + extra, names
+    assert abi.op_fallback("conv", {"fast": 0, "in_c": 8}) == "conv"        # slow requantisation (codegen only)
+    assert abi.op_fallback("dwconv", {"fast": 0, "in_c": 8}) == "dwconv"
+    assert abi.op_fallback("conv", {"fast": 1, "in_c": 3}) is None          # k x k rows padded to whole words
 
 
 @pytest.mark.parametrize("fmt,color,planes", [

@@ -112,3 +112,25 @@ def test_argmax_over_budget_is_repaired_and_the_report_says_by_how_much(quicksta
             "argmax": argmax.to_dict(), **record}
     text = "\n".join(_differentiable_lines(info))
     assert "**repaired**" in text and f"RAM {large:,} -> {record['after']['ram_bytes']:,} B" in text
+
+
+def test_expected_depthwise_code_shares_one_generic_kernel_between_5x5_and_7x7(quickstart):
+    """Kernels 3/5/7: 5x5 and 7x7 run on the same dn_dwk, so its code counts with the probability that
+    some block uses either (exact expectation over the kernel genes, one-hot costs equal the model)."""
+    spec = dataclasses.replace(quickstart[0], space=dataclasses.replace(quickstart[0].space, kernels=(3, 5, 7)))
+    space, opts = spec.space, gene_options(spec.space)
+    tables = tables_for_spec(spec)
+    assert tables.dw_code.tolist() == [1396, 1742] and tables.dw_uses.tolist() == [[1, 0, 0], [0, 1, 1]]
+    genes = ("depth1", "kernel1.0", "kernel1.1", "kernel2.0")
+    gen = torch.Generator().manual_seed(1)
+    probs = one_hot(space, space.smallest())
+    probs.update({g: torch.softmax(torch.randn(len(opts[g]), generator=gen, dtype=torch.float64), 0) for g in genes})
+    base, flash = encode(space, space.smallest()), 0.0
+    for combo in product(*(range(len(opts[g])) for g in genes)):
+        index = {**base, **dict(zip(genes, combo))}
+        weight = float(torch.prod(torch.stack([probs[g][k] for g, k in index.items()])))
+        exact = estimate_spec(spec, decode(space, index)).flash_bytes
+        hot = one_hot(space, decode(space, index))
+        assert float(expected_flash(space, tables, hot)) == pytest.approx(exact, abs=1e-6)
+        flash += weight * exact
+    assert float(expected_flash(space, tables, probs)) == pytest.approx(flash, rel=1e-9)
