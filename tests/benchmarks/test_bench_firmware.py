@@ -7,11 +7,11 @@
 * the tensor arena (in-place depthwise, the default): <= 0.55x TFLM's 204,628 B (measured 111,760 B);
 * runtime code size (text minus model data and op descriptors), target <= 12 kB, measured 7,840 B
   (10,080 B before the C fallbacks were compiled only where an op needs them; TFLM: 58 kB reference,
-  109 kB with CMSIS-NN);
+  109 kB with CMSIS-NN), bounded at the measured size + ~5 % on every core (CODE_LIMITS);
 * the same on every other core's QEMU machine (`make qemu CORE=`): instructions per MAC of the
   portable C99 kernels on M0+ (ARMv6-M) / M3, of the DSP kernels on M7 / M33 and of the DSP +
   Helium convolutions on the M55 (measured 18.71 / 12.22 / 1.79 / 1.78 / 1.67), bit-exact vectors,
-  code <= 12 kB;
+  code measured 7,352 / 5,872 / 7,936 / 7,856 / 8,972 B;
 * the host build's inference time (the benchmarked callable).
 Instruction counts are deterministic, so they are asserted; times are only recorded.
 """
@@ -30,6 +30,9 @@ from dnasgen.spec.model import Sensor  # noqa: E402
 from dnasgen.verify import toolchain_available  # noqa: E402
 
 MACS = 10_656_688
+# Runtime code (`make size` code), ~5 % over the measured bytes: m4 7,840, m7 7,936, m33 7,856,
+# m55 8,972, m0plus 7,352, m3 5,872 (the 12 kB target is issue 12's; a regression trips these first).
+CODE_LIMITS = {"m4": 8_240, "m7": 8_340, "m33": 8_250, "m55": 9_420, "m0plus": 7_720, "m3": 6_170}
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +58,7 @@ def test_bench_cortex_m4_instructions_per_mac(benchmark, project):
                                  "ram_bytes": sizes["ram"], "arena_bytes": sizes["arena"]})
     assert len(lines) == 2 and abs(instructions[0] - instructions[1]) <= 400   # 40-instruction ticks
     assert per_mac <= 1.80, f"{per_mac:.2f} instructions/MAC"        # measured 1.785 (19.02 M)
-    assert sizes["code"] <= 12 * 1024, f"code {sizes['code']} B"
+    assert sizes["code"] <= CODE_LIMITS["m4"], f"code {sizes['code']} B"
     # TFLM's arena for the same model: 204,628 B; in place (the default export.memory) <= 0.55x of it
     assert sizes["arena"] <= 112_500, f"arena {sizes['arena']} B"
 
@@ -79,7 +82,7 @@ def test_bench_core_instructions_per_mac(benchmark, project, core):
                                  "instructions_per_mac": round(per_mac, 3), "code_bytes": sizes["code"]})
     assert len(lines) == 2 and lines == m4_lines
     assert per_mac <= CORE_LIMITS[core], f"{core}: {per_mac:.2f} instructions/MAC"
-    assert sizes["code"] <= 12 * 1024, f"{core}: code {sizes['code']} B"
+    assert sizes["code"] <= CODE_LIMITS[core], f"{core}: code {sizes['code']} B"
 
 
 def test_bench_host_inference(benchmark, project):
