@@ -1,7 +1,7 @@
 """Calibrate the cost model's latency coefficients from QEMU instruction counts, per core.
 
     python -m dnasgen.verify.calibrate [--cores m0plus,m3,m4,m7,m33,m55] [--models NAME,...] [--write]
-                                       [--json report.json]
+                                       [--kinds dwconv5,dwconv7] [--json report.json]
 
 For several MobileNetV2 candidates of different shapes (random-weight full-int8 models), the
 generated project is built for QEMU with DN_TRACE=1, which prints the instructions of every op
@@ -23,7 +23,9 @@ m4 / m7 / m33, Helium on m55) and fits each core's coefficients to its own instr
 its `cycles_per_instruction` (latency.yaml: the datasheet assumption, which verify applies to the
 measured instructions too); a core not measured (or not in QEMU, xtensa-lx7) is derived from the
 m4's figures with the documented ratios of DERIVED. Only the numbers are edited (the file's header
-and each core's cycles per instruction stay).
+and each core's cycles per instruction stay). `--kinds` refits only those kinds (one kernel changed):
+their coefficients depend only on their own ops (each column of the fit is one kind's), so the models
+that have such ops suffice; only the measured cores' blocks are edited, and only those kinds.
 """
 from __future__ import annotations
 
@@ -248,12 +250,14 @@ def _core_block(core: str, coeffs: dict, source: str, calibrated: bool, cpi: flo
     return "\n".join(lines) + "\n"
 
 
-def write_latency(fits: dict[str, dict], models: int, path: Path | None = None) -> Path:
-    """Replace the per-core blocks of latency.yaml (the header comment is kept), atomically."""
+def write_latency(fits: dict[str, dict], models: int, path: Path | None = None, kinds=None) -> Path:
+    """Replace the per-core blocks of latency.yaml (the header comment is kept), atomically; with
+    `kinds`, only those kinds of the measured cores (every other figure stays as it is)."""
     from ruamel.yaml import YAML
     path = path or Path(__file__).resolve().parents[1] / "cost" / "latency.yaml"
     text = path.read_text()
-    cpi = {c: float(v.get("cycles_per_instruction", 1.0)) for c, v in YAML(typ="safe").load(text)["cores"].items()}
+    current = YAML(typ="safe").load(text)["cores"]
+    cpi = {c: float(v.get("cycles_per_instruction", 1.0)) for c, v in current.items()}
     how = f"least squares over every op of {models} models, python -m dnasgen.verify.calibrate"
     for core, coeffs in derived_cores(fits, cpi).items():
         variant, *factors = DERIVED[core]
@@ -264,6 +268,11 @@ def write_latency(fits: dict[str, dict], models: int, path: Path | None = None) 
         else:
             source = (f"derived, {factors[0]:g}x on the MAC terms, {factors[1]:g}x on the others, {factors[2]:g}x "
                       f"per op of the QEMU-measured {variant} kernels of the m4 ({how})")
+        if kinds and not measured:
+            continue
+        if kinds:
+            coeffs = {"kinds": {k: coeffs["kinds"][k] if k in kinds else v for k, v in current[core]["kinds"].items()}}
+            source = current[core]["source"].split("; refitted")[0] + f"; refitted {', '.join(kinds)} ({how})"
         block = re.compile(rf"^  {re.escape(core)}:\n(?:    .*\n)*", re.M)
         if not block.search(text):
             raise BuildError(f"{path} has no {core} block: nothing written")
@@ -338,6 +347,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", type=Path, help="write the per-model and per-op figures as JSON")
     ap.add_argument("--cores", default="m4", help="QEMU cores to measure, comma-separated (m0plus,m3,m4,m7,m33,m55)")
     ap.add_argument("--models", help="only these models of MODELS, comma-separated")
+    ap.add_argument("--kinds", help="with --write: store only these kinds (e.g. dwconv5,dwconv7) of the measured cores")
     ap.add_argument("--per-op", action="store_true", help="also print every op's measured and estimated instructions")
     args = ap.parse_args(argv)
     try:
@@ -365,7 +375,8 @@ def _run(args) -> int:
                    "ops": [vars(s) for s in samples]}
         atomic_write_text(args.json, json.dumps(figures, indent=1))
     if args.write:
-        print(f"wrote {write_latency(fits, len(models))}")
+        kinds = tuple(args.kinds.split(",")) if args.kinds else None
+        print(f"wrote {write_latency(fits, len(models), kinds=kinds)}")
     return 0
 
 

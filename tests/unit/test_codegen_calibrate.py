@@ -118,3 +118,24 @@ def test_write_latency_without_a_core_block_is_an_error_and_writes_nothing(tmp_p
     with pytest.raises(BuildError, match="no xtensa-lx7 block"):
         calibrate.write_latency({"dsp": TRUE, "portable": calibrate._scaled(TRUE, 6.0, 3.0, 2.0)}, 6, path)
     assert path.read_text() == broken
+
+
+def test_write_latency_of_some_kinds_edits_only_those_of_the_measured_cores(tmp_path):
+    from ruamel.yaml import YAML
+    src = (calibrate.Path(calibrate.__file__).resolve().parents[1] / "cost" / "latency.yaml").read_text()
+    path = tmp_path / "latency.yaml"
+    path.write_text(src)
+    fits = {"dsp": TRUE, "portable": calibrate._scaled(TRUE, 6.0, 3.0, 2.0), "m7": TRUE}
+    before = YAML(typ="safe").load(src)["cores"]
+    for _ in range(2):                                     # twice: the source names the refit once
+        cores = YAML(typ="safe").load(calibrate.write_latency(fits, 6, path, kinds=("dwconv5", "dwconv7")).read_text())
+        cores = cores["cores"]
+    for core in ("cortex-m4", "cortex-m7"):
+        cpi = cores[core]["cycles_per_instruction"]
+        assert cores[core]["kinds"]["dwconv5"] == pytest.approx({t: c * cpi for t, c in TRUE["kinds"]["dwconv5"].items()})
+        assert cores[core]["kinds"]["dwconv7"]["tap"] == pytest.approx(6.0 * cpi)
+        assert {k: v for k, v in cores[core]["kinds"].items() if k not in ("dwconv5", "dwconv7")} == \
+            {k: v for k, v in before[core]["kinds"].items() if k not in ("dwconv5", "dwconv7")}
+        assert cores[core]["source"].count("refitted dwconv5, dwconv7") == 1
+    assert {c: cores[c] for c in cores if c not in ("cortex-m4", "cortex-m7")} == \
+        {c: before[c] for c in before if c not in ("cortex-m4", "cortex-m7")}   # not measured: untouched
