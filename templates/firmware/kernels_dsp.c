@@ -211,6 +211,70 @@ static void dn_im2col_pad(const dn_conv_t *p, const int8_t *in, int32_t i, int32
     for (int32_t j = k; j < kpad; ++j) col[j] = (int8_t)(-p->in_offset);
 }
 
+#if DN_DOT2X2_ASM
+/* The window geometry of op p (read once: the int8 stores of im2col may alias the op struct).
+ * Interior windows (wholly inside the input): oy_lo <= oy <= oy_hi, ox_lo <= ox <= ox_hi. */
+typedef struct {
+    int32_t row, step, kh, ow, ystep, xstep, oy_lo, oy_hi, ox_lo, ox_hi, k, kpad;
+    int32_t origin;                    /* offset of output pixel (0, 0)'s window, padding included */
+} dn_win_t;
+
+DN_INLINE int32_t dn_ceil_div(int32_t a, int32_t b) { return (a + b - 1) / b; }
+
+DN_INLINE dn_win_t dn_win_of(const dn_conv_t *p) {
+    const int32_t step = p->in_w * p->in_c;
+    const dn_win_t g = {p->k_w * p->in_c, step, p->k_h, p->out_w, p->stride_h * step, p->stride_w * p->in_c,
+                        dn_ceil_div(p->pad_t, p->stride_h), (p->in_h - p->k_h + p->pad_t) / p->stride_h,
+                        dn_ceil_div(p->pad_l, p->stride_w), (p->in_w - p->k_w + p->pad_l) / p->stride_w,
+                        p->k_h * p->k_w * p->in_c, p->w_row, -p->pad_t * step - p->pad_l * p->in_c};
+    return g;
+}
+
+DN_INLINE void dn_copy_word(int8_t *dst, const int8_t *src) {
+    const uint32_t v = dn_rd32(src);
+    memcpy(dst, &v, 4);
+}
+
+/* An interior window: k_h rows of k_w in_c bytes, copied as words (up to 3 bytes past a row: the
+ * next row or window overwrites them, the last window's land in dn_scratch's slack). col's bytes
+ * k .. w_row - 1 keep what they hold: their weights are 0. */
+DN_INLINE void dn_im2col_rows(const int8_t *src, const dn_win_t *g, int8_t *col) {
+    if (g->kh == 3 && g->row > 8 && g->row <= 12) {    /* 3 x 3 x 3 and 3 x 3 x 4 (first layers) */
+        for (int32_t ky = 0; ky < 3; ++ky, src += g->step, col += g->row)
+            dn_copy_word(col, src), dn_copy_word(col + 4, src + 4), dn_copy_word(col + 8, src + 8);
+        return;
+    }
+    for (int32_t ky = 0; ky < g->kh; ++ky, src += g->step, col += g->row)
+        for (int32_t j = 0; j < g->row; j += 4) dn_copy_word(col + j, src + j);
+}
+
+/* The windows of output pixels i .. i + m - 1 into col, w_row bytes apart. */
+__attribute__((noinline)) static void dn_windows(const dn_conv_t *p, const dn_win_t *g, const int8_t *in,
+                                                 int32_t i, int32_t m, int8_t *col) {
+    for (int32_t j = i; j < i + m; ++j, col += g->kpad) {
+        const int32_t oy = j / g->ow, ox = j - oy * g->ow;
+        if (oy >= g->oy_lo && oy <= g->oy_hi && ox >= g->ox_lo && ox <= g->ox_hi)
+            dn_im2col_rows(in + g->origin + oy * g->ystep + ox * g->xstep, g, col);
+        else
+            dn_im2col_pad(p, in, j, g->k, g->kpad, col);
+    }
+}
+
+/* dn_conv on the hand-scheduled GEMM: 4 windows, then the GEMM. */
+static void dn_conv_asm(const dn_conv_t *p, const dn_rq_t *r, const int8_t *in, int8_t *out, int8_t *ca) {
+    const int32_t n = p->out_c, pixels = p->out_h * p->out_w;
+    const dn_win_t g = dn_win_of(p);
+    dn_gemm_args_t a = dn_gemm_args(r, p, g.kpad, dn_scratch);
+    a.in = ca;
+    for (int32_t i = 0; i < pixels; i += 4, out += 4 * n) {
+        const int32_t m = pixels - i < 4 ? pixels - i : 4;
+        dn_windows(p, &g, in, i, m, ca);
+        a.pixels = m, a.out = out;
+        dn_gemm_run(&a);
+    }
+}
+#endif
+
 void dn_conv(const dn_conv_t *p, const int8_t *in, int8_t *out) {
     const int32_t k = p->k_h * p->k_w * p->in_c, n = p->out_c, pixels = p->out_h * p->out_w;
     const int32_t kpad = p->w_row;              /* k rounded up to 4n; padded weights are 0 */
@@ -224,17 +288,11 @@ void dn_conv(const dn_conv_t *p, const int8_t *in, int8_t *out) {
         return;
     }
 #endif
+    (void)k, (void)n, (void)pixels;             /* unused where only the assembly path is built */
 #if DN_DOT2X2_ASM
     const dn_rq_t r = dn_rq_of(p);
     if (!DN_GEMM_C || dn_gemm_asm_ok(&r, kpad)) {
-        dn_gemm_args_t a = dn_gemm_args(&r, p, kpad, dn_scratch);
-        a.in = ca;
-        for (int32_t i = 0; i < pixels; i += 4, out += 4 * n) {   /* 4 windows, then the GEMM */
-            const int32_t m = pixels - i < 4 ? pixels - i : 4;
-            for (int32_t j = 0; j < m; ++j) dn_im2col_pad(p, in, i + j, k, kpad, ca + j * kpad);
-            a.pixels = m, a.out = out;
-            dn_gemm_run(&a);
-        }
+        dn_conv_asm(p, &r, in, out, ca);
         return;
     }
 #endif
