@@ -12,8 +12,9 @@
  * exact for |acc| < 2^30 and e >= 1 (the generator's `fast` condition).
  * Dot products: 13 instructions per 16 MACs (each weight word sign-extended once for 4 pixels;
  * a block of 1 pixel: 6 per 4 MACs);
- * per channel 44 for the 4 outputs' requantisation and stores (dn_gemm4: + 25 for the activation
- * clamp); dn_gemm4_sat skips the activation clamp (range -128..127).
+ * per channel 41 for the 4 outputs' requantisation and stores (dn_gemm4: + 25 for the activation
+ * clamp; the first group starts all 4 accumulators from the bias, no copies); dn_gemm4_sat skips
+ * the activation clamp (range -128..127).
  * dn_gemm_args_t (dn_abi.h): w, bias, mult, shift, k, n4 = k / 4, out_c, out offset, lo, hi, in,
  * pixels, in offset, x, out, loaded with two ldm: consecutive words, checked below against the
  * offsets dnasgen.abi computed. */
@@ -111,6 +112,24 @@
     smlad   r6, r10, r11, r6
 .endm
 
+/* DN_GROUP4 as a channel's first group, all four accumulators from the bias in r3 (a 1-pixel
+ * block: the x_cd stream's words are read, its sums not used) */
+.macro DN_GROUP4B
+    ldr     r11, [r1], #4
+    ldm     r0!, {r7-r10}
+    sxtb16  r12, r11
+    sxtb16  r11, r11, ror #8
+    smlad   r4, r9, r12, r3
+    smlad   r4, r10, r11, r4
+    ldm     lr!, {r5, r6, r9, r10}      @ (c0,c2) (c1,c3) (d0,d2) (d1,d3)
+    smlad   r5, r5, r12, r3
+    smlad   r5, r6, r11, r5
+    smlad   r6, r9, r12, r3
+    smlad   r6, r10, r11, r6
+    smlad   r3, r7, r12, r3
+    smlad   r3, r8, r11, r3
+.endm
+
 /* 4 values of one channel for pixel a alone (r0 stream, b skipped): 2 SMLAD */
 .macro DN_GROUP1
     ldr     r11, [r1], #4
@@ -156,15 +175,16 @@
     stm     r12, {r1-r4}
     str     r7, [sp, #DN_N]
     str     r5, [sp, #DN_K]
-    adr.w   r8, 2f + 1                  @ inner loop entries (Thumb addresses)
-    adr.w   r9, 6f + 1
+    adr.w   r8, 6f + 1                  @ inner loop entries (Thumb addresses) after the first
+    adr.w   r10, 8f + 1                 @ group (DN_GROUP4B): n4 - 1 odd
+    lsrs    r6, r6, #1                  @ passes n4 / 2, carry: n4 odd (n4 - 1 even)
+    bcc     10f
+    adr.w   r8, 2f + 1
     adr.w   r10, 7f + 1
-    adr.w   r11, 8f + 1
-    lsrs    r6, r6, #1                  @ n4 / 2, carry: n4 odd
-    ittt    cs
-    addcs   r6, r6, #1
-    movcs   r8, r9
-    movcs   r10, r11
+    cbnz    r6, 10f
+    adr.w   r8, 9f + 1                  @ n4 = 1: no inner loop
+    adr.w   r10, 11f + 1
+10:
     str     r6, [sp, #DN_PASSES]
     strd    r8, r10, [sp, #DN_E4]
     ldm     r0, {r1-r8}                 @ off lo hi in pixels in_off x out
@@ -222,14 +242,8 @@
     add     r12, sp, #DN_W0
     ldm     r12, {r1-r4}                @ w bias mult shift
     strd    r3, r4, [sp, #DN_MULT]
-    ldr     r3, [r2], #4                @ acc = bias[0]
-    str     r2, [sp, #DN_BIAS]
-    mov     r4, r3
-    mov     r5, r3
-    mov     r6, r3
-    add     r12, sp, #DN_X
-    ldm     r12, {r0, r2, r7, lr}       @ x, passes, entry, x_cd
-    bx      r7
+    mov     r0, r2
+    b       12f
 2:  @ one channel: dot products, 8 values per pass
     DN_GROUP4
 6:
@@ -260,14 +274,13 @@
     ldrd    r0, r2, [sp, #DN_BIAS]      @ bias of the next channel, end
     cmp     r9, r2
     beq     3f
+12: @ channel start (r0: its bias): the first group from the bias, then the inner loop's entry
     ldr     r3, [r0], #4
     str     r0, [sp, #DN_BIAS]
-    mov     r4, r3
-    mov     r5, r3
-    mov     r6, r3
     add     r12, sp, #DN_X
-    ldm     r12, {r0, r2, r7, lr}       @ x, passes, entry, x_cd
-    bx      r7
+    ldm     r12, {r0, r2, r11, lr}      @ x, passes, (entry), x_cd
+    DN_GROUP4B
+    ldr     pc, [sp, #DN_ENTRY]
 3:
     ldr     r0, [sp, #DN_LEFT]
     cmp     r0, #0
@@ -280,6 +293,7 @@
     DN_GROUP1
     subs    r2, r2, #1
     bne     7b
+11:
     mov     r4, r3
     mov     r5, r3
     mov     r6, r3
