@@ -76,7 +76,7 @@
     .equ DN_OC, 16
     .equ DN_OD, 20
     .equ DN_K2, 24               @ 2 offset + 1
-    .equ DN_BIAS, 28             @ bias of the next channel
+    .equ DN_BOFF, 28             @ bias - mult: channel c's bias at its mult pointer + DN_BOFF
     .equ DN_END, 32              @ out_a + out_c
     .equ DN_X, 36                @ widened pixels a, b
     .equ DN_PASSES, 40           @ passes of the inner loop: ceil(n4 / 2)
@@ -173,6 +173,8 @@
     ldm     r0!, {r1-r7}                @ w bias mult shift k n4 n
     add     r12, sp, #DN_W0
     stm     r12, {r1-r4}
+    sub     r12, r2, r3
+    str     r12, [sp, #DN_BOFF]
     str     r7, [sp, #DN_N]
     str     r5, [sp, #DN_K]
     adr.w   r8, 6f + 1                  @ inner loop entries (Thumb addresses) after the first
@@ -242,7 +244,8 @@
     add     r12, sp, #DN_W0
     ldm     r12, {r1-r4}                @ w bias mult shift
     strd    r3, r4, [sp, #DN_MULT]
-    mov     r0, r2
+    mov     r7, r3
+    ldr     r0, [sp, #DN_BOFF]
     b       12f
 2:  @ one channel: dot products, 8 values per pass
     DN_GROUP4
@@ -271,12 +274,11 @@
     strb    r5, [r11], #1
     strb    r6, [r12], #1
     stm     sp, {r7-r12}
-    ldrd    r0, r2, [sp, #DN_BIAS]      @ bias of the next channel, end
+    ldrd    r0, r2, [sp, #DN_BOFF]      @ bias - mult, end
     cmp     r9, r2
     beq     3f
-12: @ channel start (r0: its bias): the first group from the bias, then the inner loop's entry
-    ldr     r3, [r0], #4
-    str     r0, [sp, #DN_BIAS]
+12: @ channel start (r7: its mult pointer, r0: DN_BOFF): the first group from the bias, then
+    ldr     r3, [r7, r0]                @ the inner loop's entry
     add     r12, sp, #DN_X
     ldm     r12, {r0, r2, r11, lr}      @ x, passes, (entry), x_cd
     DN_GROUP4B
