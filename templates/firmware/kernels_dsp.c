@@ -215,7 +215,7 @@ static void dn_im2col_pad(const dn_conv_t *p, const int8_t *in, int32_t i, int32
 /* The window geometry of op p (read once: the int8 stores of im2col may alias the op struct).
  * Interior windows (wholly inside the input): oy_lo <= oy <= oy_hi, ox_lo <= ox <= ox_hi. */
 typedef struct {
-    int32_t row, step, kh, ow, ystep, xstep, oy_lo, oy_hi, ox_lo, ox_hi, k, kpad;
+    int32_t row, step, rows3, ow, ystep, xstep, oy_lo, oy_hi, ox_lo, ox_hi, k, kpad;
     int32_t origin;                    /* offset of output pixel (0, 0)'s window, padding included */
 } dn_win_t;
 
@@ -223,7 +223,8 @@ DN_INLINE int32_t dn_ceil_div(int32_t a, int32_t b) { return (a + b - 1) / b; }
 
 DN_INLINE dn_win_t dn_win_of(const dn_conv_t *p) {
     const int32_t step = p->in_w * p->in_c;
-    const dn_win_t g = {p->k_w * p->in_c, step, p->k_h, p->out_w, p->stride_h * step, p->stride_w * p->in_c,
+    const int32_t row = p->k_w * p->in_c, rows3 = p->k_h == 3 && row > 8 && row <= 12;   /* dn_im2col3 */
+    const dn_win_t g = {row, step, rows3, p->out_w, p->stride_h * step, p->stride_w * p->in_c,
                         dn_ceil_div(p->pad_t, p->stride_h), (p->in_h - p->k_h + p->pad_t) / p->stride_h,
                         dn_ceil_div(p->pad_l, p->stride_w), (p->in_w - p->k_w + p->pad_l) / p->stride_w,
                         p->k_h * p->k_w * p->in_c, p->w_row, -p->pad_t * step - p->pad_l * p->in_c};
@@ -235,26 +236,21 @@ DN_INLINE void dn_copy_word(int8_t *dst, const int8_t *src) {
     memcpy(dst, &v, 4);
 }
 
-/* An interior window: k_h rows of k_w in_c bytes, copied as words (up to 3 bytes past a row: the
- * next row or window overwrites them, the last window's land in dn_scratch's slack). col's bytes
- * k .. w_row - 1 keep what they hold: their weights are 0. */
-DN_INLINE void dn_im2col_rows(const int8_t *src, const dn_win_t *g, int8_t *col) {
-    if (g->kh == 3 && g->row > 8 && g->row <= 12) {    /* 3 x 3 x 3 and 3 x 3 x 4 (first layers) */
-        for (int32_t ky = 0; ky < 3; ++ky, src += g->step, col += g->row)
-            dn_copy_word(col, src), dn_copy_word(col + 4, src + 4), dn_copy_word(col + 8, src + 8);
-        return;
-    }
-    for (int32_t ky = 0; ky < g->kh; ++ky, src += g->step, col += g->row)
-        for (int32_t j = 0; j < g->row; j += 4) dn_copy_word(col + j, src + j);
+/* An interior window of 3 rows of 9 .. 12 bytes (3 x 3 x 3 and 3 x 3 x 4, first layers), copied as
+ * words (up to 3 bytes past a row: the next row or window overwrites them, the last window's land
+ * in dn_scratch's slack). col's bytes k .. w_row - 1 keep what they hold: their weights are 0. */
+DN_INLINE void dn_im2col3(const int8_t *src, int32_t step, int32_t row, int8_t *col) {
+    for (int32_t ky = 0; ky < 3; ++ky, src += step, col += row)
+        dn_copy_word(col, src), dn_copy_word(col + 4, src + 4), dn_copy_word(col + 8, src + 8);
 }
 
 /* The windows of output pixels i .. i + m - 1 into col, w_row bytes apart. */
-__attribute__((noinline)) static void dn_windows(const dn_conv_t *p, const dn_win_t *g, const int8_t *in,
-                                                 int32_t i, int32_t m, int8_t *col) {
+static void dn_windows(const dn_conv_t *p, const dn_win_t *g, const int8_t *in,
+                       int32_t i, int32_t m, int8_t *col) {
     for (int32_t j = i; j < i + m; ++j, col += g->kpad) {
         const int32_t oy = j / g->ow, ox = j - oy * g->ow;
-        if (oy >= g->oy_lo && oy <= g->oy_hi && ox >= g->ox_lo && ox <= g->ox_hi)
-            dn_im2col_rows(in + g->origin + oy * g->ystep + ox * g->xstep, g, col);
+        if (g->rows3 && oy >= g->oy_lo && oy <= g->oy_hi && ox >= g->ox_lo && ox <= g->ox_hi)
+            dn_im2col3(in + g->origin + oy * g->ystep + ox * g->xstep, g->step, g->row, col);
         else
             dn_im2col_pad(p, in, j, g->k, g->kpad, col);
     }

@@ -80,7 +80,7 @@
     .equ DN_END, 32              @ out_a + out_c
     .equ DN_X, 36                @ widened pixels a, b
     .equ DN_PASSES, 40           @ passes of the inner loop: ceil(n4 / 2)
-    .equ DN_ENTRY, 44            @ its entry (Thumb address): the second group when n4 is odd
+    .equ DN_ENTRY, 44            @ its entry (Thumb address), after the first group
     .equ DN_XCD, 48              @ widened pixels c, d
     .equ DN_LO, 52
     .equ DN_HI, 56
@@ -177,17 +177,16 @@
     str     r12, [sp, #DN_BOFF]
     str     r7, [sp, #DN_N]
     str     r5, [sp, #DN_K]
-    adr.w   r8, 6f + 1                  @ inner loop entries (Thumb addresses) after the first
-    adr.w   r10, 8f + 1                 @ group (DN_GROUP4B): n4 - 1 odd
-    lsrs    r6, r6, #1                  @ passes n4 / 2, carry: n4 odd (n4 - 1 even)
-    bcc     10f
-    adr.w   r8, 2f + 1
-    adr.w   r10, 7f + 1
-    cbnz    r6, 10f
-    adr.w   r8, 9f + 1                  @ n4 = 1: no inner loop
-    adr.w   r10, 11f + 1
-10:
-    str     r6, [sp, #DN_PASSES]
+    subs    r6, r6, #1                  @ R = n4 - 1 groups after the first (DN_GROUP4B): the
+    lsrs    r1, r6, #2                  @ 4-pixel inner loop (4 groups a pass) runs R / 4 + 1
+    adds    r1, r1, #1                  @ passes, entered 4 passes - R groups in (R % 4 = 0:
+    rsb     r6, r6, r1, lsl #2          @ at its subs); the 1-pixel loop at its compare
+    adr.w   r2, 2f + 1
+    adr.w   r3, 6f + 1
+    subs    r3, r3, r2                  @ bytes per group
+    mla     r8, r6, r3, r2
+    adr.w   r10, 8f + 1
+    str     r1, [sp, #DN_PASSES]
     strd    r8, r10, [sp, #DN_E4]
     ldm     r0, {r1-r8}                 @ off lo hi in pixels in_off x out
     lsl     r1, r1, #1
@@ -220,6 +219,11 @@
     ldreq   r4, [sp, #DN_E1]
     ldrne   r4, [sp, #DN_E4]
     str     r4, [sp, #DN_ENTRY]
+    bne     14f
+    ldr     r4, [sp, #DN_X]             @ a 1-pixel block (the last one): its inner loop runs to
+    add     r4, r4, r5, lsl #2          @ the end of x, in place of the passes
+    str     r4, [sp, #DN_PASSES]
+14:
     DN_PIX  r4, 1
     DN_PIX  r6, 2
     mla     r7, r4, r5, r0              @ inputs of pixels b, c, d
@@ -235,11 +239,16 @@
     mov     r8, r1
     ldr     r4, [sp, #DN_OFF2]
     ldr     r6, [sp, #DN_X]
+15: @ pixels a, b (r8: m), then c, d (r8: -1)
     DN_WIDEN2 r0, r7
-    str     r6, [sp, #DN_XCD]
     cmp     r8, #0
-    beq     4f
-    DN_WIDEN2 r12, lr
+    it      ge
+    strge   r6, [sp, #DN_XCD]
+    ble     4f
+    mov     r0, r12
+    mov     r7, lr
+    mov     r8, #-1
+    b       15b
 4:  @ channels from 0
     add     r12, sp, #DN_W0
     ldm     r12, {r1-r4}                @ w bias mult shift
@@ -247,10 +256,12 @@
     mov     r7, r3
     ldr     r0, [sp, #DN_BOFF]
     b       12f
-2:  @ one channel: dot products, 8 values per pass
+2:  @ one channel: dot products, 16 values per pass
     DN_GROUP4
 6:
+    .rept 3
     DN_GROUP4
+    .endr
     subs    r2, r2, #1
     bne     2b
 9:
@@ -289,11 +300,10 @@
     bgt     1b
     add     sp, sp, #DN_FRAME
     pop     {r4-r11, pc}
-7:  @ one channel of a 1-pixel block (b, c, d = a)
+7:  @ one channel of a 1-pixel block (b, c, d = a), up to r2: the end of x
     DN_GROUP1
 8:
-    DN_GROUP1
-    subs    r2, r2, #1
+    cmp     r0, r2
     bne     7b
 11:
     mov     r4, r3
