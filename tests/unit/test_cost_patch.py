@@ -176,8 +176,9 @@ def test_choice_meets_the_latency_budget():
     free = estimate(cand, board, 2, 1280, memory="patch")
     inplace = estimate(cand, board, 2, 1280, memory="inplace")
     assert free.patch_grid == (4, 6) and free.arena_bytes == 42_096 and free.latency_ms > inplace.latency_ms
-    mid = estimate(cand, board, 2, 1280, 850.0, memory="patch")
-    assert mid.patch_grid == (3, 6) and mid.latency_ms <= 850.0 and mid.fits
+    mid = estimate(cand, board, 2, 1280, free.latency_ms - 0.01, memory="patch")   # just under 4x4's
+    assert mid.patch_grid == (3, 6) and inplace.latency_ms < mid.latency_ms < free.latency_ms and mid.fits
+    assert free.arena_bytes < mid.arena_bytes < 111_760
     tight = estimate(cand, board, 2, 1280, inplace.latency_ms + 0.01, memory="patch")
     assert tight.patch_grid is None and tight.arena_bytes == 111_760
     text = format_report(free, per_op=True)
