@@ -161,10 +161,11 @@ def _smallest_latency_ms(spec, data) -> float:
 def test_colour_irrelevant_task_under_tight_budget_chooses_grayscale(stripes_task):
     spec, project, scorer = stripes_task
     # 8 KiB RAM rules out 32 px (cost model: 9,528 B at least, 24 px 7,224 B at most); a latency limit
-    # halfway between the smallest 24 px grayscale and RGB networks (14.8 / 15.7 ms) fits 24 px only with
-    # the 1-channel stem (derived, not a literal: a latency refit moves both); 16 px cannot see the stripes.
+    # halfway between the smallest 24 px grayscale and RGB networks (14.7 / 15.2 ms) fits 24 px only with
+    # the 1-channel stem (derived, not a literal: a latency refit moves both; the search prices with the
+    # same deterministic model, so a 2 % gap is a clean cut); 16 px cannot see the stripes.
     gray, rgb = (_smallest_latency_ms(spec, DataConfig(24, c)) for c in ("grayscale", "rgb"))
-    assert rgb > 1.04 * gray, (gray, rgb)
+    assert rgb > 1.02 * gray, (gray, rgb)
     tight = budgeted(spec, ram_kb=8, latency_ms=(gray + rgb) / 2)
     result = search(tight, project, scorer)
     best = result.best_per_data()
