@@ -139,8 +139,8 @@ def model_context(program: Program, offsets: dict[str, int], arena_bytes: int,
 def abi_context(pointer_sizes: tuple[int, ...] = (4, 8)) -> dict:
     """dn_abi.h: the structs of dnasgen.abi, their field offsets per pointer size, the checks."""
     constants = {name: getattr(abi, name.removeprefix("DN_")) for name in (
-        "DN_ARRAY_ALIGNMENT", "DN_ARENA_ALIGNMENT", "DN_SCRATCH_WORD_BYTES", "DN_ADD_TABLE_WORDS", "DN_DWK_MAX_KW", "DN_DWK_TAP_BYTES",
-        "DN_PREPROCESS_ACC_BYTES",
+        "DN_ARRAY_ALIGNMENT", "DN_ARENA_ALIGNMENT", "DN_SCRATCH_WORD_BYTES", "DN_ADD_TABLE_WORDS",
+        "DN_DWK_MAX_KW", "DN_DWK_TAP_BYTES", "DN_PREPROCESS_ACC_BYTES",
         "DN_ARG_LINE_BYTES", "DN_MAX_ARGS", "DN_PLATFORM_STATE_BYTES", "DN_VECTOR_TABLE_ENTRIES")}
     offsets = []
     for ptr in pointer_sizes:

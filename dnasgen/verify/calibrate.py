@@ -250,6 +250,14 @@ def _core_block(core: str, coeffs: dict, source: str, calibrated: bool, cpi: flo
     return "\n".join(lines) + "\n"
 
 
+def _refit_source(source: str, kinds, models: int) -> str:
+    """A core's source after a refit of `kinds`: the full fit's text, then one "; refitted K, ... (N
+    models)" note per refit still in force (a note whose kinds are all refitted again is dropped)."""
+    full, *notes = source.split("; refitted ")
+    kept = [n for n in notes if not set(n.split(" (")[0].split(", ")) <= set(kinds)]
+    return "; refitted ".join([full, *kept, f"{', '.join(kinds)} ({models} models)"])
+
+
 def write_latency(fits: dict[str, dict], models: int, path: Path | None = None, kinds=None) -> Path:
     """Replace the per-core blocks of latency.yaml (the header comment is kept), atomically; with
     `kinds`, only those kinds of the measured cores (every other figure stays as it is)."""
@@ -272,7 +280,7 @@ def write_latency(fits: dict[str, dict], models: int, path: Path | None = None, 
             continue
         if kinds:
             coeffs = {"kinds": {k: coeffs["kinds"][k] if k in kinds else v for k, v in current[core]["kinds"].items()}}
-            source = current[core]["source"].split("; refitted")[0] + f"; refitted {', '.join(kinds)} ({how})"
+            source = _refit_source(current[core]["source"], kinds, models)
         block = re.compile(rf"^  {re.escape(core)}:\n(?:    .*\n)*", re.M)
         if not block.search(text):
             raise BuildError(f"{path} has no {core} block: nothing written")
@@ -322,23 +330,23 @@ def format_ops(samples: list[OpSample], coeffs: dict, model: str, variant: str =
     return "\n".join(lines)
 
 
-def _pick(models: str | None):
-    if not models:
-        return MODELS
-    names = models.split(",")
-    unknown = [n for n in names if n not in [m[0] for m in MODELS]]
+def _names(what: str, text: str, choices) -> tuple[str, ...]:
+    """A comma-separated option's names, each one of `choices` (else a clear error, before any work)."""
+    names = tuple(text.split(","))
+    unknown = [n for n in names if n not in choices]
     if unknown:
-        raise SystemExit(f"error: unknown model {', '.join(unknown)}; one of: {', '.join(m[0] for m in MODELS)}")
-    return tuple(m for m in MODELS if m[0] in names)
+        raise SystemExit(f"error: unknown {what} {', '.join(unknown)}; one of: {', '.join(choices)}")
+    return names
+
+
+def _pick(models: str | None):
+    names = _names("model", models, [m[0] for m in MODELS]) if models else None
+    return MODELS if names is None else tuple(m for m in MODELS if m[0] in names)
 
 
 def _cores(cores: str) -> tuple[str, ...]:
     from dnasgen.codegen.qemu import QEMU_CORES
-    names = tuple(cores.split(","))
-    unknown = [c for c in names if c not in QEMU_CORES]
-    if unknown:
-        raise SystemExit(f"error: unknown core {', '.join(unknown)}; one of: {', '.join(QEMU_CORES)}")
-    return names
+    return _names("core", cores, QEMU_CORES)
 
 
 def main(argv=None) -> int:
@@ -357,8 +365,15 @@ def main(argv=None) -> int:
         return exc.exit_code
 
 
+def _kinds(text: str | None) -> tuple[str, ...] | None:
+    """--kinds: the latency kinds to store (checked before any measurement)."""
+    return _names("kind", text, list(TERMS)) if text else None
+
+
 def _run(args) -> int:
-    cores, models = _cores(args.cores), _pick(args.models)
+    if args.kinds and not args.write:
+        raise SystemExit("error: --kinds selects what --write stores; give --write too")
+    cores, models, _ = _cores(args.cores), _pick(args.models), _kinds(args.kinds)
     from dnasgen.verify.project import toolchain_available
     if not toolchain_available():
         print("error: arm-none-eabi-gcc and qemu-system-arm are needed", file=sys.stderr)
@@ -375,8 +390,7 @@ def _run(args) -> int:
                    "ops": [vars(s) for s in samples]}
         atomic_write_text(args.json, json.dumps(figures, indent=1))
     if args.write:
-        kinds = tuple(args.kinds.split(",")) if args.kinds else None
-        print(f"wrote {write_latency(fits, len(models), kinds=kinds)}")
+        print(f"wrote {write_latency(fits, len(models), kinds=_kinds(args.kinds))}")
     return 0
 
 

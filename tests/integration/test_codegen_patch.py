@@ -123,21 +123,16 @@ def test_patched_models_on_qemu_and_make_size(projects):
 
 
 @pytest.mark.parametrize("name", ["person_detect.tflite", "pretrainedResnet_quant.tflite"])
-def test_compiled_foreign_model_in_patches(name, tmp_path):
+def test_compiled_foreign_model_in_patches(name, tmp_path, foreign_model):
     """`dnasgen compile --memory patch` (the smallest arena): TFLM's person_detect (a MobileNetV1
     chain) and MLPerf Tiny's ResNet-8 (a residual add inside the stage): the embedded LiteRT vectors
     pass, the arena is the planner's and smaller than in place, regeneration from the lock is
     byte-identical."""
-    import os
-    from pathlib import Path
-
     from dnasgen.codegen import lower, plan_program
     from dnasgen.codegen.compile import compile_model
     from dnasgen.pipeline.fromlock import generate_from_lock
     from dnasgen.verify.project import run_make
-    model = Path(os.environ.get("DNASGEN_MODELS", Path(__file__).resolve().parents[3] / "shared" / "models")) / name
-    if not model.is_file():
-        pytest.skip(f"{model} absent: the foreign models live outside the project")
+    model = foreign_model(name)
     project = compile_model(model, "qemu-mps2-an386", name="m", out=tmp_path, vectors=3, memory="patch")
     assert "test: ok, vectors matching: 3" in run_make(project, "test")
     lock = json.loads((project / "dnasgen.lock.json").read_text())

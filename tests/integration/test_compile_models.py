@@ -4,15 +4,12 @@ each (host; QEMU Cortex-M4 for the keyword spotter). Skipped where the folder is
 models are not part of the project. DNASGEN_MODELS points elsewhere (e.g. from a git worktree)."""
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-MODELS = Path(os.environ.get("DNASGEN_MODELS", ROOT.parent / "shared" / "models"))
 BOARD = "qemu-mps2-an386"
 VECTORS = 20
 # model file -> (ops it must hold, the arena TFLM needs for it: dnasgen's must not be larger)
@@ -25,24 +22,17 @@ FOREIGN = {
 }
 
 
-def _model(name: str) -> Path:
-    path = MODELS / name
-    if not path.is_file():
-        pytest.skip(f"{path} absent: the foreign models live outside the project (../shared/models)")
-    return path
-
-
-def _compile(name: str, out: Path, vectors: int = VECTORS) -> Path:
+def _compile(model: Path, out: Path, vectors: int = VECTORS) -> Path:
     from dnasgen.codegen.compile import compile_model
-    return compile_model(_model(name), BOARD, name=Path(name).stem.lower(), out=out, vectors=vectors)
+    return compile_model(model, BOARD, name=model.stem.lower(), out=out, vectors=vectors)
 
 
 @pytest.mark.parametrize("name", sorted(FOREIGN))
-def test_foreign_model_is_bit_exact_on_the_host(name, tmp_path):
+def test_foreign_model_is_bit_exact_on_the_host(name, tmp_path, foreign_model):
     import json
     from dnasgen.verify.project import run_make, score_lines
     kernels, tflm_arena = FOREIGN[name]
-    project = _compile(name, tmp_path)
+    project = _compile(foreign_model(name), tmp_path)
     lock = json.loads((project / "dnasgen.lock.json").read_text())["model"]
     assert kernels <= set(lock["kernels"])
     assert lock["arena_bytes"] <= tflm_arena
@@ -59,12 +49,12 @@ def _bmp_tensor(path: Path) -> np.ndarray:
     return (px[::-1] if height > 0 else px).view(np.int8)
 
 
-def test_person_detect_scores_the_two_test_images(tmp_path):
+def test_person_detect_scores_the_two_test_images(tmp_path, foreign_model):
     import subprocess
     from dnasgen.verify.project import run_make
-    project = _compile("person_detect.tflite", tmp_path, vectors=1)
+    project = _compile(foreign_model("person_detect.tflite"), tmp_path, vectors=1)
     run_make(project, "host")
-    data = b"".join(_bmp_tensor(_model(f"{n}.bmp")).tobytes() for n in ("person", "no_person"))
+    data = b"".join(_bmp_tensor(foreign_model(f"{n}.bmp")).tobytes() for n in ("person", "no_person"))
     (tmp_path / "images.bin").write_bytes(data)
     out = subprocess.run([str(project / "build/host/app"), "--tensor", str(tmp_path / "images.bin")],
                          capture_output=True, text=True, check=True).stdout
@@ -73,12 +63,12 @@ def test_person_detect_scores_the_two_test_images(tmp_path):
     assert person[1] - person[0] > 50 and no_person[0] - no_person[1] > 50
 
 
-def test_keyword_spotter_matches_in_qemu(tmp_path):
+def test_keyword_spotter_matches_in_qemu(tmp_path, foreign_model):
     from dnasgen.verify.project import toolchain_available
     from dnasgen.verify import verify_project
     if not toolchain_available():
         pytest.skip("arm-none-eabi-gcc / qemu-system-arm not installed")
-    report = verify_project(_compile("kws_ref_model.tflite", tmp_path, vectors=4))
+    report = verify_project(_compile(foreign_model("kws_ref_model.tflite"), tmp_path, vectors=4))
     assert report.ok and report.qemu_match and report.vectors == 4
     # dnasgen's figure below TFLM + CMSIS-NN's 2.85 instructions per MAC on the same model
     assert max(report.instructions) < 2.85 * 2_656_768

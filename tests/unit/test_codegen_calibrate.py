@@ -136,6 +136,15 @@ def test_write_latency_of_some_kinds_edits_only_those_of_the_measured_cores(tmp_
         assert cores[core]["kinds"]["dwconv7"]["tap"] == pytest.approx(6.0 * cpi)
         assert {k: v for k, v in cores[core]["kinds"].items() if k not in ("dwconv5", "dwconv7")} == \
             {k: v for k, v in before[core]["kinds"].items() if k not in ("dwconv5", "dwconv7")}
-        assert cores[core]["source"].count("refitted dwconv5, dwconv7") == 1
+        assert cores[core]["source"].count("refitted dwconv5, dwconv7 (6 models)") == 1
+    again = YAML(typ="safe").load(calibrate.write_latency(fits, 9, path, kinds=("conv",)).read_text())["cores"]
+    assert again["cortex-m4"]["source"].endswith("; refitted dwconv5, dwconv7 (6 models); refitted conv (9 models)")
     assert {c: cores[c] for c in cores if c not in ("cortex-m4", "cortex-m7")} == \
         {c: before[c] for c in before if c not in ("cortex-m4", "cortex-m7")}   # not measured: untouched
+
+
+@pytest.mark.parametrize("argv, message", [(["--kinds", "dwconv5"], "give --write too"),
+                                           (["--write", "--kinds", "dwconv9"], "unknown kind dwconv9")])
+def test_kinds_errors_before_any_measurement(argv, message, capsys):
+    with pytest.raises(SystemExit, match=message):
+        calibrate.main(argv)
