@@ -52,8 +52,9 @@ def test_vectors_are_bit_exact_on_every_core(project):
     assert 0.5 * m4 < counts["m55"][0] < 1.05 * m4
     # Runtime code of this 3x3 + 7x7 model, issue 12's <= 12 kB met with a margin: one depthwise kernel for
     # every k_w <= 7 (dn_dwk), the C fallbacks compiled only for ops that need them. Measured: m0plus 6,436,
-    # m3 5,004, m4 8,652, m7 8,684, m33 8,652, m55 9,776 B (with its Helium convolutions); bound ~5 % over.
-    assert all(2000 < report.core_code_bytes[c] <= (10 if c == "m55" else 9) * 1024 for c in QEMU_CORES)
+    # m3 5,004, m4 9,020, m7 9,052, m33 9,036, m55 10,168 B (with its Helium convolutions; after the
+    # 4x-unrolled dn_gemm4); bound ~5 % over.
+    assert all(2000 < report.core_code_bytes[c] <= (10_680 if c == "m55" else 9_500) for c in QEMU_CORES)
 
 
 def test_an_unknown_core_is_refused(project):
