@@ -11,7 +11,7 @@ import pytest
 FOREIGN_MODELS = Path(os.environ.get("DNASGEN_MODELS", Path(__file__).resolve().parents[2] / "shared" / "models"))
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def foreign_model():
     """name -> the path of a foreign model file; skips the test where it is absent."""
     def path_of(name: str) -> Path:

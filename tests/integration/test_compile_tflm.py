@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from test_compile_models import BOARD, _model
+from test_compile_models import BOARD
 
 pytest.importorskip("tflite_micro", reason="the tflite-micro package is not installed (pip install tflite-micro)")
 
@@ -57,9 +57,9 @@ def _interpreter_arena(model: Path, *sizes: int) -> tuple[int, list[str]]:
 
 
 @pytest.fixture(scope="module", params=sorted(OPS))
-def compiled(request, tmp_path_factory):
+def compiled(request, tmp_path_factory, foreign_model):
     from dnasgen.codegen.compile import compile_model
-    path = _model(request.param)
+    path = foreign_model(request.param)
     out = tmp_path_factory.mktemp("tflm")
     project = compile_model(path, BOARD, name=path.stem.lower(), out=out, vectors=VECTORS, runtimes=["tflm"])
     return request.param, path, project
