@@ -148,8 +148,8 @@ class DataBundle:
     def train_batches(self, data, batch_size: int, seed: int, epoch: int, shard: tuple[int, int] = (0, 1)):
         """One epoch of augmented training batches (X uint8 NHWC, y int64), deterministic from seed+epoch.
 
-        Random square crop (85-100 % of the area) and horizontal flip of the SOURCE image, then sensor
-        simulation and the integer preprocessing. The last incomplete batch is dropped (unless the split
+        Random square crop (train.crop_area_min to 100 % of the area) and horizontal flip of the SOURCE
+        image, then sensor simulation and the integer preprocessing. The last incomplete batch is dropped (unless the split
         is smaller than one batch). shard=(rank, world) gives rank its 1/world part of every batch.
         """
         for frames, y in self.train_frames(batch_size, seed, epoch, shard):
@@ -166,7 +166,7 @@ class DataBundle:
         for b in range(n_batches):
             idx = np.sort(order[b * batch_size:(b + 1) * batch_size])[rank::world]
             batch_rng = np.random.default_rng([seed, epoch, b])
-            yield augmented_frames(x_src, idx, self.sensor, batch_rng), y[idx]
+            yield augmented_frames(x_src, idx, self.sensor, batch_rng, self.spec.train.crop_area_min), y[idx]
 
 
 def open_dataset(spec, cache_dir: str | Path | None = None) -> DataBundle:

@@ -27,7 +27,7 @@ VERSION = 1
 CACHE = "fidelity"      # <project>/.dnasgen/fidelity/
 # the train settings train_standalone reads (its optimiser, batches, loss and seeds); the supernet
 # recipe's other fields (distillation, sampling, warm-up, ...) do not change a stand-alone net
-STANDALONE_TRAIN = ("batch_size", "lr", "weight_decay", "label_smoothing", "seed")
+STANDALONE_TRAIN = ("batch_size", "lr", "weight_decay", "label_smoothing", "crop_area_min", "seed")
 
 
 class Cache:

@@ -34,6 +34,7 @@ class Train:
     lr: float = 0.05
     weight_decay: float = 4e-5
     label_smoothing: float = 0.1
+    crop_area_min: float = 0.85    # augmentation: random square crop, smallest share of the source area
     random_subnets: int = 2         # N in the sandwich rule
     distill: bool = True
     data_sampling: str = "step"     # step | subnet: one data config per step, or one per subnet

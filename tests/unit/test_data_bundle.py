@@ -146,3 +146,26 @@ def test_wake_vision_tfds_missing_is_a_clear_data_error(tmp_path):
         pass
     with pytest.raises(DataError, match="tensorflow-datasets.*Harvard-Edge/Wake-Vision"):
         open_dataset(spec, tmp_path / "cache")
+
+
+@pytest.mark.parametrize("area_min", [1.0, 0.4])
+def test_crop_boxes_keep_at_least_area_min(area_min):
+    from dnasgen.data.augment import crop_boxes
+    boxes, flips = crop_boxes(4000, 96, np.random.default_rng(0), area_min)
+    side = boxes[:, 2] - boxes[:, 0]
+    area = (side / 96) ** 2
+    assert np.allclose(boxes[:, 3] - boxes[:, 1], side) and (boxes[:, :2] >= 0).all() and (boxes[:, 2:] <= 96).all()
+    assert area.min() >= area_min - 1e-9 and abs(area.mean() - (1 + area_min) / 2) < 0.01   # uniform over [min, 1]
+    assert 0.45 < flips.mean() < 0.55
+
+
+def test_train_crop_area_min_reaches_the_training_batches(tmp_path):
+    spec = synthetic_spec(tmp_path)
+    text = (tmp_path / "spec.yaml").read_text().replace("\ntrain:\n", "\ntrain:\n  crop_area_min: 0.3\n")
+    (tmp_path / "wide.yaml").write_text(text)
+    wide = load_spec(tmp_path / "wide.yaml")
+    assert wide.train.crop_area_min == 0.3 and spec.train.crop_area_min == 0.85
+    data = DataConfig(24, "rgb")
+    a = next(open_dataset(spec, tmp_path / "cache").train_batches(data, 16, seed=1, epoch=0))
+    b = next(open_dataset(wide, tmp_path / "cache").train_batches(data, 16, seed=1, epoch=0))
+    assert (a[1] == b[1]).all() and not (a[0] == b[0]).all()   # same images and labels, other crops
