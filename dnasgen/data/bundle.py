@@ -145,17 +145,19 @@ class DataBundle:
         frames = simulate_batch(x_src[:n], self.sensor) if n else np.zeros((0, 0), np.uint8)
         return [f.copy() for f in frames], np.asarray(y[:n])
 
-    def train_batches(self, data, batch_size: int, seed: int, epoch: int, shard: tuple[int, int] = (0, 1)):
+    def train_batches(self, data, batch_size: int, seed: int, epoch: int, shard: tuple[int, int] = (0, 1),
+                      area_min: float | None = None):
         """One epoch of augmented training batches (X uint8 NHWC, y int64), deterministic from seed+epoch.
 
-        Random square crop (train.crop_area_min to 100 % of the area) and horizontal flip of the SOURCE
-        image, then sensor simulation and the integer preprocessing. The last incomplete batch is dropped (unless the split
-        is smaller than one batch). shard=(rank, world) gives rank its 1/world part of every batch.
+        Random square crop (area_min, default train.crop_area_min, to 100 % of the area) and horizontal
+        flip of the SOURCE image, then sensor simulation and the integer preprocessing. The last
+        incomplete batch is dropped (unless the split is smaller than one batch). shard=(rank, world) gives rank its 1/world part of every batch.
         """
-        for frames, y in self.train_frames(batch_size, seed, epoch, shard):
+        for frames, y in self.train_frames(batch_size, seed, epoch, shard, area_min):
             yield preprocess_frames(frames, self.sensor, data), y
 
-    def train_frames(self, batch_size: int, seed: int, epoch: int, shard: tuple[int, int] = (0, 1)):
+    def train_frames(self, batch_size: int, seed: int, epoch: int, shard: tuple[int, int] = (0, 1),
+                     area_min: float | None = None):
         """train_batches before the preprocessing: (raw augmented sensor frames, y) per batch. The same
         images for every data configuration, so one batch can be preprocessed into several."""
         x_src, y = self.source("train")
@@ -163,10 +165,11 @@ class DataBundle:
         order = rng.permutation(len(y))
         n_batches = batches_per_epoch(len(y), batch_size)
         rank, world = shard
+        area_min = self.spec.train.crop_area_min if area_min is None else area_min
         for b in range(n_batches):
             idx = np.sort(order[b * batch_size:(b + 1) * batch_size])[rank::world]
             batch_rng = np.random.default_rng([seed, epoch, b])
-            yield augmented_frames(x_src, idx, self.sensor, batch_rng, self.spec.train.crop_area_min), y[idx]
+            yield augmented_frames(x_src, idx, self.sensor, batch_rng, area_min), y[idx]
 
 
 def open_dataset(spec, cache_dir: str | Path | None = None) -> DataBundle:

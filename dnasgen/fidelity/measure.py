@@ -21,6 +21,7 @@ from typing import Callable
 
 from dnasgen.candidate import Candidate
 from dnasgen.io import json_digest, read_json
+from dnasgen.search.finetune import final_recipe
 from dnasgen.search.state import write_record
 
 VERSION = 1
@@ -37,7 +38,8 @@ class Cache:
         self.root = Path(work) / CACHE
         self.base = [VERSION, spec.section_hash("task", "dataset", "sensor", "data_options", "search_space")]
         self.train = spec.section_hash("train")
-        self.standalone_train = [getattr(spec.train, k) for k in STANDALONE_TRAIN]
+        recipe = final_recipe(spec).train
+        self.standalone_train = [getattr(recipe, k) for k in STANDALONE_TRAIN]
         self.supernet = supernet_identity
         self.computed = 0          # records computed by this run (the rest came from disk)
 
@@ -73,17 +75,17 @@ def _all_heldout(net, bundle, cand: Candidate) -> dict:
 
 
 def train_standalone(spec, bundle, cand: Candidate, epochs: int, seed: int) -> dict:
-    """Random init (seeded), `epochs` epochs at train.lr without a teacher; all held-out images."""
-    import torch
-
-    from dnasgen.nn import Supernet
-    from dnasgen.search.finetune import train_static
-    torch.manual_seed(spec.train.seed + 1000 * seed)
-    fresh = Supernet(spec.space)
-    fresh.set_active(cand)
-    net = fresh.get_active_subnet().train()
-    steps = train_static(net, None, bundle, cand, spec, epochs, lr=spec.train.lr,
+    """Random init (seeded), `epochs` epochs at train.lr without a teacher, the final training's
+    weight decay and crops (finetune.final_recipe), BN recalibrated as the fine-tune does (so that with
+    search.finetune_init: scratch and finetune_lr = train.lr the build's winner is seed 0's net); all
+    held-out images."""
+    from dnasgen.search.finetune import fresh_subnet, train_static
+    from dnasgen.train import recalibrate_bn
+    from dnasgen.train.evaluate import recal_arrays
+    net = fresh_subnet(spec, cand, spec.train.seed + 1000 * seed)
+    steps = train_static(net, None, bundle, cand, final_recipe(spec), epochs, lr=spec.train.lr,
                          seed=spec.train.seed + 1000 * seed, label=f"stand-alone seed {seed}")
+    recalibrate_bn(net, recal_arrays(bundle, cand.data, spec.train.bn_recal_samples, spec.train.seed))
     return {"steps": steps, **_all_heldout(net.eval(), bundle, cand)}
 
 

@@ -13,7 +13,7 @@ from dnasgen.candidate import Candidate
 from dnasgen.progress import progress_bar
 from dnasgen.search.state import ARTIFACTS, data_cache, write_record
 
-FINETUNE_VERSION = 1
+FINETUNE_VERSION = 2
 LR_SCALE = 0.2          # default fine-tuning learning rate = LR_SCALE * train.lr (search.finetune_lr: null)
 
 
@@ -58,6 +58,29 @@ def _accuracies(net, bundle, data, limit: int | None = None, seed: int = 0) -> t
     return out[0], out[1]
 
 
+def final_recipe(spec):
+    """The spec with the final training's recipe in train: search.finetune_weight_decay and
+    search.finetune_crop_area_min where set (the winner's training and fidelity's stand-alone nets)."""
+    import dataclasses
+    s, t = spec.search, spec.train
+    wd = t.weight_decay if s.finetune_weight_decay is None else s.finetune_weight_decay
+    crop = t.crop_area_min if s.finetune_crop_area_min is None else s.finetune_crop_area_min
+    if (wd, crop) == (t.weight_decay, t.crop_area_min):
+        return spec
+    return dataclasses.replace(spec, train=dataclasses.replace(t, weight_decay=wd, crop_area_min=crop))
+
+
+def fresh_subnet(spec, cand: Candidate, seed: int):
+    """The candidate as a StaticNet from random init (seeded), in train mode."""
+    import torch
+
+    from dnasgen.nn import Supernet
+    torch.manual_seed(seed)
+    fresh = Supernet(spec.space)
+    fresh.set_active(cand)
+    return fresh.get_active_subnet().train()
+
+
 def finetune_lr(spec) -> float:
     """Peak fine-tuning learning rate (cosine to zero): search.finetune_lr, else LR_SCALE * train.lr."""
     lr = spec.search.finetune_lr
@@ -72,7 +95,8 @@ def _epoch(student, teacher, optimizer, bundle, cand: Candidate, spec, epoch: in
     from dnasgen.train.runtime import to_input
     from dnasgen.train.sandwich import lr_at, set_lr, soft_cross_entropy
     device = next(student.parameters()).device
-    for x_u8, y in bundle.train_batches(cand.data, spec.train.batch_size, seed, epoch):
+    for x_u8, y in bundle.train_batches(cand.data, spec.train.batch_size, seed, epoch,
+                                        area_min=spec.train.crop_area_min):
         set_lr(optimizer, lr_at(step, total, base, warmup=max(1, total // 20)))
         x, target = to_input(x_u8, device), torch.as_tensor(y, device=device)
         student.train()
@@ -99,7 +123,8 @@ def _steps_per_epoch(bundle, cand: Candidate, spec) -> int:
 def train_static(student, teacher, bundle, cand: Candidate, spec, epochs: int, lr: float | None = None,
                  seed: int | None = None, label: str = "fine-tune") -> int:
     """Train a static net `epochs` epochs (cosine lr, peak `lr`, default the fine-tuning lr), with
-    distillation from `teacher` unless it is None; batches shuffled from `seed` (default train.seed).
+    distillation from `teacher` unless it is None; batches shuffled from `seed` (default train.seed);
+    weight decay and crops from spec.train (pass final_recipe(spec) for the final training).
     Also the stand-alone training of `dnasgen fidelity` (random init, no teacher, lr train.lr)."""
     from dnasgen.train.sandwich import make_optimizer
     base = finetune_lr(spec) if lr is None else float(lr)
@@ -131,7 +156,10 @@ def finetune_candidate(spec, supernet_path: Path, candidate: Candidate, bundle, 
     student = static_subnet(supernet, candidate, x_cal)
     sup_val, sup_test = _accuracies(student, bundle, candidate.data)
     _, teacher_test = _accuracies(teacher, bundle, candidate.data)
-    steps = train_static(student, teacher if spec.train.distill else None, bundle, candidate, spec, epochs)
+    if spec.search.finetune_init == "scratch":
+        student = fresh_subnet(spec, candidate, spec.train.seed).to(next(student.parameters()).device)
+    steps = train_static(student, teacher if spec.train.distill else None, bundle, candidate, final_recipe(spec),
+                         epochs)
     recalibrate_bn(student, x_cal)
     val, test = _accuracies(student, bundle, candidate.data)
     out_dir = Path(out_dir)

@@ -59,6 +59,9 @@ class Search:
     fixed_data: dict | None = None  # {"resolution": r, "color": c} for hardware_aware
     finetune_epochs: int = 3
     finetune_lr: float | None = None  # None: 0.2 * train.lr
+    finetune_init: str = "supernet"   # supernet | scratch: the final training's starting weights
+    finetune_weight_decay: float | None = None    # None: train.weight_decay (final training recipe)
+    finetune_crop_area_min: float | None = None   # None: train.crop_area_min
     calibration_samples: int = 200
     eval_samples: int = 1000
     predictor: bool = True          # evolution: rank a large pool with an accuracy predictor, score its best

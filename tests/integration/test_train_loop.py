@@ -165,3 +165,30 @@ def test_truncated_or_other_version_training_checkpoint_starts_afresh(spec, bund
         assert "training starts afresh" in capsys.readouterr().err, name
         assert got["train"]["epoch"] == 1 and got["train"]["step"] == ref["train"]["step"], name
         assert all(torch.equal(v, got["state_dict"][k]) for k, v in ref["state_dict"].items()), name
+
+
+def _final_spec(tmp_path, init: str):
+    final = ("search: {eval_samples: 48, finetune_lr: 0.05, finetune_weight_decay: 0.001, "
+             f"finetune_crop_area_min: 0.5, finetune_init: {init}")
+    (tmp_path / init).mkdir()
+    text = TINY.replace("search: {eval_samples: 48", final).replace("lr: 0.05}", "lr: 0.05, distill: false}")
+    return tiny_spec(tmp_path / init, text)
+
+
+def test_finetune_from_scratch_is_the_stand_alone_training_with_the_final_recipe(spec, bundle, full_run, tmp_path):
+    """search.finetune_init: scratch trains the winner from random init exactly as fidelity's stand-alone
+    nets are trained, both with the final recipe (search.finetune_weight_decay / finetune_crop_area_min)."""
+    from dnasgen.fidelity.measure import train_standalone
+    from dnasgen.search.finetune import final_recipe, finetune_candidate
+    specs = {init: _final_spec(tmp_path, init) for init in ("scratch", "supernet")}
+    recipe = final_recipe(specs["scratch"]).train
+    assert (recipe.weight_decay, recipe.crop_area_min) == (0.001, 0.5) and final_recipe(spec) is spec
+    cand = spec.space.largest(DataConfig(29, "rgb"))
+    got = {init: finetune_candidate(s, full_run, cand, bundle, tmp_path / init, epochs=2) for init, s in specs.items()}
+    alone = train_standalone(specs["scratch"], bundle, cand, epochs=2, seed=0)
+    assert (got["scratch"].val_accuracy, got["scratch"].test_accuracy) == (alone["val"], alone["test"])
+    assert got["scratch"].supernet_val_accuracy == got["supernet"].supernet_val_accuracy   # same estimate
+    weights = [torch.load(r.checkpoint, map_location="cpu", weights_only=False) for r in got.values()]
+    first = [v for v in weights[0]["state_dict"].values() if v.is_floating_point()][0]
+    other = [v for v in weights[1]["state_dict"].values() if v.is_floating_point()][0]
+    assert not torch.equal(first, other)          # a different start: not the supernet's weights
