@@ -203,6 +203,8 @@ static void dn_dw3_group(const dn_conv_t *p, const dn_rq_t *r, const int8_t *in,
 }
 #endif
 
+#include "kernels_dw_mve.h"   /* Helium 3 x 3 (Cortex-M55) */
+
 /* Output rows oy0 .. oy1 - 1 of every channel: 4-channel groups, then the leftover channels. */
 __attribute__((noinline)) static void dn_dw_rows(const dn_conv_t *p, const dn_rq_t *r, const int8_t *in,
                                                  int8_t *out, int32_t oy0, int32_t oy1) {
@@ -210,6 +212,11 @@ __attribute__((noinline)) static void dn_dw_rows(const dn_conv_t *p, const dn_rq
     if (!DN_ACT_CLAMP && !(r->lo == -128 && r->hi == 127)) groups = 0;   /* clamp not compiled */
 #if DN_DW_K3
     if (p->k_w == 3 && p->k_h == 3) {
+#if DN_USE_MVE
+        if (!(((uintptr_t)in | (uint32_t)p->in_c) & 3)) {   /* the band's word gathers */
+            for (int32_t g = 0; g < groups; ++g) dn_dw3_mve_group(p, r, in, out, 4 * g, oy0, oy1);
+        } else
+#endif
         for (int32_t g = 0; g < groups; ++g) dn_dw3_group(p, r, in, out, 4 * g, oy0, oy1);
 #if DN_DW_C
         if (4 * groups < p->in_c) dn_dw_single(p, r, in, out, 4 * groups, oy0, oy1);
