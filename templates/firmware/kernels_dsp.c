@@ -185,7 +185,7 @@ static void dn_conv_asm(const dn_conv_t *p, const dn_rq_t *r, const int8_t *in, 
     const int32_t n = p->out_c, pixels = p->out_h * p->out_w;
     const dn_win_t g = dn_win_of(p);
 #if DN_USE_MVE
-    const dn_mve_gemm_t a = dn_mve_gemm_of(p, r, g.kpad, g.kpad);
+    dn_mve_gemm_t a = dn_mve_gemm_of(p, r, g.kpad, g.kpad);
 #else
     dn_gemm_args_t a = dn_gemm_args(r, p, g.kpad, dn_scratch);
     a.in = ca;

@@ -12,8 +12,14 @@
  * m, s: multiplier and shift (s = -e) of one channel (all four lanes). */
 DN_INLINE int32x4_t dn_rq_mve(int32x4_t acc, int32_t m, int32_t s, int32_t off, int32x4_t lo, int32x4_t hi) {
     int32x4_t y = vqrdmulhq_n_s32(acc, m);
-    y = vrshlq_n_s32(vaddq_s32(y, vshrq_n_s32(y, 31)), s);
-    return vminq_s32(vmaxq_s32(vaddq_n_s32(y, off), lo), hi);
+    y = vaddq_n_s32(vrshlq_n_s32(vaddq_s32(y, vshrq_n_s32(y, 31)), s), off);
+#if DN_ACT_CLAMP
+    return vminq_s32(vmaxq_s32(y, lo), hi);
+#else   /* every op clamps to -128..127: saturated to 16 then 8 bits in each lane's low byte (VQMOVNB) */
+    (void)lo, (void)hi;
+    const int16x8_t h = vqmovnbq_s32(vreinterpretq_s16_s32(y), y);
+    return vreinterpretq_s32_s8(vqmovnbq_s16(vreinterpretq_s8_s16(h), h));
+#endif
 }
 
 /* The same with per-lane multipliers and shifts (four channels). */
@@ -26,91 +32,131 @@ DN_INLINE int32x4_t dn_rq_mve4(int32x4_t acc, int32x4_t m, int32x4_t s, int32_t 
 #endif
 
 #if DN_USE_MVE && (DN_KERNEL_CONV1X1 || DN_KERNEL_CONV)
-/* Helium GEMM of the 1x1 and k x k convolutions: m <= 4 output pixels (k int8 values each, xs bytes
- * apart) by one output channel at a time. Each 16-value weight vector is loaded once for the four
- * pixels: VMLADAVA.S8 (16 exact int8 x int8 products summed into int32) per pixel and VADDVA.S8
- * (the weights' sum), then acc = bias + sum x w + offset sum w = bias + sum (x + offset) w: the same
- * int32 sums as the other paths. The four accumulators are requantised as one vector and stored
- * with one scatter (the channel's byte in each pixel's output); the k % 16 tail is one
- * tail-predicated (zeroing) step. Pixels past m repeat pixel 0 and are not stored. */
+/* Helium GEMM of the 1x1 and k x k convolutions (inline assembly): m <= 4 output pixels (k int8 values
+ * each) by one output channel at a time. Each 16-value weight vector is loaded once for the four
+ * pixels: VMLADAVA.S8 (16 exact int8 x int8 products summed into int32) per pixel and VADDVA.S8 (the
+ * weights' sum), then acc = bias + sum x w + offset sum w = bias + sum (x + offset) w: the same int32
+ * sums as the other paths. The four accumulators are requantised as one vector (dn_rq_mve's steps)
+ * and stored with one scatter (the channel's byte in each pixel's output). k <= 16: the pixels stay
+ * in registers; longer: they are first interleaved into dn_scratch (chunk i of pixel j at 64 i + 16 j,
+ * the tail zero-padded: in place, no output overwrites them), the weights' k % 16 tail (or last 16)
+ * one predicated (zeroing) load. Pixels past m repeat pixel m - 1 and store the same values again. */
+typedef struct {                 /* read by the assembly at the offsets below (static asserts) */
+    uint32_t offs[4];            /*  0: each lane's output byte offset (lane x out_c) */
+    int32_t lo[4], hi[4];        /* 16, 32: the clamp (DN_ACT_CLAMP) */
+    const int8_t *buf;           /* 48: the interleaved pixels (k > 16) */
+    int32_t count, skip;         /* 52: 16-value chunks before the tail (k > 16) or out_c; 56: w step after it */
+    int32_t in_off, off;         /* 60, 64 */
+    uint32_t pred;               /* 68: the tail's lanes */
+    const int32_t *mult, *shift; /* 72, 76 */
+    int8_t *end;                 /* 80: past the last output channel */
+    const int8_t *x[4];          /* 84: the pixels (k <= 16) */
+} dn_mve_ctx_t;
+DN_STATIC_ASSERT(offsetof(dn_mve_ctx_t, buf) == 48 && offsetof(dn_mve_ctx_t, x) == 84, "dn_mve_ctx_t layout");
+
+#if DN_ACT_CLAMP
+#define DN_MVE_CLAMP "vldrw.u32 q4, [%[c], #16]\n vmax.s32 q5, q5, q4\n vldrw.u32 q4, [%[c], #32]\n vmin.s32 q5, q5, q4\n"
+#else                            /* every op clamps to -128..127: saturated to 16, then 8 bits (VQMOVNB) */
+#define DN_MVE_CLAMP "vqmovnb.s32 q5, q5\n vqmovnb.s16 q5, q5\n"
+#endif
+/* q5 = the lanes a0 .. a3 + bias + in_off x s, requantised, stored; next channel. */
+#define DN_MVE_RQ                                                                                     \
+    "vmov q5[2], q5[0], %[a0], %[a2]\n vmov q5[3], q5[1], %[a1], %[a3]\n"                          \
+    "ldr %[a0], [%[c], #60]\n ldr %[a1], [%[b]], #4\n mla %[s], %[s], %[a0], %[a1]\n"               \
+    "vadd.i32 q5, q5, %[s]\n ldr %[a0], [%[m]], #4\n vqrdmulh.s32 q5, q5, %[a0]\n"                \
+    "vshr.s32 q4, q5, #31\n vadd.i32 q5, q5, q4\n ldr %[a0], [%[sh]], #4\n vrshl.s32 q5, %[a0]\n" \
+    "ldr %[a0], [%[c], #64]\n vadd.i32 q5, q5, %[a0]\n" DN_MVE_CLAMP                                \
+    "vstrb.32 q5, [%[o], q6]\n adds %[o], #1\n"
+#define DN_MVE_OPS [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [s] "=&r"(s),    \
+    [p] "=&r"(p), [m] "=&r"(m), [sh] "=&r"(sh), [w] "+r"(w), [b] "+r"(bias), [o] "+r"(out)
+/* VADDV / VMLADAV write even registers only */
+#define DN_MVE_REGS register int32_t a0 __asm__("r0"), a1 __asm__("r2"), a2 __asm__("r4"), a3 __asm__("r6"); \
+    register int32_t s __asm__("r8");                                                                     \
+    const void *p, *m, *sh
+#define DN_MVE_CLOBBER "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", \
+    "d13", "lr", "cc", "memory"
+
+__attribute__((noinline)) static void dn_gemm_mve_asm(const dn_mve_ctx_t *c, const int8_t *w, const int32_t *bias,
+                                                      int8_t *out) {
+    DN_MVE_REGS;
+    __asm__ volatile(
+        "vldrw.u32 q6, [%[c]]\n ldr %[a0], [%[c], #68]\n vmsr p0, %[a0]\n"
+        "ldr %[m], [%[c], #72]\n ldr %[sh], [%[c], #76]\n"
+        "1:\n ldr %[p], [%[c], #48]\n ldr %[a0], [%[c], #52]\n dls lr, %[a0]\n"
+        "movs %[a0], #0\n movs %[a1], #0\n movs %[a2], #0\n movs %[a3], #0\n movs %[s], #0\n"
+        "2:\n vldrb.u8 q4, [%[w]], #16\n vldrb.u8 q0, [%[p]], #64\n vldrb.u8 q1, [%[p], #-48]\n"
+        "vldrb.u8 q2, [%[p], #-32]\n vldrb.u8 q3, [%[p], #-16]\n vaddva.s8 %[s], q4\n"
+        "vmlava.s8 %[a0], q0, q4\n vmlava.s8 %[a1], q1, q4\n vmlava.s8 %[a2], q2, q4\n vmlava.s8 %[a3], q3, q4\n"
+        "le lr, 2b\n"
+        "vpst\n vldrbt.u8 q4, [%[w]]\n vldrb.u8 q0, [%[p]]\n vldrb.u8 q1, [%[p], #16]\n"
+        "vldrb.u8 q2, [%[p], #32]\n vldrb.u8 q3, [%[p], #48]\n vaddva.s8 %[s], q4\n"
+        "vmlava.s8 %[a0], q0, q4\n vmlava.s8 %[a1], q1, q4\n vmlava.s8 %[a2], q2, q4\n vmlava.s8 %[a3], q3, q4\n"
+        "ldr %[p], [%[c], #56]\n add %[w], %[p]\n"
+        DN_MVE_RQ
+        "ldr %[a0], [%[c], #80]\n cmp %[o], %[a0]\n bne 1b\n"
+        : DN_MVE_OPS : [c] "r"(c) : DN_MVE_CLOBBER);
+}
+
+/* k <= 16: the four pixels in q0 .. q3 (zeroing loads), one predicated weight load per channel. */
+__attribute__((noinline)) static void dn_gemm_mve16_asm(const dn_mve_ctx_t *c, const int8_t *w, const int32_t *bias,
+                                                        int8_t *out) {
+    DN_MVE_REGS;
+    __asm__ volatile(
+        "vldrw.u32 q6, [%[c]]\n ldr %[a0], [%[c], #68]\n vmsr p0, %[a0]\n"
+        "ldrd %[a0], %[a1], [%[c], #84]\n ldrd %[a2], %[a3], [%[c], #92]\n"
+        "vpstttt\n vldrbt.u8 q0, [%[a0]]\n vldrbt.u8 q1, [%[a1]]\n vldrbt.u8 q2, [%[a2]]\n vldrbt.u8 q3, [%[a3]]\n"
+        "ldr %[m], [%[c], #72]\n ldr %[sh], [%[c], #76]\n ldr %[p], [%[c], #56]\n"
+        "ldr %[a0], [%[c], #52]\n dls lr, %[a0]\n"
+        "1:\n vpst\n vldrbt.u8 q4, [%[w]]\n add %[w], %[p]\n vaddv.s8 %[s], q4\n"
+        "vmlav.s8 %[a0], q0, q4\n vmlav.s8 %[a1], q1, q4\n vmlav.s8 %[a2], q2, q4\n vmlav.s8 %[a3], q3, q4\n"
+        DN_MVE_RQ
+        "le lr, 1b\n"
+        : DN_MVE_OPS : [c] "r"(c) : DN_MVE_CLOBBER);
+}
+
 typedef struct {
     const int8_t *w;
-    const int32_t *bias, *mult, *shift;
-    int32_t k, row, n, in_off, off, lo, hi;
+    const int32_t *bias;
+    int32_t k, row, n;
+    dn_mve_ctx_t c;
 } dn_mve_gemm_t;
 
 DN_INLINE dn_mve_gemm_t dn_mve_gemm_of(const dn_conv_t *p, const dn_rq_t *r, int32_t k, int32_t row) {
-    const dn_mve_gemm_t g = {p->weights, r->bias, r->mult, r->shift, k, row, p->out_c, p->in_offset, r->off,
-                             r->lo, r->hi};
+    const int32_t tail = k - 16 * ((k - 1) >> 4);    /* 1 .. 16 values in the last chunk */
+    dn_mve_gemm_t g = {p->weights, r->bias, k, row, p->out_c, {{0}, {0}, {0}, (const int8_t *)dn_scratch,
+                       k > 16 ? (k - 1) >> 4 : p->out_c, k > 16 ? row - 16 * ((k - 1) >> 4) : row, p->in_offset,
+                       r->off, vctp8q((uint32_t)(k > 16 ? tail : k)), r->mult, r->shift, 0, {0}}};
+    for (int32_t j = 0; j < 4; ++j) g.c.lo[j] = r->lo, g.c.hi[j] = r->hi;
     return g;
 }
 
-#define DN_MVE_DOT(ld, ldw) do {                                                   \
-        const int8x16_t w_ = ldw;                                                     \
-        s = vaddvaq_s8(s, w_);                                                        \
-        a0 = vmladavaq_s8(a0, ld(x0 + i), w_), a1 = vmladavaq_s8(a1, ld(x1 + i), w_); \
-        a2 = vmladavaq_s8(a2, ld(x2 + i), w_), a3 = vmladavaq_s8(a3, ld(x3 + i), w_); \
-    } while (0)
-#define DN_MVE_LD(q) vld1q_s8(q)
-#define DN_MVE_LDZ(q) vldrbq_z_s8(q, pr)
-
-static void dn_gemm_mve(const dn_mve_gemm_t *g, const int8_t *x, int32_t xs, int32_t m, int8_t *out) {
-    const int8_t *x0 = x, *x1 = m > 1 ? x + xs : x, *x2 = m > 2 ? x + 2 * xs : x, *x3 = m > 3 ? x + 3 * xs : x;
-    const int32_t k = g->k, k16 = k & ~15, n = g->n, row = g->row, in_off = g->in_off, off = g->off;
-    const uint32x4_t offs = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)n);   /* 0, n, 2n, 3n */
-    const mve_pred16_t pm = vctp32q((uint32_t)m), pr = vctp8q((uint32_t)(k - k16));
-    const int32x4_t lo = vdupq_n_s32(g->lo), hi = vdupq_n_s32(g->hi);
-    const int32_t *bias = g->bias, *mult = g->mult, *shift = g->shift;
-    const int8_t *w = g->w;
-    for (int8_t *end = out + n; out < end; ++out, w += row) {
-        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, s = 0, i = 0;
-        for (; i < k16; i += 16) DN_MVE_DOT(DN_MVE_LD, vld1q_s8(w + i));
-        if (i < k) DN_MVE_DOT(DN_MVE_LDZ, vldrbq_z_s8(w + i, pr));
-        int32x4_t acc = vsetq_lane_s32(a3, vsetq_lane_s32(a2, vsetq_lane_s32(a1, vdupq_n_s32(a0), 1), 2), 3);
-        acc = vaddq_n_s32(acc, *bias++ + in_off * s);
-        vstrbq_scatter_offset_p_s32(out, offs, dn_rq_mve(acc, *mult++, *shift++, off, lo, hi), pm);
+/* Output pixels x, x + xs, .. (m <= 4) into out (out_c apart): all output channels. */
+static void dn_gemm_mve_run(dn_mve_gemm_t *g, const int8_t *x, int32_t xs, int32_t m, int8_t *out) {
+    const int8_t *px[4];
+    for (int32_t j = 0; j < 4; ++j) {
+        const int32_t q = j < m ? j : m - 1;
+        px[j] = x + q * xs, g->c.offs[j] = (uint32_t)(q * g->n), g->c.x[j] = px[j];
     }
-}
-
-/* k <= 16: the four pixels' values stay in registers over all output channels. */
-static void dn_gemm_mve16(const dn_mve_gemm_t *g, const int8_t *x, int32_t xs, int32_t m, int8_t *out) {
-    const mve_pred16_t pr = vctp8q((uint32_t)g->k), pm = vctp32q((uint32_t)m);
-    const int8x16_t x0 = vldrbq_z_s8(x, pr), x1 = vldrbq_z_s8(m > 1 ? x + xs : x, pr);
-    const int8x16_t x2 = vldrbq_z_s8(m > 2 ? x + 2 * xs : x, pr), x3 = vldrbq_z_s8(m > 3 ? x + 3 * xs : x, pr);
-    const int32_t n = g->n, row = g->row, in_off = g->in_off, off = g->off;
-    const uint32x4_t offs = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)n);
-    const int32x4_t lo = vdupq_n_s32(g->lo), hi = vdupq_n_s32(g->hi);
-    const int32_t *bias = g->bias, *mult = g->mult, *shift = g->shift;
-    const int8_t *w = g->w;
-    for (int8_t *end = out + n; out < end; ++out, w += row) {
-        const int8x16_t wv = vldrbq_z_s8(w, pr);
-        const int32_t b = *bias++ + in_off * vaddvq_s8(wv);
-        int32x4_t acc = vsetq_lane_s32(vmladavaq_s8(b, x3, wv), vsetq_lane_s32(vmladavaq_s8(b, x2, wv),
-                        vsetq_lane_s32(vmladavaq_s8(b, x1, wv), vdupq_n_s32(vmladavaq_s8(b, x0, wv)), 1), 2), 3);
-        vstrbq_scatter_offset_p_s32(out, offs, dn_rq_mve(acc, *mult++, *shift++, off, lo, hi), pm);
+    g->c.end = out + g->n;
+    if (g->k <= 16) {
+        dn_gemm_mve16_asm(&g->c, g->w, g->bias, out);
+        return;
     }
+    int8_t *buf = (int8_t *)dn_scratch;
+    for (int32_t i = 0; i < g->k; i += 16, buf += 64) {
+        const mve_pred16_t pr = vctp8q((uint32_t)(g->k - i));
+        for (int32_t j = 0; j < 4; ++j) vst1q_s8(buf + 16 * j, vldrbq_z_s8(px[j] + i, pr));
+    }
+    dn_gemm_mve_asm(&g->c, g->w, g->bias, out);
 }
 
-DN_INLINE void dn_gemm_mve_run(const dn_mve_gemm_t *g, const int8_t *x, int32_t xs, int32_t m, int8_t *out) {
-    if (g->k <= 16)
-        dn_gemm_mve16(g, x, xs, m, out);
-    else
-        dn_gemm_mve(g, x, xs, m, out);
-}
-
-/* dn_conv1x1 on Helium: blocks of 4 pixels (in place, a block is first copied to dn_scratch: its
- * outputs may overlap its later pixels' inputs, cost.inplace). */
+/* dn_conv1x1 on Helium: blocks of 4 pixels (their values read before any of their outputs is written:
+ * in place, cost.inplace). */
 static void dn_conv1x1_mve(const dn_conv_t *p, const dn_rq_t *r, const int8_t *in, int8_t *out) {
     const int32_t k = p->in_c, n = p->out_c, pixels = p->out_h * p->out_w;
-    const dn_mve_gemm_t g = dn_mve_gemm_of(p, r, k, k);
-    const int overlap = in < out + pixels * n && out < in + pixels * k && k > 16;
-    int8_t *buf = (int8_t *)dn_scratch;
-    for (int32_t i = 0; i < pixels; i += 4, in += 4 * k, out += 4 * n) {
-        const int32_t m = pixels - i < 4 ? pixels - i : 4;
-        const int8_t *x = in;
-        if (overlap) x = memcpy(buf, in, (size_t)(m * k));
-        dn_gemm_mve_run(&g, x, k, m, out);
-    }
+    dn_mve_gemm_t g = dn_mve_gemm_of(p, r, k, k);
+    for (int32_t i = 0; i < pixels; i += 4, in += 4 * k, out += 4 * n)
+        dn_gemm_mve_run(&g, in, k, pixels - i < 4 ? pixels - i : 4, out);
 }
 #endif
 
