@@ -38,7 +38,7 @@
 #error "kernels_m4.S: ldm r4-r9 / r0-r3, r8-r12 and ldrd of dn_dw3_t need its words in order"
 #endif
 
-#if DN_USE_DSP
+#if DN_USE_DSP && !DN_USE_MVE   /* Helium: kernels_mve.h */
     .syntax unified
     .thumb
     .text
