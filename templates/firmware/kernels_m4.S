@@ -38,7 +38,7 @@
 #error "kernels_m4.S: ldm r4-r9 / r0-r3, r8-r12 and ldrd of dn_dw3_t need its words in order"
 #endif
 
-#if DN_USE_DSP && !DN_USE_MVE   /* Helium: kernels_mve.h */
+#if DN_USE_DSP
     .syntax unified
     .thumb
     .text
@@ -313,10 +313,12 @@
     .size \name, . - \name
 .endm
 
+#if !DN_USE_MVE    /* the Helium GEMM replaces them (kernels_mve.h) */
 #if DN_ACT_CLAMP   /* only when a convolution of the model clamps to less than -128 .. 127 */
     DN_GEMM4 dn_gemm4, 1
 #endif
     DN_GEMM4 dn_gemm4_sat, 0
+#endif
 #endif
 
 #include "kernels_dw_m4.S"   /* the depthwise kernels */
