@@ -5,6 +5,7 @@
 
 #if DN_USE_MVE
 #include <arm_mve.h>
+#include <stddef.h>
 
 /* The requantisation of 4 accumulators on Helium (fast path: e >= 1, |acc| < 2^30), bit-exact with
  * dn_q: VQRDMULH is the reference's SaturatingRoundingDoublingHighMul (floor((acc m + 2^30) / 2^31)),
@@ -20,14 +21,6 @@ DN_INLINE int32x4_t dn_rq_mve(int32x4_t acc, int32_t m, int32_t s, int32_t off, 
     const int16x8_t h = vqmovnbq_s32(vreinterpretq_s16_s32(y), y);
     return vreinterpretq_s32_s8(vqmovnbq_s16(vreinterpretq_s8_s16(h), h));
 #endif
-}
-
-/* The same with per-lane multipliers and shifts (four channels). */
-DN_INLINE int32x4_t dn_rq_mve4(int32x4_t acc, int32x4_t m, int32x4_t s, int32_t off, int32x4_t lo,
-                               int32x4_t hi) {
-    int32x4_t y = vqrdmulhq_s32(acc, m);
-    y = vrshlq_s32(vaddq_s32(y, vshrq_n_s32(y, 31)), s);
-    return vminq_s32(vmaxq_s32(vaddq_n_s32(y, off), lo), hi);
 }
 #endif
 
