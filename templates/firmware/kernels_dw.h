@@ -214,7 +214,9 @@ __attribute__((noinline)) static void dn_dw_rows(const dn_conv_t *p, const dn_rq
     if (p->k_w == 3 && p->k_h == 3) {
 #if DN_USE_MVE   /* the band's word gathers: C % 4 == 0 (the tensors are ARENA_ALIGNMENT-aligned) */
         if (p->in_c & 3) groups = 0;
-        for (int32_t g = 0; g < groups; ++g) dn_dw3_mve_group(p, r, in, out, 4 * g, oy0, oy1);
+        for (int32_t g = 0; g < groups;)
+            g += dn_dw3_mve_group(p, r, in, out, 4 * g, groups - g < DN_DW3M_G / 4 ? groups - g : DN_DW3M_G / 4,
+                                  oy0, oy1);
 #else
         for (int32_t g = 0; g < groups; ++g) dn_dw3_group(p, r, in, out, 4 * g, oy0, oy1);
 #endif
