@@ -18,8 +18,8 @@ DN_INLINE int32x4_t dn_rq_mve(int32x4_t acc, int32_t m, int32_t s, int32_t off, 
     return vminq_s32(vmaxq_s32(y, lo), hi);
 #else   /* every op clamps to -128..127: saturated to 16 then 8 bits in each lane's low byte (VQMOVNB) */
     (void)lo, (void)hi;
-    const int16x8_t h = vqmovnbq_s32(vreinterpretq_s16_s32(y), y);
-    return vreinterpretq_s32_s8(vqmovnbq_s16(vreinterpretq_s8_s16(h), h));
+    __asm__("vqmovnb.s32 %q0, %q0\n\tvqmovnb.s16 %q0, %q0" : "+w"(y));   /* in place: no lane copies */
+    return y;
 #endif
 }
 #endif
@@ -48,7 +48,8 @@ typedef struct {                 /* read by the assembly at the offsets below (s
 DN_STATIC_ASSERT(offsetof(dn_mve_ctx_t, buf) == 48 && offsetof(dn_mve_ctx_t, x) == 84, "dn_mve_ctx_t layout");
 
 #if DN_ACT_CLAMP
-#define DN_MVE_CLAMP "vldrw.u32 q4, [%[c], #16]\n vmax.s32 q5, q5, q4\n vldrw.u32 q4, [%[c], #32]\n vmin.s32 q5, q5, q4\n"
+#define DN_MVE_CLAMP "vldrw.u32 q4, [%[c], #16]\n vmax.s32 q5, q5, q4\n"  \
+    "vldrw.u32 q4, [%[c], #32]\n vmin.s32 q5, q5, q4\n"
 #else                            /* every op clamps to -128..127: saturated to 16, then 8 bits (VQMOVNB) */
 #define DN_MVE_CLAMP "vqmovnb.s32 q5, q5\n vqmovnb.s16 q5, q5\n"
 #endif
