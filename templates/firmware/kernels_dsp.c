@@ -180,7 +180,7 @@ void dn_conv1x1(const dn_conv_t *p, const int8_t *in, int8_t *out) {
 
 #if DN_KERNEL_CONV
 #if DN_GEMM_ASM || DN_USE_MVE
-/* dn_conv on the hand-scheduled GEMM (Helium: dn_gemm_mve): 4 windows, then the GEMM. */
+/* dn_conv on the hand-scheduled GEMM (Helium: dn_gemm_mve_run): 4 windows, then the GEMM. */
 static void dn_conv_asm(const dn_conv_t *p, const dn_rq_t *r, const int8_t *in, int8_t *out, int8_t *ca) {
     const int32_t n = p->out_c, pixels = p->out_h * p->out_w;
     const dn_win_t g = dn_win_of(p);
