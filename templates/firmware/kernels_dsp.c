@@ -261,6 +261,10 @@ void dn_add(const dn_add_t *p, const int8_t *in1, const int8_t *in2, int8_t *out
         t1[v] = dn_add_in((int8_t)v, o1, ls, m1, e1);
         t2[v] = dn_add_in((int8_t)v, o2, ls, m2, e2);
     }
+#if DN_USE_MVE
+    dn_add_mve(p, t1, t2, u1, u2, out);
+    return;
+#endif
 #define DN_ADD_A(i) t1[u1[i]]
 #define DN_ADD_B(i) t2[u2[i]]
 #else
