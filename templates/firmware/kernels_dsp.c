@@ -254,6 +254,10 @@ void dn_add(const dn_add_t *p, const int8_t *in1, const int8_t *in2, int8_t *out
     const int32_t mo = p->out_mult, eo = -p->out_shift, ho = (1 << eo) >> 1, no = eo ? -1 : 0;
     const int32_t o1 = p->in1_offset, o2 = p->in2_offset, m1 = p->in1_mult, m2 = p->in2_mult;
     const int32_t e1 = -p->in1_shift, e2 = -p->in2_shift;
+#if DN_USE_MVE
+    dn_add_mve(p, in1, in2, out);
+    return;
+#endif
 #if DN_SCRATCH_WORDS >= DN_ADD_TABLE_WORDS
     int32_t *t1 = (int32_t *)dn_scratch, *t2 = t1 + DN_ADD_TABLE_WORDS / 2;
     const uint8_t *u1 = (const uint8_t *)in1, *u2 = (const uint8_t *)in2;
@@ -261,10 +265,6 @@ void dn_add(const dn_add_t *p, const int8_t *in1, const int8_t *in2, int8_t *out
         t1[v] = dn_add_in((int8_t)v, o1, ls, m1, e1);
         t2[v] = dn_add_in((int8_t)v, o2, ls, m2, e2);
     }
-#if DN_USE_MVE
-    dn_add_mve(p, t1, t2, u1, u2, out);
-    return;
-#endif
 #define DN_ADD_A(i) t1[u1[i]]
 #define DN_ADD_B(i) t2[u2[i]]
 #else

@@ -155,21 +155,31 @@ static void dn_conv1x1_mve(const dn_conv_t *p, const dn_rq_t *r, const int8_t *i
 #endif
 
 #if DN_USE_MVE && DN_KERNEL_ADD
-/* dn_add's element loop on Helium, 4 elements a step: the two inputs' scaled values gathered from
- * their tables (t1, t2: 256 int32 each, indexed by the int8 bits), then dn_add's output stage:
- * SMMULR(2 s, m) is VQRDMULH(s, m) (|s| < 2^29), the rounding division by 2^e a rounding shift of
- * y - (y < 0) (y alone for e = 0), + offset, the clamp (within -128..127: the saturation is implied). */
-static void dn_add_mve(const dn_add_t *p, const int32_t *t1, const int32_t *t2, const uint8_t *u1,
-                       const uint8_t *u2, int8_t *out) {
-    const int32_t n = p->size, off = p->out_offset, mo = p->out_mult, eo = -p->out_shift;
+/* x / 2^e rounded half away from zero (dn_rdbpot_fast; nm = -1 for e > 0, 0 for e = 0). */
+DN_INLINE int32x4_t dn_rdbpot_mve(int32x4_t x, int32_t e, int32x4_t nm) {
+    return vrshlq_n_s32(vaddq_s32(x, vandq_s32(vshrq_n_s32(x, 31), nm)), -e);
+}
+
+/* One input's scaled values (dn_add_in, 4 lanes): SMMULR((x + o) << (ls + 1), m) = VQRDMULH((x + o) << ls, m). */
+DN_INLINE int32x4_t dn_add_in_mve(const int8_t *x, mve_pred16_t pr, int32_t o, int32_t ls, int32_t m, int32_t e) {
+    const int32x4_t v = vshlq_r_s32(vaddq_n_s32(vldrbq_z_s32(x, pr), o), ls);
+    return dn_rdbpot_mve(vqrdmulhq_n_s32(v, m), e, vdupq_n_s32(e ? -1 : 0));
+}
+
+/* dn_add on Helium, 4 elements a step, every step of reference_integer_ops::Add as dn_add computes
+ * it (|values| < 2^29: VQRDMULH is SMMULR of the doubled value), the clamp within -128..127 (the
+ * saturation is implied); no input tables. */
+static void dn_add_mve(const dn_add_t *p, const int8_t *in1, const int8_t *in2, int8_t *out) {
+    const int32_t n = p->size, off = p->out_offset, mo = p->out_mult, eo = -p->out_shift, ls = p->left_shift;
+    const int32_t o1 = p->in1_offset, o2 = p->in2_offset, m1 = p->in1_mult, m2 = p->in2_mult;
+    const int32_t e1 = -p->in1_shift, e2 = -p->in2_shift;
     const int32x4_t lo = vdupq_n_s32(p->act_min), hi = vdupq_n_s32(p->act_max), nm = vdupq_n_s32(eo ? -1 : 0);
     for (int32_t i = 0; i < n; i += 4) {
         const mve_pred16_t pr = vctp32q((uint32_t)(n - i));
-        const int32x4_t s = vaddq_s32(vldrwq_gather_shifted_offset_s32(t1, vldrbq_z_u32(u1 + i, pr)),
-                                      vldrwq_gather_shifted_offset_s32(t2, vldrbq_z_u32(u2 + i, pr)));
-        int32x4_t y = vqrdmulhq_n_s32(s, mo);
-        y = vrshlq_n_s32(vaddq_s32(y, vandq_s32(vshrq_n_s32(y, 31), nm)), -eo);
-        vstrbq_p_s32(out + i, vminq_s32(vmaxq_s32(vaddq_n_s32(y, off), lo), hi), pr);
+        const int32x4_t s = vaddq_s32(dn_add_in_mve(in1 + i, pr, o1, ls, m1, e1),
+                                      dn_add_in_mve(in2 + i, pr, o2, ls, m2, e2));
+        const int32x4_t y = vaddq_n_s32(dn_rdbpot_mve(vqrdmulhq_n_s32(s, mo), eo, nm), off);
+        vstrbq_p_s32(out + i, vminq_s32(vmaxq_s32(y, lo), hi), pr);
     }
 }
 #endif
