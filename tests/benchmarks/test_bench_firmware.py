@@ -12,7 +12,7 @@
   portable C99 kernels on M0+ (ARMv6-M) / M3, of the DSP kernels on M7 / M33 and of the Helium
   convolutions, 3 x 3 depthwise and adds on the M55 (measured 18.71 / 12.22 / 1.73 / 1.72 / 0.743:
   7.91 M; 1.61 before the Helium 4-pixel GEMM, vector requantisation, depthwise and add; issue 12's
-  target is 1.0), bit-exact vectors, code measured 7,352 / 5,872 / 8,304 / 8,240 / 8,676 B (M55 9,364 B before:
+  target is 1.0), bit-exact vectors, code measured 7,352 / 5,872 / 8,304 / 8,240 / 8,596 B (M55 9,364 B before:
   the DSP GEMM and 3 x 3 depthwise are no longer built there);
 * the host build's inference time (the benchmarked callable).
 Instruction counts are deterministic, so they are asserted; times are only recorded.
@@ -34,7 +34,7 @@ from dnasgen.verify import toolchain_available  # noqa: E402
 MACS = 10_656_688
 # Runtime code (`make size` code), ~5 % over the measured bytes (the module docstring's figures; the
 # 12 kB target is issue 12's; a regression trips these first).
-CODE_LIMITS = {"m4": 8_640, "m7": 8_720, "m33": 8_650, "m55": 9_110, "m0plus": 7_720, "m3": 6_170}
+CODE_LIMITS = {"m4": 8_640, "m7": 8_720, "m33": 8_650, "m55": 9_030, "m0plus": 7_720, "m3": 6_170}
 
 
 @pytest.fixture(scope="module")
