@@ -83,7 +83,7 @@ static void dn_dot2x2(const uint32_t *x, const int8_t *w, int32_t k, int32_t n4,
 }
 #endif
 
-#if (DN_KERNEL_CONV || DN_KERNEL_CONV1X1) && DN_DOT2X2_ASM
+#if (DN_KERNEL_CONV || DN_KERNEL_CONV1X1) && DN_DOT2X2_ASM && !DN_USE_MVE
 /* dn_gemm_args_t (dn_abi.h): the arguments of the hand-scheduled GEMM in kernels_m4.S. */
 void dn_gemm4(const dn_gemm_args_t *a);
 void dn_gemm4_sat(const dn_gemm_args_t *a);
@@ -148,19 +148,23 @@ DN_COLD static void dn_gemm_pixels(const dn_conv_t *p, int32_t k, const uint32_t
 
 #endif
 
-#include "kernels_mve.h"   /* Helium path of the convolutions (Cortex-M55) */
+#include "kernels_im2col.h"   /* im2col windows of the k x k convolutions */
+#include "kernels_mve.h"      /* Helium path of the convolutions (Cortex-M55) */
+/* The hand-scheduled GEMM (kernels_m4.S): where there is no Helium path, for the fast requantisation. */
+#define DN_GEMM_ASM (DN_DOT2X2_ASM && !DN_USE_MVE)
 
 #if DN_KERNEL_CONV1X1
 void dn_conv1x1(const dn_conv_t *p, const int8_t *in, int8_t *out) {
     const int32_t k = p->in_c, pixels = p->out_h * p->out_w;
+    const dn_rq_t r = dn_rq_of(p);
+    (void)r, (void)k, (void)pixels;
 #if DN_USE_MVE
-    if (k >= DN_MVE_MIN_K) {
-        for (int32_t i = 0; i < pixels; ++i, in += k, out += p->out_c) dn_gemm_mve(p, in, k, k, out);
+    if (r.fast) {
+        dn_conv1x1_mve(p, &r, in, out);
         return;
     }
 #endif
-#if DN_DOT2X2_ASM
-    const dn_rq_t r = dn_rq_of(p);
+#if DN_GEMM_ASM
     if (dn_gemm_asm(&r, p, k, in, pixels, dn_scratch, out)) return;
 #endif
 #if DN_GEMM_C
@@ -175,98 +179,26 @@ void dn_conv1x1(const dn_conv_t *p, const int8_t *in, int8_t *out) {
 #endif
 
 #if DN_KERNEL_CONV
-/* im2col of one output pixel: the k_h x k_w x in_c window (padding: -offset, i.e. 0 once widened). */
-__attribute__((noinline)) static void dn_im2col(const dn_conv_t *p, const int8_t *in, int32_t i, int8_t *col) {
-    const int32_t oy = i / p->out_w, ox = i % p->out_w, ic = p->in_c, row = p->k_w * ic;
-    const int32_t y0 = oy * p->stride_h - p->pad_t, x0 = ox * p->stride_w - p->pad_l;
-    const int8_t pad = (int8_t)(-p->in_offset);
-    if (x0 >= 0 && x0 + p->k_w <= p->in_w) {          /* whole window rows: plain copies */
-        for (int32_t ky = 0; ky < p->k_h; ++ky, col += row) {
-            const int32_t iy = y0 + ky;
-            const int8_t *src = in + (iy * p->in_w + x0) * ic;
-            if (iy < 0 || iy >= p->in_h)
-                for (int32_t j = 0; j < row; ++j) col[j] = pad;
-            else
-                for (int32_t j = 0; j < row; j += 4) {        /* words (unaligned access), up to 3 bytes */
-                    const uint32_t v = dn_rd32(src + j);      /* past the row: the next row, the padding */
-                    memcpy(col + j, &v, 4);                   /* or the next window overwrites them; the */
-                }                                             /* last window's land in dn_scratch's slack */
-        }
-        return;
-    }
-    for (int32_t ky = 0; ky < p->k_h; ++ky) {
-        const int32_t iy = y0 + ky;
-        for (int32_t kx = 0; kx < p->k_w; ++kx, col += ic) {
-            const int32_t ix = x0 + kx;
-            const int32_t valid = iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w;
-            const int8_t *src = in + (iy * p->in_w + ix) * ic;
-            for (int32_t j = 0; j < ic; ++j) col[j] = valid ? src[j] : pad;
-        }
-    }
-}
-
-/* im2col of output pixel i into col (k values), padded to kpad with -offset (0 once widened). */
-static void dn_im2col_pad(const dn_conv_t *p, const int8_t *in, int32_t i, int32_t k, int32_t kpad, int8_t *col) {
-    dn_im2col(p, in, i, col);
-    for (int32_t j = k; j < kpad; ++j) col[j] = (int8_t)(-p->in_offset);
-}
-
-#if DN_DOT2X2_ASM
-/* The window geometry of op p (read once: the int8 stores of im2col may alias the op struct).
- * Interior windows (wholly inside the input): oy_lo <= oy <= oy_hi, ox_lo <= ox <= ox_hi. */
-typedef struct {
-    int32_t row, step, rows3, ow, ystep, xstep, oy_lo, oy_hi, ox_lo, ox_hi, k, kpad;
-    int32_t origin;                    /* offset of output pixel (0, 0)'s window, padding included */
-} dn_win_t;
-
-DN_INLINE int32_t dn_ceil_div(int32_t a, int32_t b) { return (a + b - 1) / b; }
-
-DN_INLINE dn_win_t dn_win_of(const dn_conv_t *p) {
-    const int32_t step = p->in_w * p->in_c;
-    const int32_t row = p->k_w * p->in_c, rows3 = p->k_h == 3 && row > 8 && row <= 12;   /* dn_im2col3 */
-    const dn_win_t g = {row, step, rows3, p->out_w, p->stride_h * step, p->stride_w * p->in_c,
-                        dn_ceil_div(p->pad_t, p->stride_h), (p->in_h - p->k_h + p->pad_t) / p->stride_h,
-                        dn_ceil_div(p->pad_l, p->stride_w), (p->in_w - p->k_w + p->pad_l) / p->stride_w,
-                        p->k_h * p->k_w * p->in_c, p->w_row, -p->pad_t * step - p->pad_l * p->in_c};
-    return g;
-}
-
-DN_INLINE void dn_copy_word(int8_t *dst, const int8_t *src) {
-    const uint32_t v = dn_rd32(src);
-    memcpy(dst, &v, 4);
-}
-
-/* An interior window of 3 rows of 9 .. 12 bytes (3 x 3 x 3 and 3 x 3 x 4, first layers), copied as
- * words (up to 3 bytes past a row: the next row or window overwrites them, the last window's land
- * in dn_scratch's slack). col's bytes k .. w_row - 1 keep what they hold: their weights are 0. */
-DN_INLINE void dn_im2col3(const int8_t *src, int32_t step, int32_t row, int8_t *col) {
-    for (int32_t ky = 0; ky < 3; ++ky, src += step, col += row)
-        dn_copy_word(col, src), dn_copy_word(col + 4, src + 4), dn_copy_word(col + 8, src + 8);
-}
-
-/* The windows of output pixels i .. i + m - 1 into col, w_row bytes apart. */
-static void dn_windows(const dn_conv_t *p, const dn_win_t *g, const int8_t *in,
-                       int32_t i, int32_t m, int8_t *col) {
-    for (int32_t j = i; j < i + m; ++j, col += g->kpad) {
-        const int32_t oy = j / g->ow, ox = j - oy * g->ow;
-        if (g->rows3 && oy >= g->oy_lo && oy <= g->oy_hi && ox >= g->ox_lo && ox <= g->ox_hi)
-            dn_im2col3(in + g->origin + oy * g->ystep + ox * g->xstep, g->step, g->row, col);
-        else
-            dn_im2col_pad(p, in, j, g->k, g->kpad, col);
-    }
-}
-
-/* dn_conv on the hand-scheduled GEMM: 4 windows, then the GEMM. */
+#if DN_GEMM_ASM || DN_USE_MVE
+/* dn_conv on the hand-scheduled GEMM (Helium: dn_gemm_mve_run): 4 windows, then the GEMM. */
 static void dn_conv_asm(const dn_conv_t *p, const dn_rq_t *r, const int8_t *in, int8_t *out, int8_t *ca) {
     const int32_t n = p->out_c, pixels = p->out_h * p->out_w;
     const dn_win_t g = dn_win_of(p);
+#if DN_USE_MVE
+    dn_mve_gemm_t a = dn_mve_gemm_of(p, r, g.kpad, g.kpad);
+#else
     dn_gemm_args_t a = dn_gemm_args(r, p, g.kpad, dn_scratch);
     a.in = ca;
+#endif
     for (int32_t i = 0; i < pixels; i += 4, out += 4 * n) {
         const int32_t m = pixels - i < 4 ? pixels - i : 4;
         dn_windows(p, &g, in, i, m, ca);
+#if DN_USE_MVE
+        dn_gemm_mve_run(&a, ca, g.kpad, m, out);
+#else
         a.pixels = m, a.out = out;
         dn_gemm_run(&a);
+#endif
     }
 }
 #endif
@@ -275,19 +207,14 @@ void dn_conv(const dn_conv_t *p, const int8_t *in, int8_t *out) {
     const int32_t k = p->k_h * p->k_w * p->in_c, n = p->out_c, pixels = p->out_h * p->out_w;
     const int32_t kpad = p->w_row;              /* k rounded up to 4n; padded weights are 0 */
     int8_t *ca = (int8_t *)(dn_scratch + 2 * kpad);   /* after 4 widened pixels, 4 words slack */
-#if DN_USE_MVE
-    if (k >= DN_MVE_MIN_K) {
-        for (int32_t i = 0; i < pixels; ++i, out += n) {
-            dn_im2col(p, in, i, ca);
-            dn_gemm_mve(p, ca, k, kpad, out);
-        }
-        return;
-    }
-#endif
     (void)k, (void)n, (void)pixels;             /* unused where only the assembly path is built */
-#if DN_DOT2X2_ASM
+#if DN_GEMM_ASM || DN_USE_MVE
     const dn_rq_t r = dn_rq_of(p);
+#if DN_USE_MVE
+    if (r.fast) {
+#else
     if (!DN_GEMM_C || dn_gemm_asm_ok(&r, kpad)) {
+#endif
         dn_conv_asm(p, &r, in, out, ca);
         return;
     }
@@ -327,6 +254,10 @@ void dn_add(const dn_add_t *p, const int8_t *in1, const int8_t *in2, int8_t *out
     const int32_t mo = p->out_mult, eo = -p->out_shift, ho = (1 << eo) >> 1, no = eo ? -1 : 0;
     const int32_t o1 = p->in1_offset, o2 = p->in2_offset, m1 = p->in1_mult, m2 = p->in2_mult;
     const int32_t e1 = -p->in1_shift, e2 = -p->in2_shift;
+#if DN_USE_MVE
+    dn_add_mve(p, in1, in2, out);
+    return;
+#endif
 #if DN_SCRATCH_WORDS >= DN_ADD_TABLE_WORDS
     int32_t *t1 = (int32_t *)dn_scratch, *t2 = t1 + DN_ADD_TABLE_WORDS / 2;
     const uint8_t *u1 = (const uint8_t *)in1, *u2 = (const uint8_t *)in2;

@@ -126,7 +126,7 @@ DN_COLD static void dn_dw_single(const dn_conv_t *p, const dn_rq_t *r, const int
 }
 #endif
 
-#if DN_DW_K3
+#if DN_DW_K3 && !DN_USE_MVE   /* Helium: kernels_dw_mve.h */
 /* dn_dw3_t (dn_abi.h): the arguments of dn_dw3 in kernels_m4.S. */
 void dn_dw3(dn_dw3_t *a);
 void dn_dw3_copy(uint32_t *dst, const int8_t *src, int32_t n, int32_t c, uint32_t off2);
@@ -203,6 +203,8 @@ static void dn_dw3_group(const dn_conv_t *p, const dn_rq_t *r, const int8_t *in,
 }
 #endif
 
+#include "kernels_dw_mve.h"   /* Helium 3 x 3 (Cortex-M55) */
+
 /* Output rows oy0 .. oy1 - 1 of every channel: 4-channel groups, then the leftover channels. */
 __attribute__((noinline)) static void dn_dw_rows(const dn_conv_t *p, const dn_rq_t *r, const int8_t *in,
                                                  int8_t *out, int32_t oy0, int32_t oy1) {
@@ -210,7 +212,14 @@ __attribute__((noinline)) static void dn_dw_rows(const dn_conv_t *p, const dn_rq
     if (!DN_ACT_CLAMP && !(r->lo == -128 && r->hi == 127)) groups = 0;   /* clamp not compiled */
 #if DN_DW_K3
     if (p->k_w == 3 && p->k_h == 3) {
+#if DN_USE_MVE   /* the band's word gathers: C % 4 == 0 (the tensors are ARENA_ALIGNMENT-aligned) */
+        if (p->in_c & 3) groups = 0;
+        for (int32_t g = 0; g < groups;)
+            g += dn_dw3_mve_group(p, r, in, out, 4 * g, groups - g < DN_DW3M_G / 4 ? groups - g : DN_DW3M_G / 4,
+                                  oy0, oy1);
+#else
         for (int32_t g = 0; g < groups; ++g) dn_dw3_group(p, r, in, out, 4 * g, oy0, oy1);
+#endif
 #if DN_DW_C
         if (4 * groups < p->in_c) dn_dw_single(p, r, in, out, 4 * groups, oy0, oy1);
 #endif

@@ -14,7 +14,7 @@
  * then out, end (out after the last pixel), xstep, ostep (out_c), lo, hi. The accumulators are
  * 2 acc (|acc| < 2^30), so SMMULR(2 acc, m) is one SMMULR. Per pixel: 46 instructions for the
  * 36 MACs (two taps' inputs and weights with one LDM each), 5 per output for the requantisation. */
-#if DN_USE_DSP && DN_DW_K3
+#if DN_USE_DSP && DN_DW_K3 && !DN_USE_MVE   /* Helium: kernels_dw_mve.h */
 .macro DN_DW3_MAC xe, xo, we, wo
     smlabb  r4, \xe, \we, r4
     smlatt  r6, \xe, \we, r6

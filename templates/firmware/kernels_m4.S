@@ -313,10 +313,12 @@
     .size \name, . - \name
 .endm
 
+#if !DN_USE_MVE    /* the Helium GEMM replaces them (kernels_mve.h) */
 #if DN_ACT_CLAMP   /* only when a convolution of the model clamps to less than -128 .. 127 */
     DN_GEMM4 dn_gemm4, 1
 #endif
     DN_GEMM4 dn_gemm4_sat, 0
+#endif
 #endif
 
 #include "kernels_dw_m4.S"   /* the depthwise kernels */

@@ -9,9 +9,11 @@
   (10,080 B before the C fallbacks were compiled only where an op needs them; TFLM: 58 kB reference,
   109 kB with CMSIS-NN), bounded at the measured size + ~5 % on every core (CODE_LIMITS);
 * the same on every other core's QEMU machine (`make qemu CORE=`): instructions per MAC of the
-  portable C99 kernels on M0+ (ARMv6-M) / M3, of the DSP kernels on M7 / M33 and of the DSP +
-  Helium convolutions on the M55 (measured 18.71 / 12.22 / 1.73 / 1.72 / 1.61), bit-exact vectors,
-  code measured 7,352 / 5,872 / 8,304 / 8,240 / 9,364 B;
+  portable C99 kernels on M0+ (ARMv6-M) / M3, of the DSP kernels on M7 / M33 and of the Helium
+  convolutions, 3 x 3 depthwise and adds on the M55 (measured 18.71 / 12.22 / 1.73 / 1.72 / 0.743:
+  7.91 M; 1.61 before the Helium 4-pixel GEMM, vector requantisation, depthwise and add; issue 12's
+  target is 1.0), bit-exact vectors, code measured 7,352 / 5,872 / 8,304 / 8,240 / 8,596 B (M55 9,364 B before:
+  the DSP GEMM and 3 x 3 depthwise are no longer built there);
 * the host build's inference time (the benchmarked callable).
 Instruction counts are deterministic, so they are asserted; times are only recorded.
 """
@@ -32,7 +34,7 @@ from dnasgen.verify import toolchain_available  # noqa: E402
 MACS = 10_656_688
 # Runtime code (`make size` code), ~5 % over the measured bytes (the module docstring's figures; the
 # 12 kB target is issue 12's; a regression trips these first).
-CODE_LIMITS = {"m4": 8_640, "m7": 8_720, "m33": 8_650, "m55": 9_830, "m0plus": 7_720, "m3": 6_170}
+CODE_LIMITS = {"m4": 8_640, "m7": 8_720, "m33": 8_650, "m55": 9_030, "m0plus": 7_720, "m3": 6_170}
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +65,9 @@ def test_bench_cortex_m4_instructions_per_mac(benchmark, project):
     assert sizes["arena"] <= 112_500, f"arena {sizes['arena']} B"
 
 
-# Upper bounds, ~5 % over the measured figures (deterministic counts: a regression trips them).
-CORE_LIMITS = {"m0plus": 19.6, "m3": 12.8, "m7": 1.88, "m33": 1.88, "m55": 1.76}
+# Upper bounds, ~5 % over the measured figures (deterministic counts: a regression trips them); the
+# M55's is also under issue 12's target of 1.0 instructions/MAC (measured 0.743).
+CORE_LIMITS = {"m0plus": 19.6, "m3": 12.8, "m7": 1.88, "m33": 1.88, "m55": 0.78}
 
 
 @pytest.mark.skipif(not toolchain_available(), reason="arm-none-eabi-gcc / qemu-system-arm not installed")

@@ -46,15 +46,16 @@ def test_vectors_are_bit_exact_on_every_core(project):
     dsp = max(max(counts[c]) for c in ("m4", "m7", "m33", "m55"))
     assert 2 * dsp < min(counts["m3"]) < min(counts["m0plus"])
     # Same DSP source and scale: the M4, M7 and M33 counts agree within 5 % (a wrong SysTick scale is 20 %+);
-    # the M55 adds the Helium convolutions (never slower than its DSP build).
+    # the M55 adds the Helium convolutions and 3 x 3 depthwise (never slower than its DSP build; 1.33 M
+    # instructions vs the M4's 1.72 M on this 32 px model).
     m4 = counts["m4"][0]
     assert all(abs(counts[c][0] / m4 - 1) < 0.05 for c in ("m7", "m33"))
     assert 0.5 * m4 < counts["m55"][0] < 1.05 * m4
     # Runtime code of this 3x3 + 7x7 model, issue 12's <= 12 kB met with a margin: one depthwise kernel for
     # every k_w <= 7 (dn_dwk), the C fallbacks compiled only for ops that need them. Measured: m0plus 6,436,
-    # m3 5,004, m4 9,020, m7 9,052, m33 9,036, m55 10,168 B (with its Helium convolutions; after the
-    # 4x-unrolled dn_gemm4); bound ~5 % over.
-    assert all(2000 < report.core_code_bytes[c] <= (10_680 if c == "m55" else 9_500) for c in QEMU_CORES)
+    # m3 5,004, m4 9,020, m7 9,052, m33 9,036, m55 9,460 B (its Helium GEMM and 3 x 3 depthwise instead of
+    # the DSP ones; 10,168 B before); bound ~5 % over.
+    assert all(2000 < report.core_code_bytes[c] <= (9_920 if c == "m55" else 9_500) for c in QEMU_CORES)
 
 
 def test_an_unknown_core_is_refused(project):
