@@ -4,9 +4,9 @@ RAM, flash and latency budgets, trained jointly with the supernet's weights (aft
 The idea of Burrello et al. 2023 (PLiNIO's PIT + DUCCIO), in this search space and its cost model:
 - one categorical gene per choice (dnasgen.search.diffcost.gene_options), logits trained by Adam;
 - per step search.diff_samples architectures are sampled by Gumbel-max and run (set_active) on the
-  SAME batch of images, each in its own data configuration; the weights train on one architecture
-  drawn uniformly from the space (search.diff_train: uniform; the samples only forward, so the
-  logits judge a supernet that is not specialised to their own samples) or on the samples' mean loss;
+  SAME batch of images, each in its own data configuration; the weights train on the samples' mean
+  loss, or (search.diff_train: uniform) on one architecture drawn uniformly from the space, the
+  samples only forward, so the logits judge a supernet not specialised to their own samples;
 - the logits' task gradient (dnasgen.search.diffgrad, search.diff_estimator): straight through (GDAS:
   the subnet's logits times the product of the sampled options' straight-through values, 1 forward,
   backward the softmax gradient; one gate on the logits rather than one per block: a scale feeding a

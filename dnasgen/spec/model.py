@@ -77,7 +77,7 @@ class Search:
     diff_samples: int = 4           # architectures sampled per joint step (one batch, losses averaged)
     diff_estimator: str = "reinforce"  # the logits' task gradient: reinforce | reinforce_data (score
                                        # function for data + width only) | straight_through
-    diff_train: str = "uniform"     # the weights' step: one uniform draw | on the policy's samples
+    diff_train: str = "policy"      # the weights' step: on the policy's samples | one uniform draw
 
 
 @dataclass(frozen=True)
