@@ -30,7 +30,7 @@ DIR = "diff"
 STATE_NAME = "search_state.pt"
 LOG = "search_log.jsonl"
 SUPERNET = "supernet.pt"
-STATE_VERSION = 1
+STATE_VERSION = 2
 
 
 def diff_dir(workdir: Path) -> Path:
@@ -46,7 +46,9 @@ def config_identity(spec) -> dict:
     s = spec.search
     return {"strategy": STRATEGY, "warmup_epochs": s.diff_warmup_epochs, "epochs": s.diff_epochs,
             "temperature": [s.diff_temperature_start, s.diff_temperature_end], "arch_lr": s.diff_arch_lr,
-            "penalty_ramp": s.diff_penalty_ramp, "time_budget_s": s.time_budget_s, "seed": s.seed}
+            "penalty_ramp": s.diff_penalty_ramp, "samples": s.diff_samples, "estimator": s.diff_estimator,
+            "train": s.diff_train,
+            "time_budget_s": s.time_budget_s, "seed": s.seed}
 
 
 def warmup_spec(spec):

@@ -77,6 +77,10 @@ class Search:
     diff_temperature_end: float = 0.5     # ... to this value over the search epochs
     diff_arch_lr: float = 0.05      # Adam learning rate of the architecture logits
     diff_penalty_ramp: float = 4.0  # the constraint strengths grow linearly to this many times their start
+    diff_samples: int = 4           # architectures sampled per joint step (one batch, losses averaged)
+    diff_estimator: str = "reinforce"  # the logits' task gradient: reinforce | reinforce_data (score
+                                       # function for data + width only) | straight_through
+    diff_train: str = "policy"      # the weights' step: on the policy's samples | one uniform draw
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,12 @@ def search(spec, project):
 
 
 def rgb_mass(result) -> float:
-    return sum(p for label, p in result.differentiable["probabilities"]["data"].items() if label.endswith("rgb"))
+    return rgb_mass_of(result.differentiable)
+
+
+def rgb_mass_of(record: dict) -> float:
+    """The rgb data configurations' probability in a result's or a search epoch's record."""
+    return sum(p for label, p in record["probabilities"]["data"].items() if label.endswith("rgb"))
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +60,7 @@ def colour(tmp_path_factory):
 def test_colour_decisive_task_chooses_rgb(colour):
     spec, project, result = colour
     assert result.candidate.data.color == "rgb", result.differentiable["probabilities"]["data"]
-    assert rgb_mass(result) >= 0.75, result.differentiable["probabilities"]["data"]      # uniform start: 0.5
+    assert rgb_mass(result) >= 0.9, result.differentiable["probabilities"]["data"]       # uniform start: 0.5
     assert result.chosen.accuracy >= 1 / 3 + 0.15                     # 3 classes: chance + margin
     assert not result.differentiable["repaired"] and len(result.differentiable["history"]) == 4
     assert (project / ".dnasgen" / "diff" / "supernet.pt").is_file()
@@ -127,3 +132,23 @@ def test_ram_never_decreases_as_the_budget_grows(stripes):
         labels.append((result.candidate.data.label, result.differentiable["repaired"]))
     assert rams == sorted(rams), (rams, labels)
     assert labels[0][0].startswith("16px") and not labels[-1][0].startswith("16px"), labels   # 16 px is blind
+
+
+
+def test_score_function_moves_the_logits_further_towards_rgb_than_straight_through(colour, tmp_path):
+    """The default estimator (REINFORCE, 4 samples a step on one batch, leave-one-out baseline, weights
+    trained on the samples) against one-sample straight-through (GDAS, the earlier default) from the
+    same warm-up and epochs: measured rgb mass 0.98 vs 0.88 (uniform start 0.5), argmax rgb in both."""
+    import dataclasses
+    spec, project, whole = colour
+    assert (spec.search.diff_estimator, spec.search.diff_samples, spec.search.diff_train) == \
+        ("reinforce", 4, "policy")
+    gdas = dataclasses.replace(spec, search=dataclasses.replace(
+        spec.search, diff_estimator="straight_through", diff_samples=1, diff_train="policy"))
+    other = tmp_path / "out" / spec.name
+    for part in ("data", "diff/warmup"):
+        shutil.copytree(project / ".dnasgen" / part, other / ".dnasgen" / part)
+    st = search(gdas, other)
+    assert rgb_mass(whole) >= 0.93 and rgb_mass(whole) >= rgb_mass(st) + 0.05, (rgb_mass(whole), rgb_mass(st))
+    first = [rgb_mass_of(h) for h in (whole.differentiable["history"][0], st.differentiable["history"][0])]
+    assert first[0] > first[1], first                       # ahead after the first epoch already
