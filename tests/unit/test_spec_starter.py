@@ -46,6 +46,7 @@ def test_specs_schema_copy_is_up_to_date():
 
 def test_readme_spec_reference_is_up_to_date():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert readme.count(START) == readme.count(END) == 1
     start, end = readme.index(START), readme.index(END) + len(END) + 1
     assert readme[start:end] == reference_markdown(), "regenerate with dnasgen.spec.reference_markdown()"
     for key in schema_dict()["properties"]["train"]["properties"]:
