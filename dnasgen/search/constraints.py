@@ -61,27 +61,17 @@ def cost_model_identity() -> str:
 
 def _layer_latency(spec) -> Callable[[Candidate], float]:
     """The candidate's layer-by-layer latency (ms) as the cost model computes it (the op cycles of
-    its graph over the clock), without the memory plan: a lower bound of every plan's latency (a
-    patch stage never makes an op faster, dnasgen.cost.model.choose_plan), so a candidate over the
-    latency budget by it is over the budget by the full estimate too. An op's cycles depend only on
-    its geometry (kind, shapes, kernel, stride, padding): memoised per geometry, summed in op order
-    (the same float as graph_cycles' sum), so a search's candidates, which share most layers, cost
-    a graph build and a sum each."""
-    from dnasgen.cost.latency import cycles_ms, op_cycles
-    from dnasgen.cost.model import core_coefficients
+    its graph over the clock, memoised per op geometry), without the memory plan: a lower bound of
+    every plan's latency (a patch stage never makes an op faster, dnasgen.cost.model.choose_plan),
+    so a candidate over the latency budget by it is over the budget by the full estimate too, at a
+    graph build and a sum."""
+    from dnasgen.cost.latency import cycles_ms
+    from dnasgen.cost.model import graph_cycles
     from dnasgen.graph import build_graph
     core, clock = spec.board.core, spec.board.clock_mhz
-    coeffs, memo = core_coefficients(core), {}
-
-    def cycles(op) -> float:
-        geometry = (op.kind, op.in_shape, op.out_shape, op.kernel, op.stride, op.pad)
-        if geometry not in memo:
-            memo[geometry] = op_cycles(op, coeffs)
-        return memo[geometry]
 
     def latency_ms(cand: Candidate) -> float:
-        return cycles_ms(sum(cycles(op) for op in build_graph(cand, spec.num_classes, spec.space.head_channels).ops),
-                         clock)
+        return cycles_ms(sum(graph_cycles(build_graph(cand, spec.num_classes, spec.space.head_channels), core)), clock)
     return latency_ms
 
 

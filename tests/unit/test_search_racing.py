@@ -146,14 +146,17 @@ def test_a_raced_candidate_reuses_its_sliced_subnet_with_the_same_scores(tmp_pat
 
 def test_latency_precheck_agrees_with_the_cost_model():
     from dnasgen.cost import estimate_spec
-    from dnasgen.cost.latency import cycles_ms
-    from dnasgen.cost.model import graph_cycles
+    from dnasgen.cost.latency import cycles_ms, op_cycles
+    from dnasgen.cost.model import core_coefficients, graph_cycles
     from dnasgen.graph import build_graph
     spec = load_spec(QUICKSTART)
     rng, pricer = random.Random(2), Pricer(spec)
     cands = [spec.space.sample(rng) for _ in range(60)]
     assert [pricer.fits(c) for c in cands] == [not estimate_spec(spec, c).violations for c in cands]
-    assert [pricer._latency(c) for c in cands] == [          # memoised per op geometry: the same floats
-        cycles_ms(sum(graph_cycles(build_graph(c, spec.num_classes, spec.space.head_channels), spec.board.core)),
-                  spec.board.clock_mhz) for c in cands]
+    coeffs = core_coefficients(spec.board.core)
+    for c in cands:                                          # memoised per op geometry: the same floats
+        ops = build_graph(c, spec.num_classes, spec.space.head_channels).ops
+        plain = [op_cycles(op, coeffs) for op in ops]
+        assert list(graph_cycles(build_graph(c, spec.num_classes, spec.space.head_channels), spec.board.core)) == plain
+        assert pricer._latency(c) == cycles_ms(sum(plain), spec.board.clock_mhz)
     assert 0 < len(pricer._too_slow) and pricer.priced == len({c.key for c in cands}) - len(pricer._too_slow)
