@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import product
 from math import prod
 
@@ -114,9 +115,9 @@ class Candidate:
     def to_json(self, indent: int | None = None) -> str:
         return json.dumps(self.to_dict(), indent=indent, sort_keys=False)
 
-    @property
+    @cached_property
     def key(self) -> str:
-        """Canonical string identity (memoisation key)."""
+        """Canonical string identity (memoisation key; made once per instance: the value is frozen)."""
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
 
     @classmethod

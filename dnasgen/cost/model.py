@@ -118,10 +118,28 @@ def _op_patch_cycles(op, k: int, stage: PatchStage, coeffs: dict) -> float:
     return sum(n * op_cycles(patch_op(op, w), coeffs) for w, n in stage.window_counts(k))
 
 
+_CYCLES: dict[int, tuple[dict, dict]] = {}     # id(core coefficients) -> (them, {op geometry: cycles})
+
+
+def op_geometry(op) -> tuple:
+    """What an op's latency terms depend on (dnasgen.cost.latency.op_terms): kind, shapes, kernel,
+    stride, padding; not its name or tensors."""
+    return op.kind, op.in_shape, op.out_shape, op.kernel, op.stride, op.pad
+
+
 def graph_cycles(graph: Graph, core: str) -> tuple[float, ...]:
-    """Cycles of each op of the graph run layer by layer on a core (the latency model's terms)."""
+    """Cycles of each op of the graph run layer by layer on a core (the latency model's terms).
+    Memoised per op geometry and coefficient table (the same floats as op_cycles; a search's
+    candidates share most layers; a reloaded table starts a new memo)."""
     coeffs = core_coefficients(core)
-    return tuple(op_cycles(op, coeffs) for op in graph.ops)
+    memo = _CYCLES.setdefault(id(coeffs), (coeffs, {}))[1]      # coeffs held: its id stays unique
+    out = []
+    for op in graph.ops:
+        geometry = op_geometry(op)
+        if geometry not in memo:
+            memo[geometry] = op_cycles(op, coeffs)
+        out.append(memo[geometry])
+    return tuple(out)
 
 
 def latency_cycles(gc: GraphCost, core: str, stage: PatchStage | None = None) -> tuple[float, ...]:

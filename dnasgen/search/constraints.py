@@ -61,9 +61,10 @@ def cost_model_identity() -> str:
 
 def _layer_latency(spec) -> Callable[[Candidate], float]:
     """The candidate's layer-by-layer latency (ms) as the cost model computes it (the op cycles of
-    its graph over the clock), without the memory plan: a lower bound of every plan's latency (a
-    patch stage never makes an op faster, dnasgen.cost.model.choose_plan), so a candidate over the
-    latency budget by it is over the budget by the full estimate too, at a fifth of its time."""
+    its graph over the clock, memoised per op geometry), without the memory plan: a lower bound of
+    every plan's latency (a patch stage never makes an op faster, dnasgen.cost.model.choose_plan),
+    so a candidate over the latency budget by it is over the budget by the full estimate too, at a
+    graph build and a sum."""
     from dnasgen.cost.latency import cycles_ms
     from dnasgen.cost.model import graph_cycles
     from dnasgen.graph import build_graph

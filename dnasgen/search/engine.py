@@ -102,6 +102,7 @@ class Engine:
         self.space, self.pricer, self.scorer, self.cfg = space, pricer, scorer, config
         self.state_path, self.on_scored = state_path, on_scored
         self.state = SearchState.load(state_path, fingerprint) if state_path else SearchState(fingerprint)
+        self._records: dict[str, Evaluated] = {}
         self._t0 = time.monotonic()
         self._elapsed0 = self.state.elapsed_s
 
@@ -350,8 +351,11 @@ class Engine:
             self.state.save(self.state_path)
 
     def _record(self, key: str) -> Evaluated:
-        cand = Candidate.from_json(key)
-        return Evaluated(cand, self.state.memo[key], self.pricer.cost(cand))
+        """The scored candidate as an Evaluated (made once: a memo entry never changes)."""
+        if key not in self._records:
+            cand = Candidate.from_json(key)
+            self._records[key] = Evaluated(cand, self.state.memo[key], self.pricer.cost(cand))
+        return self._records[key]
 
     def _committed(self) -> list[Evaluated]:
         """The candidates scored before the current generation began (a resumed one sees the same)."""

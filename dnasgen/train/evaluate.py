@@ -7,6 +7,9 @@ from torch import nn
 
 from dnasgen.train.runtime import to_input
 
+RECAL_BATCH = 128     # BN recalibration batch (batch statistics: part of the fitness)
+EVAL_BATCH = 256
+
 
 def _device(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
@@ -21,7 +24,7 @@ def _batch(x, start: int, stop: int, device: torch.device) -> torch.Tensor:
 
 
 @torch.no_grad()
-def recalibrate_bn(model: nn.Module, x_u8, batch_size: int = 128) -> nn.Module:
+def recalibrate_bn(model: nn.Module, x_u8, batch_size: int = RECAL_BATCH) -> nn.Module:
     """Reset every BatchNorm's running statistics and re-estimate them (exact average) on x_u8
     (uint8 NHWC, or its to_input tensor).
 
@@ -43,7 +46,7 @@ def recalibrate_bn(model: nn.Module, x_u8, batch_size: int = 128) -> nn.Module:
 
 
 @torch.no_grad()
-def predict(model: nn.Module, x_u8, batch_size: int = 256) -> np.ndarray:
+def predict(model: nn.Module, x_u8, batch_size: int = EVAL_BATCH) -> np.ndarray:
     """Class predictions (argmax of the logits), eval mode; x_u8 uint8 NHWC or its to_input tensor."""
     model.eval()
     device = _device(model)
@@ -52,7 +55,7 @@ def predict(model: nn.Module, x_u8, batch_size: int = 256) -> np.ndarray:
     return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.int64)
 
 
-def evaluate(model: nn.Module, x_u8, y: np.ndarray, batch_size: int = 256) -> float:
+def evaluate(model: nn.Module, x_u8, y: np.ndarray, batch_size: int = EVAL_BATCH) -> float:
     """Top-1 accuracy in [0, 1]."""
     if len(y) == 0:
         return 0.0

@@ -121,10 +121,42 @@ def test_cached_inputs_equal_fresh_preprocessing(tmp_path):
     assert scorer.race_many([c], 20, 9) == [evaluate(scorer.supernet, r_x, r_y)]
 
 
+def test_a_raced_candidate_reuses_its_sliced_subnet_with_the_same_scores(tmp_path):
+    """The race stage slices a candidate's subnet once; its full score reuses it and equals a fresh
+    scorer's full score (and the elastic supernet's, score_candidate), bit for bit."""
+    import torch
+
+    from dnasgen.data import open_dataset
+    from dnasgen.nn import Supernet
+    from dnasgen.search.scoring import SupernetScorer
+    from dnasgen.train import score_candidate
+    spec = load_spec(TINY)
+    torch.manual_seed(1)
+    bundle = open_dataset(spec, cache_dir=tmp_path / "data")
+    scorer = SupernetScorer(Supernet(spec.space).eval(), bundle, spec, threads=1)
+    cands = _population(spec, 5)
+    raced = scorer.race_many(cands, 20, 9)
+    assert len(scorer._nets) == len(cands)              # sliced once, kept for the full stage
+    full = scorer.score_many(cands)
+    assert len(scorer._nets) == len(cands) and scorer.scored == scorer.raced == len(cands)
+    fresh = SupernetScorer(scorer.supernet, bundle, spec, threads=1)
+    assert full == fresh.score_many(cands) == [score_candidate(scorer.supernet, bundle, c, spec) for c in cands]
+    assert raced == fresh.race_many(cands, 20, 9) == scorer.race_many(cands, 20, 9)
+
+
 def test_latency_precheck_agrees_with_the_cost_model():
     from dnasgen.cost import estimate_spec
+    from dnasgen.cost.latency import cycles_ms, op_cycles
+    from dnasgen.cost.model import core_coefficients, graph_cycles
+    from dnasgen.graph import build_graph
     spec = load_spec(QUICKSTART)
     rng, pricer = random.Random(2), Pricer(spec)
     cands = [spec.space.sample(rng) for _ in range(60)]
     assert [pricer.fits(c) for c in cands] == [not estimate_spec(spec, c).violations for c in cands]
+    coeffs = core_coefficients(spec.board.core)
+    for c in cands:                                          # memoised per op geometry: the same floats
+        ops = build_graph(c, spec.num_classes, spec.space.head_channels).ops
+        plain = [op_cycles(op, coeffs) for op in ops]
+        assert list(graph_cycles(build_graph(c, spec.num_classes, spec.space.head_channels), spec.board.core)) == plain
+        assert pricer._latency(c) == cycles_ms(sum(plain), spec.board.clock_mhz)
     assert 0 < len(pricer._too_slow) and pricer.priced == len({c.key for c in cands}) - len(pricer._too_slow)
