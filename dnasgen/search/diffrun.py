@@ -8,6 +8,10 @@ resumes at its last epoch boundary; a finished one is reused), `search_log.jsonl
 
 The result is the argmax architecture, priced by the exact cost model; when it misses a budget the
 engine's `repair` shrinks it until it fits, and search.json / search.md say so and by how much.
+With search.diff_select: N, the result is chosen from the learned distribution instead: N draws
+(temperature 1, a generator of their own) plus the (repaired) argmax, priced exactly, the feasible
+ones scored by the search's own supernet (the evolution's fitness), the best kept; the argmax keeps
+ties. The draws do not enter the search state, so changing N re-selects without re-training.
 Impossible budgets raise BudgetError before any training.
 """
 from __future__ import annotations
@@ -31,6 +35,8 @@ STATE_NAME = "search_state.pt"
 LOG = "search_log.jsonl"
 SUPERNET = "supernet.pt"
 STATE_VERSION = 2
+SELECT_SEED = 7919           # the selection's draws: a generator apart from the training's
+COST_KEYS = ("ram_bytes", "flash_bytes", "latency_ms")
 
 
 def diff_dir(workdir: Path) -> Path:
@@ -47,7 +53,7 @@ def config_identity(spec) -> dict:
     return {"strategy": STRATEGY, "warmup_epochs": s.diff_warmup_epochs, "epochs": s.diff_epochs,
             "temperature": [s.diff_temperature_start, s.diff_temperature_end], "arch_lr": s.diff_arch_lr,
             "penalty_ramp": s.diff_penalty_ramp, "samples": s.diff_samples, "estimator": s.diff_estimator,
-            "train": s.diff_train,
+            "train": s.diff_train, "select": s.diff_select,
             "time_budget_s": s.time_budget_s, "seed": s.seed}
 
 
@@ -65,7 +71,8 @@ def _warm_up(spec, workdir: Path, bundle) -> tuple[Path, float, float]:
 
 
 def _fingerprint(spec, pricer: Pricer, warm: Path) -> str:
-    return json_digest([config_identity(spec), repr(spec.space), repr(spec.board), pricer.budgets.to_dict(),
+    training = {k: v for k, v in config_identity(spec).items() if k != "select"}    # selection: after it
+    return json_digest([training, repr(spec.space), repr(spec.board), pricer.budgets.to_dict(),
                         spec.export.memory, cost_model_identity(), spec.section_hash("task", "dataset", "sensor", "train"),
                         sha256_file(warm)])[:20]
 
@@ -152,10 +159,35 @@ def _choose(spec, trainer, pricer: Pricer) -> tuple:
     if chosen is None:
         raise budget_error(what_of(spec) + " (repairing the differentiable search's argmax)", pricer, [argmax])
     after = pricer.cost(chosen)
-    keys = ("ram_bytes", "flash_bytes", "latency_ms")
     return chosen, argmax, {"repaired": True, "violations": list(cost["violations"]),
                             "overshoot": round(pricer.budgets.overshoot(cost), 4),
-                            "before": {k: cost[k] for k in keys}, "after": {k: after[k] for k in keys}}
+                            "before": {k: cost[k] for k in COST_KEYS}, "after": {k: after[k] for k in COST_KEYS}}
+
+
+def _draws(spec, trainer, n: int) -> list:
+    """n architectures drawn from the learned distribution (Gumbel-max at temperature 1, seeded by
+    search.seed), in draw order."""
+    import torch
+
+    from dnasgen.search.diffcost import decode
+    gen = torch.Generator().manual_seed(spec.search.seed + SELECT_SEED)
+    return [decode(spec.space, trainer.arch.sample(gen, 1.0)[0]) for _ in range(n)]
+
+
+def _select(spec, trainer, pricer: Pricer, scorer, chosen) -> tuple:
+    """(candidate, its supernet score, selection record): the best-scored feasible one of chosen
+    (the repaired argmax) and search.diff_select draws; without draws, chosen itself."""
+    import time
+    n = spec.search.diff_select
+    t0 = time.perf_counter()
+    pool = list(dict.fromkeys([chosen] + _draws(spec, trainer, n)))       # distinct, the argmax first
+    feasible = [c for c in pool if pricer.fits(c)]
+    scores = scorer.score_many(feasible)
+    k = max(range(len(feasible)), key=lambda i: (scores[i], -i))
+    record = {"draws": n, "distinct": len(pool), "feasible": len(feasible), "argmax_score": float(scores[0]),
+              "chosen_score": float(scores[k]), "chosen_is_argmax": k == 0,
+              "seconds": round(time.perf_counter() - t0, 3)}
+    return feasible[k], float(scores[k]), record
 
 
 def run_differentiable(spec, workdir: Path, pricer: Pricer | None = None, show: bool = True,
@@ -178,12 +210,12 @@ def run_differentiable(spec, workdir: Path, pricer: Pricer | None = None, show: 
     ckpt = save_supernet(trainer.supernet, run_dir / SUPERNET)
     scorer = SupernetScorer(trainer.supernet.eval(), bundle, spec, identity=sha256_file(ckpt))
     chosen, argmax, repaired = _choose(spec, trainer, pricer)
-    accuracy = scorer.score_many([chosen])[0]
+    chosen, accuracy, selection = _select(spec, trainer, pricer, scorer, chosen)
     info = {"warmup_epochs": spec.search.diff_warmup_epochs, "epochs": spec.search.diff_epochs,
             "epochs_run": len(log["history"]), "time_budget_s": spec.search.time_budget_s,
             "warmup_loss": trainer.warm_loss, "warmup_s": round(warm_s, 3), "search_s": round(log["seconds"], 3),
             "initial_violation": log["initial_violation"], "strengths": trainer.strengths,
-            "argmax": argmax.to_dict(), **repaired, "probabilities": trainer.arch.summary(),
+            "argmax": argmax.to_dict(), **repaired, "selection": selection, "probabilities": trainer.arch.summary(),
             "history": log["history"]}
     best = Evaluated(chosen, float(accuracy), pricer.cost(chosen))
     result = SearchResult(STRATEGY, spec.name, spec.board.id, pricer.budgets.to_dict(), config_identity(spec),

@@ -81,6 +81,8 @@ class Search:
     diff_estimator: str = "reinforce"  # the logits' task gradient: reinforce | reinforce_data (score
                                        # function for data + width only) | straight_through
     diff_train: str = "policy"      # the weights' step: on the policy's samples | one uniform draw
+    diff_select: int = 0            # differentiable: the result is the best-scored feasible of the argmax
+                                    # and this many draws from the learned distribution (0: the argmax)
 
 
 @dataclass(frozen=True)

@@ -152,3 +152,35 @@ def test_score_function_moves_the_logits_further_towards_rgb_than_straight_throu
     assert rgb_mass(whole) >= 0.93 and rgb_mass(whole) >= rgb_mass(st) + 0.05, (rgb_mass(whole), rgb_mass(st))
     first = [rgb_mass_of(h) for h in (whole.differentiable["history"][0], st.differentiable["history"][0])]
     assert first[0] > first[1], first                       # ahead after the first epoch already
+
+
+def test_selection_keeps_the_best_scored_feasible_draw_without_retraining(colour, tmp_path):
+    """search.diff_select: N draws from the learned distribution + the argmax, the feasible ones
+    scored by the search's own supernet, the best kept; the saved search state is reused as it is."""
+    import dataclasses
+
+    from dnasgen.search.constraints import Pricer
+    from dnasgen.search.differentiable import ArchParams
+    from dnasgen.search.diffrun import STATE_NAME, _draws, diff_dir
+    from dnasgen.search.scoring import load_scorer
+    spec, project, whole = colour
+    other = tmp_path / "out" / spec.name
+    for part in ("data", "diff"):
+        shutil.copytree(project / ".dnasgen" / part, other / ".dnasgen" / part)
+    state = diff_dir(other) / STATE_NAME
+    before = state.stat().st_mtime_ns
+    picky = dataclasses.replace(spec, search=dataclasses.replace(spec.search, diff_select=12))
+    result = search(picky, other)
+    record = result.differentiable["selection"]
+    assert state.stat().st_mtime_ns == before                      # no joint epoch ran again
+    assert result.differentiable["history"] == whole.differentiable["history"]
+    assert record["draws"] == 12 and 1 <= record["feasible"] <= record["distinct"] <= 13
+    assert record["argmax_score"] == whole.chosen.accuracy
+    arch = ArchParams(spec.space, "cpu")
+    arch.load_state_dict(torch.load(state, weights_only=False)["trainer"]["arch"])
+    fits = Pricer(picky).fits
+    pool = [c for c in dict.fromkeys([whole.candidate] + _draws(spec, type("T", (), {"arch": arch}), 12)) if fits(c)]
+    scorer = load_scorer(picky, other, checkpoint=diff_dir(other) / "supernet.pt")
+    scores = dict(zip(pool, scorer.score_many(pool)))
+    assert result.chosen.accuracy == record["chosen_score"] == max(scores.values()) == scores[result.candidate]
+    assert record["chosen_is_argmax"] == (result.candidate == whole.candidate)
