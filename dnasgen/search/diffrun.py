@@ -214,11 +214,11 @@ def run_differentiable(spec, workdir: Path, pricer: Pricer | None = None, show: 
     info = {"warmup_epochs": spec.search.diff_warmup_epochs, "epochs": spec.search.diff_epochs,
             "epochs_run": len(log["history"]), "time_budget_s": spec.search.time_budget_s,
             "warmup_loss": trainer.warm_loss, "warmup_s": round(warm_s, 3), "search_s": round(log["seconds"], 3),
-            "initial_violation": log["initial_violation"], "strengths": trainer.strengths,
+            "select_s": selection["seconds"], "initial_violation": log["initial_violation"], "strengths": trainer.strengths,
             "argmax": argmax.to_dict(), **repaired, "selection": selection, "probabilities": trainer.arch.summary(),
             "history": log["history"]}
     best = Evaluated(chosen, float(accuracy), pricer.cost(chosen))
     result = SearchResult(STRATEGY, spec.name, spec.board.id, pricer.budgets.to_dict(), config_identity(spec),
-                          best, [best], warm_s + log["seconds"], log["stop_reason"], len(log["history"]),
+                          best, [best], warm_s + log["seconds"] + selection["seconds"], log["stop_reason"], len(log["history"]),
                           supernet=scorer.identity, differentiable=info)
     return result, scorer

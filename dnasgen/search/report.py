@@ -118,13 +118,23 @@ def _versus_lines(result: SearchResult, baseline: SearchResult | None) -> list[s
             versus_line(rows), "", table.markdown()]
 
 
+def _selection_lines(info: dict) -> list[str]:
+    sel = info.get("selection") or {}
+    if not sel.get("draws"):
+        return []
+    which = "the argmax itself" if sel["chosen_is_argmax"] else "a draw"
+    return [f"- selection: the best-scored feasible of the argmax and {sel['draws']} draws from the learned "
+            f"distribution ({sel['distinct']} distinct, {sel['feasible']} feasible, {sel['seconds']:.1f} s): "
+            f"{which}, supernet val {sel['chosen_score']:.3f} vs the argmax's {sel['argmax_score']:.3f}"]
+
+
 def _differentiable_lines(info: dict) -> list[str]:
     """What the differentiable search did, and whether (and by how much) its argmax was repaired."""
     if not info:
         return []
     lines = [f"- differentiable: {info['warmup_epochs']} warm-up + {info['epochs']} search epochs "
              f"({info['warmup_s']:.1f} + {info['search_s']:.1f} s); constraint strengths "
-             + ", ".join(f"{k} {v:.3g}" for k, v in info["strengths"].items())]
+             + ", ".join(f"{k} {v:.3g}" for k, v in info["strengths"].items())] + _selection_lines(info)
     if not info["repaired"]:
         return lines + ["- the argmax architecture meets every budget by the exact cost model (not repaired)"]
     before, after = info["before"], info["after"]

@@ -158,10 +158,11 @@ def train_wall(checkpoint: Path) -> float:
 
 
 def _walls(res, train_s: float) -> dict:
-    """train_s (the supernet it scored on: shared training, or the differentiable warm-up) and search_s."""
+    """train_s (the supernet it scored on: shared training, or the differentiable warm-up) and search_s
+    (the differentiable search's: its joint epochs and its selection)."""
     info = res.differentiable
     if info:
-        return {"train_s": round(info["warmup_s"], 1), "search_s": round(info["search_s"], 1)}
+        return {"train_s": round(info["warmup_s"], 1), "search_s": round(info["search_s"] + info.get("select_s", 0.0), 1)}
     return {"train_s": train_s, "search_s": round(res.elapsed_s, 1)}
 
 
