@@ -81,7 +81,7 @@ class Search:
     diff_estimator: str = "reinforce"  # the logits' task gradient: reinforce | reinforce_data (score
                                        # function for data + width only) | straight_through
     diff_train: str = "policy"      # the weights' step: on the policy's samples | one uniform draw
-    diff_select: int = 0            # differentiable: the result is the best-scored feasible of the argmax
+    diff_select: int = 32           # differentiable: the result is the best-scored feasible of the argmax
                                     # and this many draws from the learned distribution (0: the argmax)
 
 
