@@ -33,11 +33,11 @@ from dnasgen.data.preprocess import preprocess_frames
 from dnasgen.search.diffcost import (decode, expected_flash, expected_latency_ms, expected_ram_violation, gene_options,
                                      relaxed_costs, torch_tables)
 from dnasgen.search.diffgrad import DATA_GENES, ScoreBaseline, gate_genes, score_genes, score_surrogate
+from dnasgen.search.pareto import COST_OBJECTIVES
 from dnasgen.train.sandwich import lr_at, make_optimizer, set_lr
 from dnasgen.train.runtime import to_input
 
 MIN_VIOLATION = 0.1          # an initially met budget counts as 10 % over when setting its strength
-CONSTRAINTS = ("ram_bytes", "flash_bytes", "latency_ms")
 # Adam's moment decays for the logits: short memories. With the default (0.9, 0.999) the large penalty
 # gradients of the first steps (a uniform start over the latency budget) stay in the second moment for
 # ~1000 steps and scale the later, ~20x smaller task gradients down: on caltech101_20class the expected
@@ -252,7 +252,7 @@ class DiffTrainer:
         cost = self.pricer.cost(best)
         return {"epoch": epoch + 1, "task_loss": round(task, 5), "penalty": round(penalty, 5),
                 "tau": round(self.tau((epoch + 1) * self.steps_per_epoch - 1), 4), "expected": expected,
-                "argmax": best.to_dict(), "argmax_cost": {k: cost[k] for k in CONSTRAINTS},
+                "argmax": best.to_dict(), "argmax_cost": {k: cost[k] for k in COST_OBJECTIVES},
                 "argmax_fits": not cost["violations"],
                 "probabilities": {g: p for g, p in self.arch.summary().items() if g in DATA_GENES},
                 "seconds": round(seconds, 3)}

@@ -25,7 +25,7 @@ from pathlib import Path
 from dnasgen.errors import DnasgenError
 from dnasgen.io import json_digest, sha256_file
 from dnasgen.search.constraints import Pricer, budget_error, cost_model_identity, feasible_data_configs, what_of
-from dnasgen.search.pareto import Evaluated
+from dnasgen.search.pareto import COST_OBJECTIVES, Evaluated
 from dnasgen.search.result import SearchResult
 from dnasgen.search.state import ARTIFACTS, data_cache
 
@@ -36,7 +36,6 @@ LOG = "search_log.jsonl"
 SUPERNET = "supernet.pt"
 STATE_VERSION = 2
 SELECT_SEED = 7919           # the selection's draws: a generator apart from the training's
-COST_KEYS = ("ram_bytes", "flash_bytes", "latency_ms")
 
 
 def diff_dir(workdir: Path) -> Path:
@@ -48,13 +47,17 @@ def supernet_path(workdir: Path) -> Path:
     return diff_dir(workdir) / SUPERNET
 
 
-def config_identity(spec) -> dict:
+def training_identity(spec) -> dict:
+    """The settings the search state depends on (the selection after it is not one of them)."""
     s = spec.search
     return {"strategy": STRATEGY, "warmup_epochs": s.diff_warmup_epochs, "epochs": s.diff_epochs,
             "temperature": [s.diff_temperature_start, s.diff_temperature_end], "arch_lr": s.diff_arch_lr,
             "penalty_ramp": s.diff_penalty_ramp, "samples": s.diff_samples, "estimator": s.diff_estimator,
-            "train": s.diff_train, "select": s.diff_select,
-            "time_budget_s": s.time_budget_s, "seed": s.seed}
+            "train": s.diff_train, "time_budget_s": s.time_budget_s, "seed": s.seed}
+
+
+def config_identity(spec) -> dict:
+    return {**training_identity(spec), "select": spec.search.diff_select}
 
 
 def warmup_spec(spec):
@@ -71,8 +74,7 @@ def _warm_up(spec, workdir: Path, bundle) -> tuple[Path, float, float]:
 
 
 def _fingerprint(spec, pricer: Pricer, warm: Path) -> str:
-    training = {k: v for k, v in config_identity(spec).items() if k != "select"}    # selection: after it
-    return json_digest([training, repr(spec.space), repr(spec.board), pricer.budgets.to_dict(),
+    return json_digest([training_identity(spec), repr(spec.space), repr(spec.board), pricer.budgets.to_dict(),
                         spec.export.memory, cost_model_identity(), spec.section_hash("task", "dataset", "sensor", "train"),
                         sha256_file(warm)])[:20]
 
@@ -161,26 +163,26 @@ def _choose(spec, trainer, pricer: Pricer) -> tuple:
     after = pricer.cost(chosen)
     return chosen, argmax, {"repaired": True, "violations": list(cost["violations"]),
                             "overshoot": round(pricer.budgets.overshoot(cost), 4),
-                            "before": {k: cost[k] for k in COST_KEYS}, "after": {k: after[k] for k in COST_KEYS}}
+                            "before": {k: cost[k] for k in COST_OBJECTIVES}, "after": {k: after[k] for k in COST_OBJECTIVES}}
 
 
-def _draws(spec, trainer, n: int) -> list:
+def _draws(spec, arch, n: int) -> list:
     """n architectures drawn from the learned distribution (Gumbel-max at temperature 1, seeded by
     search.seed), in draw order."""
     import torch
 
     from dnasgen.search.diffcost import decode
     gen = torch.Generator().manual_seed(spec.search.seed + SELECT_SEED)
-    return [decode(spec.space, trainer.arch.sample(gen, 1.0)[0]) for _ in range(n)]
+    return [decode(spec.space, arch.sample(gen, 1.0)[0]) for _ in range(n)]
 
 
-def _select(spec, trainer, pricer: Pricer, scorer, chosen) -> tuple:
+def _select(spec, arch, pricer: Pricer, scorer, chosen) -> tuple:
     """(candidate, its supernet score, selection record): the best-scored feasible one of chosen
     (the repaired argmax) and search.diff_select draws; without draws, chosen itself."""
     import time
     n = spec.search.diff_select
     t0 = time.perf_counter()
-    pool = list(dict.fromkeys([chosen] + _draws(spec, trainer, n)))       # distinct, the argmax first
+    pool = list(dict.fromkeys([chosen] + _draws(spec, arch, n)))       # distinct, the argmax first
     feasible = [c for c in pool if pricer.fits(c)]
     scores = scorer.score_many(feasible)
     k = max(range(len(feasible)), key=lambda i: (scores[i], -i))
@@ -210,11 +212,11 @@ def run_differentiable(spec, workdir: Path, pricer: Pricer | None = None, show: 
     ckpt = save_supernet(trainer.supernet, run_dir / SUPERNET)
     scorer = SupernetScorer(trainer.supernet.eval(), bundle, spec, identity=sha256_file(ckpt))
     chosen, argmax, repaired = _choose(spec, trainer, pricer)
-    chosen, accuracy, selection = _select(spec, trainer, pricer, scorer, chosen)
+    chosen, accuracy, selection = _select(spec, trainer.arch, pricer, scorer, chosen)
     info = {"warmup_epochs": spec.search.diff_warmup_epochs, "epochs": spec.search.diff_epochs,
             "epochs_run": len(log["history"]), "time_budget_s": spec.search.time_budget_s,
             "warmup_loss": trainer.warm_loss, "warmup_s": round(warm_s, 3), "search_s": round(log["seconds"], 3),
-            "select_s": selection["seconds"], "initial_violation": log["initial_violation"], "strengths": trainer.strengths,
+            "initial_violation": log["initial_violation"], "strengths": trainer.strengths,
             "argmax": argmax.to_dict(), **repaired, "selection": selection, "probabilities": trainer.arch.summary(),
             "history": log["history"]}
     best = Evaluated(chosen, float(accuracy), pricer.cost(chosen))

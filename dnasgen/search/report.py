@@ -119,8 +119,8 @@ def _versus_lines(result: SearchResult, baseline: SearchResult | None) -> list[s
 
 
 def _selection_lines(info: dict) -> list[str]:
-    sel = info.get("selection") or {}
-    if not sel.get("draws"):
+    sel = info["selection"]
+    if not sel["draws"]:
         return []
     which = "the argmax itself" if sel["chosen_is_argmax"] else "a draw"
     return [f"- selection: the best-scored feasible of the argmax and {sel['draws']} draws from the learned "

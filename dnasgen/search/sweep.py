@@ -162,7 +162,7 @@ def _walls(res, train_s: float) -> dict:
     (the differentiable search's: its joint epochs and its selection)."""
     info = res.differentiable
     if info:
-        return {"train_s": round(info["warmup_s"], 1), "search_s": round(info["search_s"] + info.get("select_s", 0.0), 1)}
+        return {"train_s": round(info["warmup_s"], 1), "search_s": round(info["search_s"] + info["selection"]["seconds"], 1)}
     return {"train_s": train_s, "search_s": round(res.elapsed_s, 1)}
 
 

@@ -181,12 +181,12 @@ def test_selection_keeps_the_best_scored_feasible_draw_without_retraining(colour
     assert state.stat().st_mtime_ns == before                      # no joint epoch ran again
     assert plain.differentiable["history"] == whole.differentiable["history"]
     record = whole.differentiable["selection"]
-    assert n == 32 and record["draws"] == n and 1 <= record["feasible"] <= record["distinct"] <= n + 1
+    assert n > 0 and record["draws"] == n and 1 <= record["feasible"] <= record["distinct"] <= n + 1
     assert record["argmax_score"] == plain.chosen.accuracy and plain.differentiable["selection"]["distinct"] == 1
     arch = ArchParams(spec.space, "cpu")
     arch.load_state_dict(torch.load(state, weights_only=False)["trainer"]["arch"])
     fits = Pricer(spec).fits
-    drawn = _draws(spec, type("T", (), {"arch": arch}), n)
+    drawn = _draws(spec, arch, n)
     pool = [c for c in dict.fromkeys([plain.candidate] + drawn) if fits(c)]
     scorer = load_scorer(spec, other, checkpoint=diff_dir(other) / "supernet.pt")
     scores = dict(zip(pool, scorer.score_many(pool)))

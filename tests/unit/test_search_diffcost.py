@@ -109,9 +109,14 @@ def test_argmax_over_budget_is_repaired_and_the_report_says_by_how_much(quicksta
     fits, _, kept = _choose(spec, _Argmax(spec.space, spec.space.smallest()), Pricer(spec))
     assert fits == spec.space.smallest() and kept == {"repaired": False}
     info = {"warmup_epochs": 1, "epochs": 2, "warmup_s": 1.0, "search_s": 2.0, "strengths": {"ram_bytes": 3.0},
-            "argmax": argmax.to_dict(), **record}
+            "argmax": argmax.to_dict(), **record, "selection": {"draws": 4, "distinct": 3, "feasible": 2,
+            "argmax_score": 0.5, "chosen_score": 0.625, "chosen_is_argmax": False, "seconds": 0.25}}
     text = "\n".join(_differentiable_lines(info))
     assert "**repaired**" in text and f"RAM {large:,} -> {record['after']['ram_bytes']:,} B" in text
+    assert "4 draws from the learned distribution (3 distinct, 2 feasible, 0.2 s): a draw, supernet val 0.625 " \
+        "vs the argmax's 0.500" in text
+    info["selection"]["draws"] = 0
+    assert "draws from" not in "\n".join(_differentiable_lines(info))
 
 
 def test_expected_depthwise_code_shares_one_generic_kernel_between_5x5_and_7x7(quickstart):
