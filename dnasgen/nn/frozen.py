@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dnasgen.nn.ops import ElasticConvBN, pad_same
+from dnasgen.nn.ops import ElasticConvBN, conv_padded, same_pads
 
 
 @dataclass
@@ -52,7 +52,7 @@ class _ConvBN:
 
     def __call__(self, x: torch.Tensor, momentum: float | None) -> torch.Tensor:
         """momentum None: eval (running statistics); else batch statistics, running ones updated."""
-        y = F.conv2d(pad_same(x, self.kernel, self.stride), self.weight, stride=self.stride, groups=self.groups)
+        y = conv_padded(x, self.weight, self.stride, self.groups, same_pads(x, self.kernel, self.stride))
         y = F.batch_norm(y, self.mean, self.var, self.gamma, self.beta, momentum is not None,
                          momentum or 0.0, self.eps)
         return F.relu6(y, inplace=True) if self.relu6 else y      # in place: the same values, no new tensor
@@ -111,4 +111,16 @@ class FrozenSubnet:
         if len(y) == 0:
             return 0.0
         pred = torch.cat([self.forward(x[s:s + batch_size]).argmax(dim=1).cpu() for s in range(0, len(x), batch_size)])
+        return float((pred.numpy() == np.asarray(y)).mean())
+
+    @torch.no_grad()
+    def batch_accuracy(self, x: torch.Tensor, y: np.ndarray) -> float:
+        """Top-1 accuracy on x in one pass normalised by x's own batch statistics (BN "adapted" to
+        the evaluation images, labels unused): a recalibration and an evaluation in one forward.
+        The running statistics are left holding x's (a later `recalibrate` resets them)."""
+        if len(y) == 0:
+            return 0.0
+        for op in self.layers():
+            op.reset()
+        pred = self.forward(x, 1.0).argmax(dim=1).cpu()
         return float((pred.numpy() == np.asarray(y)).mean())

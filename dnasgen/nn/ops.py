@@ -17,13 +17,30 @@ BN_EPS = 1e-3        # Keras MobileNetV2's BatchNormalization epsilon
 BN_MOMENTUM = 0.1
 
 
-def pad_same(x: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:
-    """Pad an NCHW tensor like TF "SAME" for a kernel/stride (no-op when nothing to pad)."""
+def same_pads(x: torch.Tensor, kernel: int, stride: int) -> tuple[int, int, int, int]:
+    """TF "SAME" padding of an NCHW tensor for a kernel/stride: (top, bottom, left, right)."""
     _, top, bottom = same_padding(x.shape[-2], kernel, stride)
     _, left, right = same_padding(x.shape[-1], kernel, stride)
+    return top, bottom, left, right
+
+
+def pad_same(x: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:
+    """Pad an NCHW tensor like TF "SAME" for a kernel/stride (no-op when nothing to pad)."""
+    top, bottom, left, right = same_pads(x, kernel, stride)
     if top or bottom or left or right:
         x = F.pad(x, (left, right, top, bottom))
     return x
+
+
+def conv_padded(x: torch.Tensor, weight: torch.Tensor, stride: int, groups: int,
+                pads: tuple[int, int, int, int]) -> torch.Tensor:
+    """conv2d of x zero-padded by (top, bottom, left, right): the symmetric part by the convolution
+    itself (no padded copy; on CPU ~1.5x faster at the search's batch sizes, the same values), only
+    the extra bottom/right row and column of an asymmetric SAME pad by F.pad."""
+    top, bottom, left, right = pads
+    if bottom > top or right > left:
+        x = F.pad(x, (0, right - left, 0, bottom - top))
+    return F.conv2d(x, weight, stride=stride, padding=(top, left), groups=groups)
 
 
 def centre_crop_kernel(weight: torch.Tensor, kernel: int) -> torch.Tensor:
@@ -79,8 +96,7 @@ class ElasticConvBN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c_in = x.shape[1]
         w = self.active_weight(c_in)
-        y = F.conv2d(pad_same(x, self.active_kernel, self.stride), w, stride=self.stride,
-                     groups=c_in if self.depthwise else 1)
+        y = conv_padded(x, w, self.stride, c_in if self.depthwise else 1, same_pads(x, self.active_kernel, self.stride))
         y = elastic_batch_norm(self.bn, y)
         return F.relu6(y) if self.relu6 else y
 

@@ -13,7 +13,7 @@ from torch import nn
 
 from dnasgen.candidate import Candidate
 from dnasgen.graph import Graph, Op, build_graph
-from dnasgen.nn.ops import BN_EPS, BN_MOMENTUM
+from dnasgen.nn.ops import BN_EPS, BN_MOMENTUM, conv_padded
 
 
 def _key(op_name: str) -> str:
@@ -32,10 +32,7 @@ class StaticConvBN(nn.Module):
         self.bn = nn.BatchNorm2d(out_c, eps=BN_EPS, momentum=BN_MOMENTUM)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        top, bottom, left, right = self.pad
-        if top or bottom or left or right:
-            x = F.pad(x, (left, right, top, bottom))
-        y = self.bn(F.conv2d(x, self.weight, stride=self.stride, groups=self.groups))
+        y = self.bn(conv_padded(x, self.weight, self.stride, self.groups, self.pad))
         return F.relu6(y) if self.relu6 else y
 
     def folded(self) -> tuple[np.ndarray, np.ndarray]:

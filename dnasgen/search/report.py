@@ -103,8 +103,10 @@ def _predictor_lines(stats: dict) -> list[str]:
 def _racing_lines(stats: dict) -> list[str]:
     if not stats:
         return []
+    recal = stats["race_recal_samples"]
+    bn = f"BN recalibrated on {recal}" if recal else "normalised by their own batch statistics"
     return [f"- racing: {stats['raced']} candidates scored on {stats['race_samples']} validation images "
-            f"(BN recalibrated on {stats['race_recal_samples']}), the best {stats['race_keep']:g} of each "
+            f"({bn}), the best {stats['race_keep']:g} of each "
             f"generation's on all: {stats['full']} fully scored, {stats['race_only']} race-only (not chosen "
             f"from, not listed below)"]
 

@@ -12,18 +12,22 @@ active supernet, without re-slicing the max-size weights on every forward. Quick
 supernet, 1 thread, loaded 2-core box): a race (50 val / 32 recal images) 21 -> ~14 ms, a full
 score (400 / 200) ~90 -> ~75 ms; the supernet's own BN statistics are left untouched.
 
-Parallel scoring: not done across processes, on purpose. Measured on the 2-core CPU box
-(quickstart, 32-48 px, 200 BN-recal + 400 val images): 675 candidates/min with 1 torch thread,
-830-950 with 2 intra-op threads; two 1-thread worker processes could at best add ~40 % on an idle
-machine, while a score computed with another thread count may differ in the last float bits
-(a borderline logit flips), so "parallel without changing results" would not hold, and the search
-is dominated by supernet training anyway (48 evaluations: 5-12 s vs ~40 s of training).
-`load_scorer` puts the supernet on the GPU when there is one. Torch threads follow training's rule
-(`dnasgen.train.runtime.configure_threads`: --threads, $DNASGEN_THREADS, else the available cores),
-so a score does not depend on the machine's load or on whether training ran in the same process.
+Parallel scoring: full scores are not parallelised, on purpose: a score computed with another thread
+count may differ in the last float bits (a borderline logit flips), and a full score must equal
+score_candidate's at the configured threads. Races are: each race runs with ONE torch thread (its
+bits are the same at every --threads and on every machine), the candidates of a race_many call
+spread over `threads` Python workers (torch releases the GIL). At a race's sizes (50 images, 32-48
+px) intra-op threads do not pay: quickstart, 2-core AMD EPYC, 209 raced candidates: ~7 ms a race
+this way against ~20 ms with 2 intra-op threads that sleep between ops (OMP_WAIT_POLICY=PASSIVE,
+dnasgen's default) and ~8 ms with them spinning (which stalls every op on a busy machine).
+`load_scorer` puts the supernet on the GPU when there is one (races then run in turn). Torch threads
+follow training's rule (`dnasgen.train.runtime.configure_threads`: --threads, $DNASGEN_THREADS, else
+the available cores), so a score does not depend on the machine's load or on whether training ran
+in the same process.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Sequence
 
@@ -32,6 +36,7 @@ from dnasgen.io import sha256_file
 from dnasgen.search.state import ARTIFACTS, data_cache
 
 INPUT_CACHE_BYTES = 1 << 30     # cached model inputs above this: the least recently used are made again
+RACE_WORKERS_MIN = 2             # candidates in one race_many call before they are spread over workers
 NET_CACHE_BYTES = 1 << 28       # sliced subnets (FrozenSubnet) kept between a candidate's race and full score
 
 
@@ -111,7 +116,9 @@ class SupernetScorer:
         from dnasgen.train.evaluate import _device, recal_arrays
         from dnasgen.train.runtime import to_input
         x_recal, x, y = self.inputs(data)
-        if recal is not None:
+        if recal == 0:
+            x_recal = None          # the race images' own batch statistics (FrozenSubnet.batch_accuracy)
+        elif recal is not None:
             x_recal = to_input(recal_arrays(self.bundle, data, recal, self.spec.train.seed), _device(self.supernet))
         if samples is not None and samples < len(y):
             pick = np.sort(np.random.default_rng(self.spec.train.seed + 1).permutation(len(y))[:samples])
@@ -130,9 +137,7 @@ class SupernetScorer:
     def _accuracy(self, cand: Candidate, samples: int | None = None, recal: int | None = None) -> float:
         """BN recalibration then validation accuracy, as recalibrate_bn + evaluate on the active
         supernet (bit for bit) on the candidate's once-sliced subnet."""
-        from dnasgen.train.evaluate import EVAL_BATCH, RECAL_BATCH
-        x_recal, x, y = self.inputs(cand.data, samples, recal)
-        return self.subnet(cand).recalibrate(x_recal, RECAL_BATCH).accuracy(x, y, EVAL_BATCH)
+        return _run_accuracy(self.subnet(cand), self.inputs(cand.data, samples, recal))
 
     def score_many(self, candidates: Sequence[Candidate]) -> list[float]:
         out = [self._accuracy(cand, None) for cand in candidates]
@@ -141,8 +146,12 @@ class SupernetScorer:
 
     def race_many(self, candidates: Sequence[Candidate], samples: int, recal: int | None = None) -> list[float]:
         """The racing stage's cheaper accuracy: BN recalibrated on `recal` images (None: all of
-        train.bn_recal_samples), evaluated on `samples` of the validation subset."""
-        out = [self._accuracy(cand, samples, recal) for cand in candidates]
+        train.bn_recal_samples; 0: no recalibration pass, the `samples` images' own batch statistics
+        in one forward), evaluated on `samples` of the validation subset. Always computed with one
+        torch thread per candidate (the same bits on every machine and at every --threads), the
+        candidates spread over `threads` workers (RACE_WORKERS_MIN candidates at least; CPU only)."""
+        jobs = [(self.subnet(cand), self.inputs(cand.data, samples, recal)) for cand in candidates]
+        out = _race_jobs(jobs, self.threads if _device_type(self.supernet) == "cpu" else 1)
         self.raced += len(out)
         return out
 
@@ -156,6 +165,40 @@ class SupernetScorer:
         x, y = self.bundle.arrays("test", cand.data)
         idx = subset(len(y), spec.search.eval_samples, spec.train.seed)
         return float(evaluate(self.supernet, x[idx], y[idx]))
+
+
+def _run_accuracy(net, inputs) -> float:
+    from dnasgen.train.evaluate import EVAL_BATCH, RECAL_BATCH
+    x_recal, x, y = inputs
+    if x_recal is None:
+        return net.batch_accuracy(x, y)
+    return net.recalibrate(x_recal, RECAL_BATCH).accuracy(x, y, EVAL_BATCH)
+
+
+def _device_type(model) -> str:
+    return next(model.parameters()).device.type
+
+
+def _race_jobs(jobs: list, workers: int) -> list[float]:
+    """_run_accuracy of each (subnet, inputs) job with one torch thread, over `workers` Python
+    threads (torch ops release the GIL): a race's ops are too small for intra-op threads to pay
+    (quickstart, 2 cores: ~4 ms a race this way vs ~8 with 2 intra-op threads, ~20 with them asleep
+    between ops under OMP_WAIT_POLICY=PASSIVE). A subnet raced twice in one call runs once.
+    Restores the process's thread count."""
+    import torch
+    threads = torch.get_num_threads()
+    unique = list({id(net): (net, inputs) for net, inputs in jobs}.values())
+    torch.set_num_threads(1)
+    try:
+        if workers < 2 or len(unique) < RACE_WORKERS_MIN:
+            done = [_run_accuracy(*job) for job in unique]
+        else:
+            with ThreadPoolExecutor(min(workers, len(unique))) as pool:
+                done = list(pool.map(lambda job: _run_accuracy(*job), unique))
+    finally:
+        torch.set_num_threads(threads)
+    by_net = {id(job[0]): acc for job, acc in zip(unique, done)}
+    return [by_net[id(net)] for net, _ in jobs]
 
 
 def supernet_checkpoint(spec, workdir: Path, bundle=None) -> Path:

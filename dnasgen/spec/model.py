@@ -69,7 +69,7 @@ class Search:
     race_samples: int = 0           # racing: each generation's new candidates first scored on this many
                                     # validation images (0: off), the best race_keep share on all
     race_keep: float = 0.25
-    race_recal_samples: int = 64    # racing: BN recalibration images of the first (race) stage
+    race_recal_samples: int = 0     # racing: BN recalibration images of the race stage (0: its own batch statistics)
     compare_baseline: bool = False  # also run hardware_aware on the same supernet (summary shows both)
     diff_warmup_epochs: int = 2     # differentiable: supernet (sandwich) training before the search epochs
     diff_epochs: int = 4            # differentiable: joint weight + architecture epochs

@@ -69,3 +69,30 @@ def test_frozen_subnet_recalibrates_afresh(supernet):
                for a, b in zip(frozen.layers(), fresh.layers()))
     assert frozen.nbytes > 0 and len(frozen.layers()) == 2 + sum(
         (2 + (e != 1)) for st in cand.arch.stages for e in st.expand)
+
+
+@pytest.mark.parametrize("idx", [0, 1, 3])
+def test_batch_accuracy_is_a_train_mode_forward_of_the_batch(supernet, idx):
+    """The one-pass race (search.race_recal_samples: 0): logits normalised by the evaluated images'
+    own batch statistics, bit for bit a train-mode forward of the active supernet on that batch;
+    the supernet is untouched and a later recalibration starts afresh."""
+    import copy
+    cand = _candidates()[idx]
+    x = _input(cand, 50, 7 + idx)
+    supernet.set_active(cand)
+    frozen = FrozenSubnet(supernet, cand.data.channels)
+    before = {k: v.clone() for k, v in supernet.state_dict().items()}
+    y = np.arange(len(x)) % SPACE.num_classes
+    acc = frozen.batch_accuracy(x, y)
+    assert all(torch.equal(v, before[k]) for k, v in supernet.state_dict().items())
+    reference = copy.deepcopy(supernet).train()
+    with torch.no_grad():
+        ref = reference(x)
+        for op in frozen.layers():
+            op.reset()
+        assert torch.equal(frozen.forward(x, 1.0), ref)
+    assert acc == float((ref.argmax(dim=1).numpy() == y).mean())
+    x_recal = _input(cand, 30, 99)
+    frozen.recalibrate(x_recal, RECAL_BATCH)
+    fresh = FrozenSubnet(supernet, cand.data.channels).recalibrate(x_recal, RECAL_BATCH)
+    assert all(torch.equal(a.var, b.var) and torch.equal(a.mean, b.mean) for a, b in zip(frozen.layers(), fresh.layers()))

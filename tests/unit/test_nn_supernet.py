@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from dnasgen.candidate import Candidate, SearchSpace, stem_channels
 from dnasgen.graph import build_graph
 from dnasgen.nn import StaticNet, Supernet, load_static, load_supernet, save_static, save_supernet
-from dnasgen.nn.ops import pad_same
+from dnasgen.nn.ops import conv_padded, pad_same, same_pads
 
 SPACE = SearchSpace(resolutions=(32, 75), colors=("grayscale", "rgb"), widths=(0.35, 0.5, 0.75),
                     depths=((1,), (1, 2), (1, 2, 3), (2, 3, 4), (1, 2, 3), (1, 2, 3), (1,)),
@@ -176,3 +176,18 @@ def test_candidate_outside_space_is_rejected(supernet):
     with pytest.raises(ValueError, match="resolution 99"):
         supernet.set_active(cand)
     assert isinstance(supernet.get_active_subnet(), StaticNet)
+
+
+@pytest.mark.parametrize("kernel, stride, size", [(3, 1, 16), (5, 1, 9), (7, 1, 12), (3, 2, 16), (3, 2, 15),
+                                                  (5, 2, 12), (7, 2, 11), (1, 1, 8)])
+@pytest.mark.parametrize("depthwise", [False, True])
+def test_conv_padded_equals_an_explicit_same_pad(kernel, stride, size, depthwise):
+    """The symmetric part of a TF SAME pad done by conv2d itself: the same values, bit for bit, as
+    padding the whole tensor first (channels-last, as training and scoring feed it)."""
+    g = torch.Generator().manual_seed(kernel * 100 + size)
+    c = 8
+    x = torch.randn(5, c, size, size, generator=g).contiguous(memory_format=torch.channels_last)
+    w = torch.randn(c if depthwise else 6, 1 if depthwise else c, kernel, kernel, generator=g)
+    groups = c if depthwise else 1
+    ref = F.conv2d(pad_same(x, kernel, stride), w, stride=stride, groups=groups)
+    assert torch.equal(conv_padded(x, w, stride, groups, same_pads(x, kernel, stride)), ref)

@@ -144,6 +144,31 @@ def test_a_raced_candidate_reuses_its_sliced_subnet_with_the_same_scores(tmp_pat
     assert raced == fresh.race_many(cands, 20, 9) == scorer.race_many(cands, 20, 9)
 
 
+def test_race_scores_do_not_depend_on_the_thread_count(tmp_path):
+    """Races run one torch thread per candidate, spread over the scorer's threads: the same scores
+    at --threads 1 and 2 (one-pass and recalibrated races), the process's thread count restored, a
+    candidate raced twice in one call scored once."""
+    import torch
+
+    from dnasgen.data import open_dataset
+    from dnasgen.nn import Supernet
+    from dnasgen.search.scoring import SupernetScorer
+    spec = load_spec(TINY)
+    torch.manual_seed(2)
+    bundle = open_dataset(spec, cache_dir=tmp_path / "data")
+    supernet = Supernet(spec.space).eval()
+    cands = _population(spec, 6)
+    scores = {}
+    for threads in (1, 2):
+        scorer = SupernetScorer(supernet, bundle, spec, threads=threads)
+        scores[threads] = [scorer.race_many(cands + cands[:1], 20, recal) for recal in (0, 9)]
+        assert torch.get_num_threads() == threads
+    assert scores[1] == scores[2]
+    for per_recal in scores[1]:
+        assert per_recal[-1] == per_recal[0] and len(per_recal) == len(cands) + 1
+    assert scores[1][0] != scores[1][1]       # the one-pass race is its own estimate
+
+
 def test_latency_precheck_agrees_with_the_cost_model():
     from dnasgen.cost import estimate_spec
     from dnasgen.cost.latency import cycles_ms, op_cycles
