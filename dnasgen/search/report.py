@@ -111,6 +111,17 @@ def _racing_lines(stats: dict) -> list[str]:
             f"from, not listed below)"]
 
 
+def _rescore_lines(info: dict) -> list[str]:
+    if not info:
+        return []
+    rows = ", ".join(f"{r['label']} {r['supernet']:.3f} -> {r['val']:.3f}" for r in info["candidates"])
+    same = info["chosen"] == info["supernet_choice"]
+    return [f"- re-scored: the top {len(info['candidates'])} (best per data configuration first) trained "
+            f"{info['epochs']} epochs from random init, supernet -> stand-alone validation accuracy: {rows}; "
+            + ("the supernet's choice kept" if same else "**the choice changed** from the supernet's")
+            + f" ({info['seconds']:.0f} s, {info['trained']} trained, the rest cached)"]
+
+
 def _versus_lines(result: SearchResult, baseline: SearchResult | None) -> list[str]:
     rows = versus(result, baseline)
     if rows is None:
@@ -160,7 +171,7 @@ def search_markdown(result: SearchResult, top: int = 10, baseline: SearchResult 
              f"- chosen accuracy: validation {result.chosen.accuracy:.4f} (supernet subnet, BN recalibrated)"
              + (f", test {test:.4f}" if test is not None else ""),
              f"- binding budget (cost model): {format_binding(tightest_budget(result.chosen.cost, b))}",
-             *_predictor_lines(result.predictor), *_racing_lines(result.racing),
+             *_predictor_lines(result.predictor), *_racing_lines(result.racing), *_rescore_lines(result.rescore),
              *_differentiable_lines(result.differentiable), "",
              *_versus_lines(result, baseline),
              f"## Top {min(top, len(result.evaluated))} candidates", ""]

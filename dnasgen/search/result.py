@@ -30,6 +30,7 @@ class SearchResult:
     predictor: dict = field(default_factory=dict)  # search.predictor: candidates considered, rank correlations
     differentiable: dict = field(default_factory=dict)  # strategy differentiable: argmax, repair, strengths, log
     racing: dict = field(default_factory=dict)    # search.race_samples: raced, race_only, full counts
+    rescore: dict = field(default_factory=dict)   # search.rescore_top: the top re-scored by stand-alone training
     baseline: "SearchResult | None" = field(default=None, repr=False, compare=False)  # this run's, not saved
 
     @property
@@ -60,6 +61,7 @@ class SearchResult:
             "elapsed_s": round(self.elapsed_s, 3), "stop_reason": self.stop_reason, "supernet": self.supernet,
             "holdout": self.holdout, "predictor": self.predictor, "differentiable": self.differentiable,
             **({"racing": self.racing} if self.racing else {}),
+            **({"rescore": self.rescore} if self.rescore else {}),
             "pareto": [e.to_dict() for e in self.pareto],
             "best_per_data_config": {k: e.to_dict() for k, e in self.best_per_data().items()},
             "evaluated": [e.to_dict() for e in self.evaluated],
@@ -74,7 +76,7 @@ class SearchResult:
                    float(obj["elapsed_s"]), obj["stop_reason"], int(obj["generations"]),
                    obj.get("supernet", ""), dict(obj.get("holdout", {})),
                    dict(obj.get("predictor", {})), dict(obj.get("differentiable", {})),
-                   dict(obj.get("racing", {})))
+                   dict(obj.get("racing", {})), dict(obj.get("rescore", {})))
 
     def save(self, path: Path) -> Path:
         return write_record(path, self.to_dict())

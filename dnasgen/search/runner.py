@@ -92,10 +92,12 @@ def _search(spec, workdir: Path, strategy: str | None, scorer, pricer: Pricer,
     if not out.evaluated:
         raise BudgetError(f"search ({cfg.strategy}) scored no candidate within the time budget "
                           f"of {cfg.time_budget_s} s; raise search.time_budget_s")
-    return SearchResult(cfg.strategy, spec.name, spec.board.id, pricer.budgets.to_dict(), cfg.identity(),
-                        choose(out.evaluated), out.evaluated, out.elapsed_s, out.stop_reason, out.generations,
-                        supernet=str(getattr(scorer, "identity", "")), predictor=out.predictor,
-                        racing=out.racing)
+    from dnasgen.search.rescore import rescore
+    result = SearchResult(cfg.strategy, spec.name, spec.board.id, pricer.budgets.to_dict(), cfg.identity(),
+                          choose(out.evaluated), out.evaluated, out.elapsed_s, out.stop_reason, out.generations,
+                          supernet=str(getattr(scorer, "identity", "")), predictor=out.predictor,
+                          racing=out.racing)
+    return rescore(spec, Path(workdir) / ARTIFACTS, result, scorer)
 
 
 def _holdout(result: SearchResult, scorer) -> SearchResult:

@@ -20,13 +20,15 @@ DATA_CACHE = "data"             # <project>/.dnasgen/data: the dataset cache eve
 
 
 DIFF_FIELDS = "diff_"           # search.diff_*: read by the differentiable search only
+RESCORE_FIELDS = "rescore_"     # search.rescore_*: read after the search (its own records, dnasgen.search.rescore)
 
 
 def scored_search_hash(spec) -> str:
     """Hash of what a supernet-scored search (evolution, hardware_aware, random) and its fine-tuning
-    read: task, dataset, sensor, search and train, the differentiable search's settings pinned to
-    their defaults (setting those keeps the evolution's saved state and the sweep's fine-tuned winners)."""
-    defaults = {f.name: f.default for f in fields(spec.search) if f.name.startswith(DIFF_FIELDS)}
+    read: task, dataset, sensor, search and train, the differentiable search's and the re-scoring's
+    settings pinned to their defaults (setting those keeps the evolution's saved state and the sweep's
+    fine-tuned winners)."""
+    defaults = {f.name: f.default for f in fields(spec.search) if f.name.startswith((DIFF_FIELDS, RESCORE_FIELDS))}
     return spec.section_hash("task", "dataset", "sensor", "search", "train", pinned={"search": defaults})
 
 

@@ -70,6 +70,8 @@ class Search:
                                     # validation images (0: off), the best race_keep share on all
     race_keep: float = 0.25
     race_recal_samples: int = 0     # racing: BN recalibration images of the race stage (0: its own batch statistics)
+    rescore_top: int = 0            # re-score the search's best this many by stand-alone training (0/1: off)
+    rescore_epochs: int = 8         # epochs of each re-scoring net (from random init, the final recipe)
     compare_baseline: bool = False  # also run hardware_aware on the same supernet (summary shows both)
     diff_warmup_epochs: int = 2     # differentiable: supernet (sandwich) training before the search epochs
     diff_epochs: int = 4            # differentiable: joint weight + architecture epochs

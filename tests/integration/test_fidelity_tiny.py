@@ -71,7 +71,7 @@ def test_fidelity_reports_tau_of_its_pairs_and_resumes(tmp_path, monkeypatch):
 
     def boom(*a, **k):
         raise AssertionError("a rerun must not train")
-    monkeypatch.setattr("dnasgen.fidelity.measure.train_standalone", boom)
+    monkeypatch.setattr("dnasgen.search.standalone.train_standalone", boom)
     monkeypatch.setattr("dnasgen.fidelity.measure._paper_score", boom)
     again = CliRunner().invoke(app, cmd)
     assert again.exit_code == 0, again.output

@@ -7,7 +7,7 @@ RECIPE = "lr: 0.05, distill: false, data_sampling: subnet, warmup_largest_epochs
 
 def test_standalone_records_survive_a_new_supernet_recipe(tmp_path, monkeypatch):
     calls = []
-    monkeypatch.setattr(measure, "train_standalone",
+    monkeypatch.setattr("dnasgen.search.standalone.train_standalone",
                         lambda spec, bundle, cand, epochs, seed: calls.append(spec.train) or {"val": 0.5})
     texts = {"base": TINY, "recipe": TINY.replace("lr: 0.05}", RECIPE), "lr": TINY.replace("lr: 0.05}", "lr: 0.1}"),
              "final": TINY.replace("search: {eval_samples: 48}", "search: {eval_samples: 48, finetune_crop_area_min: 0.5}")}
