@@ -119,7 +119,7 @@ def _rescore_lines(info: dict) -> list[str]:
     return [f"- re-scored: the top {len(info['candidates'])} (best per data configuration first) trained "
             f"{info['epochs']} epochs from random init, supernet -> stand-alone validation accuracy: {rows}; "
             + ("the supernet's choice kept" if same else "**the choice changed** from the supernet's")
-            + f" ({info['seconds']:.0f} s, {info['trained']} trained, the rest cached)"]
+            + f" ({info['seconds']:.0f} s of training; {info['trained']} trained by this run, the rest cached)"]
 
 
 def _versus_lines(result: SearchResult, baseline: SearchResult | None) -> list[str]:

@@ -12,7 +12,6 @@ is re-scored alike; the differentiable search chooses by its own selection. Neve
 """
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -34,18 +33,20 @@ def picks(evaluated: list[Evaluated], k: int) -> list[Evaluated]:
 
 def rescore(spec, work: Path, result: SearchResult, scorer) -> SearchResult:
     """The result with its choice re-made by stand-alone training of its top (search.rescore_top >= 2);
-    the record (candidates, supernet and re-scored accuracies, seconds) in result.rescore."""
+    the record (candidates, supernet and re-scored accuracies, seconds) in result.rescore. Its seconds
+    are the stand-alone trainings' (also when cached) and count in the result's elapsed_s."""
     k, epochs = spec.search.rescore_top, spec.search.rescore_epochs
     if k < 2 or len(result.evaluated) < 2:
         return result
     from dnasgen.search.standalone import Cache, standalone
-    t0 = time.monotonic()
     cache = Cache(work, spec, getattr(scorer, "identity", ""))
     top = picks(result.evaluated, k)
-    rows = [{"candidate": e.candidate.key, "label": f"{e.candidate.data.label} w{e.candidate.arch.width:g}", "supernet": e.accuracy,
-             "val": standalone(cache, spec, scorer.bundle, e.candidate, epochs, 0)["val"]} for e in top]
+    runs = [standalone(cache, spec, scorer.bundle, e.candidate, epochs, 0) for e in top]
+    rows = [{"candidate": e.candidate.key, "label": f"{e.candidate.data.label} w{e.candidate.arch.width:g}",
+             "supernet": e.accuracy, "val": run["val"], "seconds": round(run["seconds"], 3)}
+            for e, run in zip(top, runs)]
     best = max(range(len(top)), key=lambda i: (rows[i]["val"], -i))
-    seconds = time.monotonic() - t0
+    seconds = sum(r["seconds"] for r in rows)          # the training's, also when read from the cache
     record = {"top": k, "epochs": epochs, "candidates": rows, "chosen": top[best].candidate.key,
               "supernet_choice": result.chosen.candidate.key, "trained": cache.computed,
               "seconds": round(seconds, 3)}

@@ -175,7 +175,8 @@ def _row(sweep: Sweep, value: float, seed: int, res, record: dict, n_test: int, 
             "flash_bytes": c.cost["flash_bytes"], "latency_ms": c.cost["latency_ms"],
             "finetuned_val": record["finetuned_val"], "float_test": record["float_test"],
             "int8_test": record.get("int8_test"), "accuracy": acc, "n_test": n_test,
-            "ci95": binomial_ci(acc, n_test), **_walls(res, train_s)}
+            "ci95": binomial_ci(acc, n_test), **_walls(res, train_s),
+            **({"rescore": res.rescore} if res.rescore else {})}
 
 
 def _differentiable(sv, workdir: Path, pricer: Pricer, state_dir: Path, evaluate):

@@ -63,3 +63,4 @@ def test_rescore_remakes_the_choice_by_standalone_validation(tmp_path, monkeypat
     assert again.exit_code == 0, again.output
     redo = load_result(work).rescore
     assert redo["trained"] == 0 and redo["chosen"] == rec["chosen"] and redo["candidates"] == rows
+    assert redo["seconds"] == rec["seconds"] == round(sum(r["seconds"] for r in rows), 3) > 0   # the training's
