@@ -150,8 +150,9 @@ class SupernetScorer:
         in one forward), evaluated on `samples` of the validation subset. Always computed with one
         torch thread per candidate (the same bits on every machine and at every --threads), the
         candidates spread over `threads` workers (RACE_WORKERS_MIN candidates at least; CPU only)."""
+        from dnasgen.train.evaluate import _device
         jobs = [(self.subnet(cand), self.inputs(cand.data, samples, recal)) for cand in candidates]
-        out = _race_jobs(jobs, self.threads if _device_type(self.supernet) == "cpu" else 1)
+        out = _race_jobs(jobs, self.threads if _device(self.supernet).type == "cpu" else 1)
         self.raced += len(out)
         return out
 
@@ -175,16 +176,10 @@ def _run_accuracy(net, inputs) -> float:
     return net.recalibrate(x_recal, RECAL_BATCH).accuracy(x, y, EVAL_BATCH)
 
 
-def _device_type(model) -> str:
-    return next(model.parameters()).device.type
-
-
 def _race_jobs(jobs: list, workers: int) -> list[float]:
     """_run_accuracy of each (subnet, inputs) job with one torch thread, over `workers` Python
-    threads (torch ops release the GIL): a race's ops are too small for intra-op threads to pay
-    (quickstart, 2 cores: ~4 ms a race this way vs ~8 with 2 intra-op threads, ~20 with them asleep
-    between ops under OMP_WAIT_POLICY=PASSIVE). A subnet raced twice in one call runs once.
-    Restores the process's thread count."""
+    threads (torch ops release the GIL; why and the figures: this module's docstring). A subnet raced
+    twice in one call runs once. Restores the process's thread count."""
     import torch
     threads = torch.get_num_threads()
     unique = list({id(net): (net, inputs) for net, inputs in jobs}.values())
